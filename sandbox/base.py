@@ -1,0 +1,162 @@
+"""What every provider offers, and the errors it raises.
+
+A provider makes sandboxes (one candidate's cluster each). The surface is
+small on purpose, so the portal and the grader never care which one they got:
+
+    provider.create("exam-42", nodes=3) -> Sandbox   # usable when it returns
+    provider.get("exam-42") -> Sandbox | None
+    provider.health("exam-42") -> Health
+    provider.destroy("exam-42")                      # idempotent
+    provider.list() -> [Sandbox]
+    provider.reap(older_than=3600) -> [names]        # orphans after a crash
+    provider.node_host(sandbox, "node01")            # testinfra host or None
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+MAX_NODES = 50
+
+
+class SandboxError(Exception):
+    """Base of every sandbox error; ``str()`` is one line a user can act on."""
+
+
+class InvalidName(SandboxError):
+    def __init__(self, name: str):
+        super().__init__(
+            f"sandbox name {name!r} is invalid: use 1-40 lowercase letters, digits "
+            "and '-', starting with a letter and not ending with '-'"
+        )
+        self.name = name
+
+
+class InvalidOption(SandboxError):
+    """An option such as ``nodes`` was out of range."""
+
+
+class UnknownProvider(SandboxError):
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(f"unknown sandbox provider {name!r}; known: {', '.join(known)}")
+        self.name, self.known = name, known
+
+
+class NameTaken(SandboxError):
+    """The name is in use by a cluster Proctor did not make, or with other options."""
+
+
+class NotFound(SandboxError):
+    def __init__(self, name: str, provider: str):
+        super().__init__(f"no {provider} sandbox named {name!r}")
+        self.name, self.provider = name, provider
+
+
+class CreateFailed(SandboxError):
+    """The cluster did not become usable; ``log`` says why."""
+
+    def __init__(self, message: str, log: Path | None = None):
+        super().__init__(f"{message} (log: {log})" if log else message)
+        self.log = log
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidName(str(name))
+    return name
+
+
+def check_nodes(nodes) -> int:
+    try:
+        n = int(nodes)
+    except (TypeError, ValueError):
+        raise InvalidOption(f"nodes must be a whole number, got {nodes!r}") from None
+    if not 1 <= n <= MAX_NODES:
+        raise InvalidOption(f"nodes must be between 1 and {MAX_NODES}, got {n}")
+    return n
+
+
+def node_names(count: int) -> list[str]:
+    """Exam-style node names: ``controlplane``, ``node01``, ``node02`` …"""
+    return ["controlplane"] + [f"node{i:02d}" for i in range(1, count)]
+
+
+@dataclass
+class Sandbox:
+    """A plain record of one cluster; safe to serialise and pass between processes."""
+
+    name: str
+    provider: str
+    kubeconfig: Path
+    api_url: str
+    nodes: list[str]
+    workspace: Path
+    created_at: float = field(default_factory=time.time)
+    capabilities: frozenset[str] = frozenset({"api"})
+
+    @property
+    def url(self) -> str:
+        """The one-string form, e.g. ``kwok://exam-42?nodes=3``."""
+        return f"{self.provider}://{self.name}?{urlencode({'nodes': len(self.nodes)})}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(kubeconfig=str(self.kubeconfig), workspace=str(self.workspace),
+                 capabilities=sorted(self.capabilities), url=self.url)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Sandbox":
+        return cls(
+            name=d["name"], provider=d["provider"], kubeconfig=Path(d["kubeconfig"]),
+            api_url=d["api_url"], nodes=list(d["nodes"]), workspace=Path(d["workspace"]),
+            created_at=float(d["created_at"]), capabilities=frozenset(d["capabilities"]),
+        )
+
+
+@dataclass
+class Health:
+    ok: bool
+    detail: str  # "healthy", or what is wrong: "kube-apiserver (pid 123) is not running"
+
+
+class Provider(ABC):
+    name: str = ""
+    capabilities: frozenset[str] = frozenset({"api"})
+
+    @abstractmethod
+    def create(self, name: str, nodes: int = 1, **options) -> Sandbox: ...
+
+    @abstractmethod
+    def get(self, name: str) -> Sandbox | None: ...
+
+    @abstractmethod
+    def health(self, name: str) -> Health: ...
+
+    @abstractmethod
+    def destroy(self, name: str) -> None: ...
+
+    @abstractmethod
+    def list(self, include_creating: bool = False) -> list[Sandbox]:
+        """Ready sandboxes; with ``include_creating`` also those being made."""
+
+    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
+        """Destroy sandboxes created more than ``older_than`` seconds ago, and
+        (by default) any that are unhealthy, e.g. left half-dead by a crash."""
+        now = time.time()
+        reaped = []
+        for sb in self.list():
+            if now - sb.created_at > older_than or (unhealthy and not self.health(sb.name).ok):
+                self.destroy(sb.name)
+                reaped.append(sb.name)
+        return reaped
+
+    def node_host(self, sandbox: Sandbox, node: str):
+        """A testinfra host for a node, or None where nodes are simulated."""
+        return None

@@ -1,0 +1,173 @@
+"""``proctor sandbox …`` and ``proctor toolchain …``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+
+import click
+
+from .base import NotFound, check_name, check_nodes
+from .registry import PROVIDERS, get_provider
+from .toolchain import Toolchain
+
+
+def _progress(message: str) -> None:
+    click.secho(message, fg="cyan", err=True)
+
+
+# -- toolchain ------------------------------------------------------------------
+
+@click.group("toolchain")
+def toolchain_group():
+    """Build and inspect the Kubernetes binaries (built locally from Go modules)."""
+
+
+@toolchain_group.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even what is already there.")
+def toolchain_build(force):
+    """Build whatever is missing; with everything present this takes milliseconds."""
+    tc = Toolchain()
+    started = time.monotonic()
+    tc.build(progress=_progress, force=force)
+    click.echo(f"toolchain ready in {tc.bin_dir} ({time.monotonic() - started:.1f}s)")
+
+
+@toolchain_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def toolchain_status(as_json):
+    """Say which versions are pinned and which binaries are built."""
+    status = Toolchain().status()
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    click.echo(f"directory: {status['dir']}")
+    for k, v in status["versions"].items():
+        click.echo(f"{k:>12}: {v}")
+    for name, path in status["binaries"].items():
+        mark = click.style("built", fg="green") if path else click.style("missing", fg="red")
+        click.echo(f"{name:>24}  {mark}")
+    if not status["complete"]:
+        click.echo("run `proctor toolchain build` to build what is missing")
+        sys.exit(1)
+
+
+# -- sandbox ----------------------------------------------------------------------
+
+@click.group("sandbox")
+def sandbox_group():
+    """Create, list and remove sandbox clusters."""
+
+
+provider_option = click.option(
+    "--provider", "-p", default=lambda: os.environ.get("PROCTOR_PROVIDER", "kwok"),
+    show_default="kwok", help=f"Sandbox provider ({', '.join(sorted(PROVIDERS))}).")
+
+
+@sandbox_group.command("up")
+@click.option("--name", help="Name (default: a random sbx-xxxx).")
+@click.option("--nodes", "-n", default="3", show_default=True,
+              help="Nodes in all, the first being 'controlplane'.")
+@provider_option
+def sandbox_up(name, nodes, provider):
+    """Create a sandbox and print how to use it."""
+    name = check_name(name or f"sbx-{secrets.token_hex(2)}")
+    nodes = check_nodes(nodes)
+    prov = get_provider(provider)
+    _progress(f"creating {provider} sandbox {name!r} with {nodes} node(s) …")
+    started = time.monotonic()
+    sb = prov.create(name, nodes=nodes)
+    click.echo(f"sandbox {sb.url} is ready in {time.monotonic() - started:.1f}s")
+    click.echo(f"  nodes:      {', '.join(sb.nodes)}")
+    click.echo(f"  API:        {sb.api_url}")
+    click.echo(f"  kubeconfig: {sb.kubeconfig}")
+    click.echo(f"  try:        proctor sandbox kubectl {name} -- get nodes")
+    click.echo(f"          or: export KUBECONFIG={sb.kubeconfig}")
+    click.echo(f"  remove:     proctor sandbox down {name}")
+
+
+@sandbox_group.command("ls")
+@provider_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sandbox_ls(provider, as_json):
+    """List sandboxes with their health."""
+    prov = get_provider(provider)
+    rows = []
+    for sb in prov.list():
+        health = prov.health(sb.name)
+        rows.append({**sb.to_dict(), "healthy": health.ok, "health": health.detail})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no {provider} sandboxes")
+        return
+    click.echo(f"{'NAME':<24} {'NODES':>5} {'AGE':>8}  {'API':<26} HEALTH")
+    for r in rows:
+        age = _age(time.time() - r["created_at"])
+        health = click.style(r["health"], fg="green" if r["healthy"] else "red")
+        click.echo(f"{r['name']:<24} {len(r['nodes']):>5} {age:>8}  {r['api_url']:<26} {health}")
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+@sandbox_group.command("down")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Remove every sandbox of the provider.")
+@provider_option
+def sandbox_down(names, all_, provider):
+    """Remove sandboxes (idempotent: removing a missing one is not an error)."""
+    if not names and not all_:
+        raise click.UsageError("name a sandbox, or pass --all")
+    prov = get_provider(provider)
+    targets = [sb.name for sb in prov.list(include_creating=True)] if all_ else list(names)
+    for name in targets:
+        check_name(name)
+        started = time.monotonic()
+        prov.destroy(name)
+        click.echo(f"removed {name} ({time.monotonic() - started:.1f}s)")
+
+
+@sandbox_group.command("reap")
+@click.option("--older-than", default=6 * 3600, show_default=True, type=float,
+              help="Seconds; older sandboxes are removed, as are unhealthy ones.")
+@provider_option
+def sandbox_reap(older_than, provider):
+    """Remove sandboxes left behind by a crash, or older than a limit."""
+    for name in get_provider(provider).reap(older_than):
+        click.echo(f"reaped {name}")
+
+
+def _existing(provider: str, name: str):
+    check_name(name)
+    sb = get_provider(provider).get(name)
+    if sb is None:
+        raise NotFound(name, provider)
+    return sb
+
+
+@sandbox_group.command("kubeconfig")
+@click.argument("name")
+@provider_option
+def sandbox_kubeconfig(name, provider):
+    """Print the path of a sandbox's kubeconfig."""
+    click.echo(_existing(provider, name).kubeconfig)
+
+
+@sandbox_group.command("kubectl", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@provider_option
+def sandbox_kubectl(name, args, provider):
+    """Run kubectl against a sandbox: proctor sandbox kubectl NAME -- get pods -A"""
+    sb = _existing(provider, name)
+    kubectl = str(Toolchain().binary("kubectl"))
+    os.execv(kubectl, [kubectl, "--kubeconfig", str(sb.kubeconfig), *args])

@@ -1,0 +1,360 @@
+"""The kwok provider: real control plane as local processes, simulated nodes.
+
+``kwokctl --runtime binary`` starts etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok-controller from the local
+toolchain (never a download), bound to 127.0.0.1. Proctor then registers the
+exam's nodes (``controlplane``, ``node01`` …) as Node objects that kwok keeps
+Ready and whose pods it walks through their lifecycle.
+
+Security: kwok can serve ``exec``/``attach``/``port-forward``/``logs`` by
+running commands *on the host*. Those features only act on Exec/Attach/
+PortForward rules from its config or CRDs; Proctor gives it none and enables
+no CRDs, so ``kubectl exec`` is refused and a candidate cannot add a rule.
+
+Layout under the state directory (``$PROCTOR_STATE_DIR``, default
+``~/.local/share/proctor``)::
+
+    kwok/clusters/<name>/        kwokctl's own workdir for the cluster
+    sandboxes/<name>/sandbox.json  Proctor's record (written before kwokctl runs)
+    sandboxes/<name>/kubeconfig    admin kubeconfig for this cluster only
+    sandboxes/<name>/workspace/    the attempt's files, readable by the grader
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+from .base import (CreateFailed, Health, NameTaken, NotFound, Provider, Sandbox,
+                   check_name, check_nodes, node_names)
+from .toolchain import Toolchain
+
+NODE_ANNOTATION = "kwok.x-k8s.io/node"
+CREATE_TIMEOUT = 90.0
+
+
+def state_dir() -> Path:
+    env = os.environ.get("PROCTOR_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "proctor"
+
+
+def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bool) -> dict:
+    """A Node object as kubeadm would leave it, for kwok to keep Ready."""
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+        "type": "kwok",
+    }
+    spec: dict = {}
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        if tainted:
+            spec["taints"] = [{"key": "node-role.kubernetes.io/control-plane",
+                               "effect": "NoSchedule"}]
+    resources = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": spec,
+        "status": {
+            "allocatable": resources,
+            "capacity": resources,
+            "nodeInfo": {
+                "kubeletVersion": kube_version,
+                "kubeProxyVersion": kube_version,
+                "containerRuntimeVersion": "containerd://2.1.0",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "kernelVersion": "6.1.0",
+            },
+        },
+    }
+
+
+class KwokProvider(Provider):
+    name = "kwok"
+    capabilities = frozenset({"api", "etcd"})
+
+    def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None):
+        self.root = root or state_dir()
+        self.toolchain = toolchain or Toolchain()
+        self.kwok_workdir = self.root / "kwok"
+        self.records = self.root / "sandboxes"
+
+    # -- paths -------------------------------------------------------------
+    def _record_dir(self, name: str) -> Path:
+        return self.records / name
+
+    def _cluster_dir(self, name: str) -> Path:
+        return self.kwok_workdir / "clusters" / name
+
+    def _read(self, name: str) -> dict | None:
+        try:
+            return json.loads((self._record_dir(name) / "sandbox.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    # -- kwokctl -------------------------------------------------------------
+    def _config_file(self) -> Path:
+        """The kwokctl configuration: local binaries, loopback, no CRDs."""
+        tc = self.toolchain
+        path = self.root / "kwokctl.yaml"
+        options = {
+            "runtime": "binary",
+            "bindAddress": "127.0.0.1",
+            "kubeApiserverBinary": str(tc.binary("kube-apiserver")),
+            "kubeControllerManagerBinary": str(tc.binary("kube-controller-manager")),
+            "kubeSchedulerBinary": str(tc.binary("kube-scheduler")),
+            "kwokControllerBinary": str(tc.binary("kwok")),
+            "etcdBinary": str(tc.binary("etcd")),
+            "etcdctlBinary": str(tc.binary("etcdctl")),
+            "kubectlBinary": str(tc.binary("kubectl")),
+            "kubeVersion": tc.pins["kubernetes"],
+            "etcdVersion": tc.pins["etcd"].lstrip("v"),
+            "enableCRDs": [],
+            "quietPull": True,
+        }
+        doc = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
+               "options": options}
+        text = yaml.safe_dump(doc, sort_keys=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        return path
+
+    def _kwokctl(self, *args: str, log: Path | None = None, timeout: float = CREATE_TIMEOUT,
+                 check: bool = True) -> subprocess.CompletedProcess:
+        env = dict(os.environ, KWOK_WORKDIR=str(self.kwok_workdir))
+        cmd = [str(self.toolchain.binary("kwokctl")), "--config", str(self._config_file()), *args]
+        if log is not None:
+            with log.open("a") as fh:
+                fh.write(f"$ {' '.join(cmd)}\n")
+                fh.flush()
+                res = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                     timeout=timeout, stdin=subprocess.DEVNULL)
+        else:
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                                 stdin=subprocess.DEVNULL)
+        if check and res.returncode != 0:
+            raise CreateFailed(f"kwokctl {args[0]} {args[1] if len(args) > 1 else ''} failed "
+                               f"(exit {res.returncode})", log)
+        return res
+
+    # -- the interface ---------------------------------------------------------
+    def create(self, name: str, nodes: int = 1, **options) -> Sandbox:
+        check_name(name)
+        nodes = check_nodes(nodes)
+        if options:
+            raise NameTaken(f"kwok sandboxes take no options {sorted(options)}")
+        existing = self._read(name)
+        if existing is not None:
+            if len(existing.get("nodes", [])) != nodes:
+                raise NameTaken(f"sandbox {name!r} already exists with "
+                                f"{len(existing.get('nodes', []))} nodes, not {nodes}")
+            if existing.get("state") == "ready" and self.health(name).ok:
+                return Sandbox.from_dict(existing)
+            self.destroy(name)  # half-made or crashed: start over
+        elif self._cluster_dir(name).exists():
+            raise NameTaken(f"a kwok cluster named {name!r} exists that Proctor did not "
+                            f"create ({self._cluster_dir(name)}); remove it or pick another name")
+
+        rec = self._record_dir(name)
+        (rec / "workspace").mkdir(parents=True, exist_ok=True)
+        record = {"name": name, "provider": self.name, "state": "creating",
+                  "kubeconfig": str(rec / "kubeconfig"), "api_url": "",
+                  "nodes": node_names(nodes), "workspace": str(rec / "workspace"),
+                  "created_at": time.time(), "capabilities": sorted(self.capabilities)}
+        self._write(name, record)
+        log = rec / "create.log"
+        try:
+            self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
+                          "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log)
+            kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
+            (rec / "kubeconfig").write_text(kubeconfig)
+            (rec / "kubeconfig").chmod(0o600)
+            record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
+            sandbox = Sandbox.from_dict(record)
+            self._add_nodes(sandbox, log)
+            self._wait_usable(sandbox, log)
+        except BaseException as exc:
+            # Leave nothing behind on failure or Ctrl-C; keep the log for the error.
+            kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            if log.exists():
+                shutil.copy(log, kept)
+            self.destroy(name)
+            if isinstance(exc, CreateFailed):
+                raise CreateFailed(str(exc).split(" (log:")[0], kept) from None
+            if isinstance(exc, (subprocess.TimeoutExpired, TimeoutError)):
+                raise CreateFailed(f"sandbox {name!r} did not become usable in time", kept) from None
+            raise
+        record["state"] = "ready"
+        self._write(name, record)
+        return Sandbox.from_dict(record)
+
+    def _write(self, name: str, record: dict) -> None:
+        path = self._record_dir(name) / "sandbox.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2))
+        tmp.replace(path)
+
+    def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
+                 timeout: float = 30) -> subprocess.CompletedProcess:
+        cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
+               *args]
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+
+    def _add_nodes(self, sandbox: Sandbox, log: Path) -> None:
+        tainted = len(sandbox.nodes) > 1
+        docs = [node_manifest(n, self.toolchain.pins["kubernetes"], n == "controlplane", tainted)
+                for n in sandbox.nodes]
+        text = yaml.safe_dump_all(docs)
+        deadline = time.monotonic() + 30
+        while True:
+            res = self._kubectl(sandbox, "apply", "-f", "-", input=text)
+            if res.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                with log.open("a") as fh:
+                    fh.write(res.stdout + res.stderr)
+                raise CreateFailed(f"could not register nodes: {res.stderr.strip()[:200]}", log)
+            time.sleep(0.2)
+
+    def _wait_usable(self, sandbox: Sandbox, log: Path, timeout: float = 60) -> None:
+        """Nodes Ready and the default ServiceAccount present (pods need it)."""
+        deadline = time.monotonic() + timeout
+        want = set(sandbox.nodes)
+        last = ""
+        while time.monotonic() < deadline:
+            res = self._kubectl(
+                sandbox, "get", "nodes,serviceaccount/default", "-o",
+                "jsonpath={range .items[*]}{.kind} {.metadata.name} "
+                "{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
+            ready = {line.split()[1] for line in res.stdout.splitlines()
+                     if line.startswith("Node ") and line.endswith(" True")}
+            has_sa = any(line.startswith("ServiceAccount default") for line in res.stdout.splitlines())
+            if ready >= want and has_sa:
+                return
+            last = f"ready nodes {sorted(ready)} of {sorted(want)}, default ServiceAccount {'present' if has_sa else 'missing'}"
+            time.sleep(0.1)
+        with log.open("a") as fh:
+            fh.write(f"not usable after {timeout}s: {last}\n")
+        raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {last}", log)
+
+    def get(self, name: str) -> Sandbox | None:
+        rec = self._read(name)
+        return Sandbox.from_dict(rec) if rec and rec.get("state") == "ready" else None
+
+    def processes(self, name: str) -> list[psutil.Process]:
+        """Every process that belongs to this cluster (found by its workdir)."""
+        marker = str(self._cluster_dir(name)) + "/"
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if any(marker in arg for arg in proc.info["cmdline"] or ()):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
+    def health(self, name: str) -> Health:
+        rec = self._read(name)
+        if rec is None:
+            return Health(False, f"no sandbox named {name!r}")
+        if rec.get("state") != "ready":
+            return Health(False, f"sandbox {name!r} is {rec.get('state')}")
+        names = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+        running = set()
+        for p in self.processes(name):
+            try:
+                running.add(Path(p.cmdline()[0]).name)
+            except (psutil.NoSuchProcess, IndexError):
+                pass
+        missing = sorted(names - running)
+        if missing:
+            return Health(False, f"{', '.join(missing)} not running")
+        try:
+            self._readyz(Sandbox.from_dict(rec))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Health(False, f"API server at {rec['api_url']} does not answer: {exc}")
+        return Health(True, "healthy")
+
+    def _readyz(self, sandbox: Sandbox) -> None:
+        res = self._kubectl(sandbox, "get", "--raw=/readyz", "--request-timeout=3s", timeout=5)
+        if res.returncode != 0 or res.stdout.strip() != "ok":
+            raise OSError((res.stderr or res.stdout).strip().splitlines()[-1:] or "no answer")
+
+    def destroy(self, name: str) -> None:
+        check_name(name)
+        rec = self._read(name)
+        cluster = self._cluster_dir(name)
+        if rec is None and not self._record_dir(name).exists():
+            if cluster.exists():
+                raise NameTaken(f"kwok cluster {name!r} was not created by Proctor; "
+                                f"not touching {cluster}")
+            return
+        if cluster.exists():
+            self._kwokctl("delete", "cluster", "--name", name, check=False, timeout=60)
+        # kwokctl leaves nothing when its processes are healthy; after a crash
+        # or a half-made create, make sure of it ourselves.
+        procs = self.processes(name)
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=5)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        shutil.rmtree(cluster, ignore_errors=True)
+        shutil.rmtree(self._record_dir(name), ignore_errors=True)
+
+    def list(self, include_creating: bool = False) -> list[Sandbox]:
+        out = []
+        if self.records.is_dir():
+            for d in sorted(self.records.iterdir()):
+                rec = self._read(d.name)
+                if rec is not None and (include_creating or rec.get("state") == "ready"):
+                    out.append(Sandbox.from_dict(rec))
+        return out
+
+    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
+        """As ``Provider.reap``, plus creates that died half-way."""
+        reaped = super().reap(older_than, unhealthy)
+        for sb in self.list(include_creating=True):
+            if sb.name not in reaped and time.time() - sb.created_at > 2 * CREATE_TIMEOUT \
+                    and self.get(sb.name) is None:
+                self.destroy(sb.name)
+                reaped.append(sb.name)
+        # Record directories whose sandbox.json never got written (a crash
+        # between mkdir and write) are orphans too.
+        if self.records.is_dir():
+            for d in self.records.iterdir():
+                if d.is_dir() and self._read(d.name) is None:
+                    shutil.rmtree(d, ignore_errors=True)
+                    reaped.append(d.name)
+        return reaped
