@@ -1,0 +1,213 @@
+"""Lint: everything that can be wrong with a task without a cluster.
+
+Collects every problem of every task and reports them together (like
+ctfcli's ``Challenge.lint``), so an author fixes a bank in one pass:
+
+- task.yaml: YAML, schema (with line numbers), curriculum domains;
+- files: setup/solution present, executable, with a ``#!``; checks.py present;
+- checks.py: parses, has checks, each with a docstring, sane ``points``;
+- params: statement and hints render with every seed; scripts and checks only
+  use declared params (``$PARAM_X``, ``params["x"]``);
+- leaks: the statement or a hint quoting a command line of the solution;
+- the bank: folder name = id, unique ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.exceptions import TemplateError
+
+from .checkfile import params_used, scan_checks
+from .errors import Problem, problem
+from .task import Task, find_tasks, inspect_task, jinja, line_of, read_task_yaml, substitute
+
+LEAK_MIN_WORDS = 4
+LEAK_MIN_CHARS = 20
+PARAM_REF = re.compile(r"\$\{?(PARAM_[A-Za-z0-9_]+)")
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+
+
+@dataclass
+class LintResult:
+    path: Path
+    task: Task | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def name(self) -> str:
+        return self.task.id if self.task else self.path.name
+
+
+def lint_task(path: str | Path) -> LintResult:
+    """Every problem of one task folder."""
+    task, problems = inspect_task(path)
+    folder = Path(path)
+    folder = folder.parent if folder.name == "task.yaml" else folder
+    checks = folder / "checks.py"
+    if checks.is_file():
+        problems += scan_checks(checks)[1]
+    if task is not None:
+        _, lines, _ = read_task_yaml(folder / "task.yaml")
+        problems += template_problems(task, lines)
+        problems += param_use_problems(task)
+        problems += leak_problems(task, lines)
+        if folder.resolve().name != task.id:
+            problems.append(problem(folder / "task.yaml", f"id {task.id!r} differs from the "
+                                    f"folder name {folder.resolve().name!r}; expected them equal",
+                                    line_of(lines, ["id"])))
+    return LintResult(folder, task, sorted(set(problems), key=lambda p: (p.file, p.line or 0)))
+
+
+def lint_paths(paths: list[str | Path]) -> list[LintResult]:
+    """Lint every task found under ``paths``, plus ids duplicated across them."""
+    folders: list[Path] = []
+    results: list[LintResult] = []
+    for p in paths:
+        found = find_tasks(p)
+        if not found:
+            results.append(LintResult(Path(p), None, [problem(p, "no task folders (with a "
+                                                                 "task.yaml) found here")]))
+        folders += [f for f in found if f.resolve() not in {x.resolve() for x in folders}]
+    results += [lint_task(f) for f in folders]
+    by_id: dict[str, list[LintResult]] = {}
+    for r in results:
+        if r.task is not None:
+            by_id.setdefault(r.task.id, []).append(r)
+    for task_id, same in by_id.items():
+        if len(same) > 1:
+            for r in same:
+                others = ", ".join(str(o.path) for o in same if o is not r)
+                r.problems.append(problem(r.path / "task.yaml", f"duplicate id {task_id!r}: also "
+                                          f"used by {others}; ids must be unique in the bank"))
+    return results
+
+
+def template_problems(task: Task, lines: dict) -> list[Problem]:
+    """The statement and hints parse, use only declared params, and render for two seeds."""
+    file = task.path / "task.yaml"
+    out = []
+    known = set(task.params)
+    sources = [("statement", task.statement, ["statement"])]
+    sources += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
+    for what, text, path in sources:
+        base = line_of(lines, path) or 0
+        try:
+            ast = jinja().parse(text)
+        except TemplateSyntaxError as exc:
+            out.append(problem(file, f"{what} is not a valid template: {exc.message}",
+                               base + (exc.lineno or 0)))
+            continue
+        unknown = sorted(meta.find_undeclared_variables(ast) - known)
+        if unknown:
+            out.append(problem(file, f"{what} uses {', '.join('{{ %s }}' % u for u in unknown)} "
+                               f"but the task has no such param; params: "
+                               f"{', '.join(sorted(known)) or 'none'}", base))
+            continue
+        for seed in (0, 1):
+            try:
+                jinja().from_string(text).render(**task.draw_params(seed))
+            except TemplateError as exc:
+                out.append(problem(file, f"{what} does not render with seed {seed}: {exc}", base))
+                break
+            except Exception as exc:  # e.g. a filter applied to the wrong type
+                out.append(problem(file, f"{what} does not render with seed {seed}: "
+                                         f"{type(exc).__name__}: {exc}", base))
+                break
+    return out
+
+
+def param_use_problems(task: Task) -> list[Problem]:
+    """``$PARAM_X`` in scripts and ``params["x"]`` in checks name declared params."""
+    out = []
+    envs = {p.env for p in task.params.values()}
+    for script in (task.setup_path, task.solution_path):
+        try:
+            text = script.read_text()
+        except OSError:
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            for ref in PARAM_REF.findall(line):
+                if ref not in envs:
+                    out.append(problem(script, f"uses ${ref}, but the task declares no such param "
+                                       f"(declared: {', '.join(sorted(envs)) or 'none'})", n))
+    for name, n in params_used(task.checks_path).items():
+        if name not in task.params:
+            out.append(problem(task.checks_path, f"reads params[{name!r}], but the task declares "
+                               f"no such param (declared: {', '.join(task.params) or 'none'})", n))
+    return out
+
+
+def command_lines(script: str) -> list[tuple[int, str]]:
+    """The shell commands of a script as ``(line, text)``: comments and heredoc bodies
+    (manifests, whose fields a statement may legitimately name) left out,
+    continuations joined, ``&&``/``||``/``;``/``|`` chains split."""
+    out: list[tuple[int, str]] = []
+    terminator = None
+    pending, start = "", 0
+    for n, raw in enumerate(script.splitlines(), 1):
+        if terminator is not None:
+            if raw.strip() == terminator:
+                terminator = None
+            continue
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if not pending:
+            start = n
+        m = HEREDOC.search(line)
+        if m:
+            terminator = m.group(2)
+        if line.endswith("\\") and terminator is None:
+            pending += line[:-1] + " "
+            continue
+        full, pending = pending + line, ""
+        for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", full):
+            if part.strip():
+                out.append((start, part.strip()))
+    return out
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.replace('"', "").replace("'", "").replace("`", "").split())
+
+
+def leak_problems(task: Task, lines: dict) -> list[Problem]:
+    """The statement or a hint quoting a non-trivial command line of the solution."""
+    try:
+        solution = task.solution_path.read_text()
+    except OSError:
+        return []
+    file = task.path / "task.yaml"
+    out = []
+    for seed in (0, 1):
+        params = task.draw_params(seed)
+        try:
+            shown = task.render(params)
+        except Exception:
+            return out  # reported by template_problems
+        values = task.script_env(params)
+        texts = [("statement", shown["statement"], ["statement"])]
+        texts += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(shown["hints"])]
+        for n, cmd in command_lines(solution):
+            cmd = substitute(cmd, values)
+            norm = _normal(cmd)
+            if len(norm.split()) < LEAK_MIN_WORDS or len(norm) < LEAK_MIN_CHARS:
+                continue
+            for what, text, path in texts:
+                if norm in _normal(text):
+                    p = problem(file, f"{what} gives away the solution: it contains the command "
+                                f"`{cmd}` from solution line {n}; say what to achieve, not how",
+                                line_of(lines, path))
+                    if p not in out:
+                        out.append(p)
+        if out:
+            break
+    return out

@@ -1,0 +1,267 @@
+"""Run a task's scripts and grade its checks against one sandbox.
+
+    >>> res = run_script(task, "setup", sb, params)          # doctest: +SKIP
+    >>> results = grade(sb, [(task, params), ...])           # doctest: +SKIP
+    >>> results[0].to_dict()["checks"][0]["outcome"]         # doctest: +SKIP
+    'failed'
+
+``grade`` runs every task's checks in *one* separate Python process
+(``python -m pytest -p grader.plugin``): the kubernetes client is imported
+once and API clients are built once for the whole exam, and nothing a check
+does can touch the caller. Every check has a time limit, and so does the
+process: ``grade`` always returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sandbox import Sandbox
+from sandbox.toolchain import Toolchain
+
+from .checkfile import scan_checks
+from .errors import GradeError
+from .plugin import DEFAULT_CHECK_TIMEOUT
+from .task import Params, Task
+
+SCRIPT_TIMEOUT = 180.0
+MAX_OUTPUT = 64 * 1024
+STARTUP_ALLOWANCE = 30.0   # interpreter, pytest and kubernetes imports on a busy machine
+PYTEST_INI = "[pytest]\naddopts =\npython_files = checks.py\n"
+
+
+# -- scripts ----------------------------------------------------------------------------
+
+@dataclass
+class ScriptResult:
+    ok: bool
+    returncode: int
+    output: str          # stdout and stderr interleaved, the last 64 KB
+    duration: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def script_env(task: Task, sb: Sandbox, params: Params) -> dict[str, str]:
+    """The environment of setup and solution: nothing of the caller's but PATH's tail."""
+    answers = Path(sb.workspace) / "answers"
+    env = {
+        "PATH": f"{Toolchain().bin_dir}:{os.environ.get('PATH', os.defpath)}",
+        "HOME": str(sb.workspace),
+        "LANG": "C.UTF-8",
+        "KUBECONFIG": str(sb.kubeconfig),
+        "ANSWERS_DIR": str(answers),
+        "WORKSPACE": str(sb.workspace),
+        "TASK_DIR": str(task.path),
+    }
+    etcd = getattr(sb, "etcd_endpoint", "")
+    if etcd:
+        env["ETCDCTL_ENDPOINTS"] = etcd
+    env.update(task.script_env(params))
+    return env
+
+
+def run_script(task: Task, which: str, sb: Sandbox, params: Params,
+               timeout: float = SCRIPT_TIMEOUT) -> ScriptResult:
+    """Run ``setup`` or ``solution`` of ``task`` against ``sb``; never raises for the
+    script's own failure (``ok`` is False and ``output`` says why)."""
+    if which not in ("setup", "solution"):
+        raise ValueError(f"which must be 'setup' or 'solution', got {which!r}")
+    script = task.path / which
+    (Path(sb.workspace) / "answers").mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen([str(script)], cwd=str(sb.workspace),
+                                env=script_env(task, sb, params), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as exc:
+        return ScriptResult(False, -1, f"cannot run {script}: {exc}", 0.0)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+        note = ""
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, _ = proc.communicate()
+        code, note = -signal.SIGKILL, f"\n[{which} did not finish within {timeout:g}s and was killed]"
+    text = out.decode(errors="replace")[-MAX_OUTPUT:] + note
+    return ScriptResult(code == 0, code, text, round(time.monotonic() - started, 3))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+# -- grading results ----------------------------------------------------------------------
+
+@dataclass
+class CheckResult:
+    id: str
+    description: str
+    points: float
+    outcome: str          # "passed" | "failed" | "error"
+    message: str
+    duration: float
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TaskResult:
+    task_id: str
+    checks: list[CheckResult] = field(default_factory=list)
+    duration: float = 0.0
+    error: str | None = None   # the checker as a whole broke (import error, time limit)
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.checks if c.passed)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"task_id": self.task_id, "score": self.score, "max_score": self.max_score,
+                "duration": self.duration, "error": self.error,
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+# -- grade ------------------------------------------------------------------------------------
+
+def grade(sb: Sandbox, tasks: list[tuple[Task, Params]], check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+          timeout: float | None = None) -> list[TaskResult]:
+    """Grade the checks of every ``(task, params)`` against ``sb`` in one process.
+
+    Returns one ``TaskResult`` per task, in order. ``check_timeout`` bounds each
+    check; ``timeout`` the whole run (default: startup allowance + every check's
+    limit). Raises ``GradeError`` only when the grader itself cannot run."""
+    if not tasks:
+        return []
+    ids = [t.id for t, _ in tasks]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise GradeError(f"task {', '.join(dupes)} appears more than once in one grading run")
+    declared = {t.id: scan_checks(t.checks_path)[0] for t, _ in tasks}
+    n_checks = sum(max(len(c), 1) for c in declared.values())
+    timeout = timeout or STARTUP_ALLOWANCE + check_timeout * n_checks
+    with tempfile.TemporaryDirectory(prefix="proctor-grade-") as tmp:
+        tmpdir = Path(tmp)
+        results_file = tmpdir / "results.jsonl"
+        results_file.touch()
+        spec = {
+            "sandbox": sb.to_dict(), "check_timeout": check_timeout,
+            "results": str(results_file), "tmp": str(tmpdir),
+            "tasks": [{"id": t.id, "checks": str(t.checks_path.resolve()), "params": p}
+                      for t, p in tasks],
+        }
+        (tmpdir / "spec.json").write_text(json.dumps(spec, default=str))
+        (tmpdir / "pytest.ini").write_text(PYTEST_INI)
+        started = time.monotonic()
+        run = _run_pytest(tmpdir, [str(t.checks_path.resolve()) for t, _ in tasks], timeout)
+        elapsed = time.monotonic() - started
+        events = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    return _assemble(tasks, declared, events, run, elapsed, timeout)
+
+
+@dataclass
+class _Run:
+    returncode: int | None     # None: killed at the overall time limit
+    output: str
+
+
+def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
+    cmd = [sys.executable, "-m", "pytest", "-p", "grader.plugin",
+           "--proctor-spec", str(tmpdir / "spec.json"), "-c", str(tmpdir / "pytest.ini"),
+           # rootdir above every checks file, so a file that fails to import is
+           # reported as that module (not as the session) and the others still run
+           "--rootdir", os.path.commonpath([str(Path(f).parent) for f in files]),
+           "--continue-on-collection-errors", "--noconftest", "--import-mode=importlib",
+           "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header",
+           "-o", "console_output_style=classic", *files]
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmpdir), "LANG": "C.UTF-8",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # faster, and only our fixtures
+        "PYTHONDONTWRITEBYTECODE": "1",          # never write into the task bank
+        "TMPDIR": str(tmpdir),
+    }
+    proc = subprocess.Popen(cmd, cwd=str(tmpdir), env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return _Run(proc.returncode, out.decode(errors="replace"))
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, _ = proc.communicate()
+        return _Run(None, out.decode(errors="replace"))
+
+
+def _assemble(tasks, declared, events, run: _Run, elapsed: float, timeout: float) -> list[TaskResult]:
+    collected: dict[str, dict[str, dict]] = {t.id: {} for t, _ in tasks}
+    done: dict[str, dict[str, dict]] = {t.id: {} for t, _ in tasks}
+    collect_errors: dict[str, str] = {}
+    for ev in events:
+        if ev["event"] == "collected":
+            collected[ev["task"]][ev["check"]] = ev
+        elif ev["event"] == "result":
+            done[ev["task"]][ev["check"]] = ev
+        elif ev["event"] == "collect_error":
+            collect_errors[ev["path"]] = ev["message"]
+    if not events and run.returncode not in (None, 0, 1):
+        tail = "\n".join(run.output.strip().splitlines()[-15:])
+        raise GradeError(f"the grading process failed (exit {run.returncode}) before running "
+                         f"any check:\n{tail}")
+    out = []
+    for task, _ in tasks:
+        result = TaskResult(task.id)
+        broken = collect_errors.get(str(task.checks_path.resolve()))
+        if broken is None and not collected[task.id]:
+            # attributed to a directory or the session: find it by the file's path
+            broken = next((m for p, m in collect_errors.items()
+                           if str(task.checks_path.resolve()).startswith(p)), None)
+        if broken:
+            result.error = f"checks.py could not be loaded: {broken}"
+        elif run.returncode is None:
+            result.error = f"grading stopped at its {timeout:g}s time limit"
+        checks = collected[task.id] or {c.id: {"description": c.description, "points": c.points}
+                                        for c in declared[task.id]}
+        for cid, info in checks.items():
+            ev = done[task.id].get(cid)
+            if ev is not None:
+                outcome, message, duration = ev["outcome"], ev["message"], ev["duration"]
+            else:
+                outcome, duration = "error", 0.0
+                message = result.error or "not run: the grading process ended before this check"
+                result.error = result.error or message
+            result.checks.append(CheckResult(cid, info["description"], info["points"],
+                                             outcome, message, duration))
+        if not checks and not result.error:
+            result.error = "checks.py defines no checks"
+        result.duration = round(sum(c.duration for c in result.checks), 4)
+        out.append(result)
+    return out

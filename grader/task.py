@@ -1,0 +1,381 @@
+"""The task model: one folder, ``task.yaml`` + ``setup`` + ``solution`` + ``checks.py``.
+
+    >>> task = load_task("tasks/ckad/svc-selector")           # doctest: +SKIP
+    >>> params = task.draw_params(seed=42)                     # doctest: +SKIP
+    >>> task.render(params)["statement"]                       # doctest: +SKIP
+
+``load_task`` raises ``TaskError`` listing *every* problem it finds in the
+folder (YAML, schema with line numbers, curriculum, files); ``grader.lint``
+adds the deeper checks that need no cluster either (checks.py, templates,
+leaks, duplicate ids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import string
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jinja2 import Environment, StrictUndefined
+
+from .curriculum import TRACKS
+from .errors import Problem, TaskError, problem
+
+SCHEMA_PATH = Path(__file__).with_name("task.schema.json")
+SCRIPTS = ("setup", "solution")
+CHECKS = "checks.py"
+NAME_ALPHABET = string.ascii_lowercase + string.digits
+DEFAULT_NODES = 3
+
+Params = dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    """The published JSON Schema of task.yaml (``grader/task.schema.json``)."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+@lru_cache(maxsize=1)
+def jinja() -> Environment:
+    # Statements are markdown, not HTML: no autoescape. StrictUndefined makes a
+    # misspelt param an error instead of an empty string in front of a candidate.
+    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+# -- params ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    """One param: ``kind`` is ``choice``, ``int`` or ``name``; ``spec`` its value in YAML."""
+
+    name: str
+    kind: str
+    spec: Any
+
+    def draw(self, seed: int | str, task_id: str) -> str | int:
+        """The value for one attempt. Keyed on (seed, task id, param name) so
+        adding a param or a task never changes the values drawn for others."""
+        rng = random.Random(f"{seed}\x00{task_id}\x00{self.name}")
+        if self.kind == "choice":
+            return rng.choice(list(self.spec))
+        if self.kind == "int":
+            lo, hi = self.spec
+            return rng.randint(lo, hi)
+        return f"{self.spec}-" + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
+
+    @property
+    def env(self) -> str:
+        """The environment variable scripts see it as: ``PARAM_NAMESPACE``."""
+        return f"PARAM_{self.name.upper()}"
+
+
+# -- the model --------------------------------------------------------------------
+
+@dataclass
+class Task:
+    """A loaded, schema-valid task. ``path`` is its folder."""
+
+    id: str
+    title: str
+    tracks: list[str]
+    domains: dict[str, str]          # track -> curriculum domain
+    difficulty: str
+    minutes: int
+    weight: float
+    statement: str
+    requires: list[str]
+    nodes: int
+    params: dict[str, Param]
+    hints: list[str]
+    docs: list[str]
+    path: Path
+    raw: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def domain(self) -> str:
+        """The domain in the task's first track (see ``domains`` for every track)."""
+        return self.domains[self.tracks[0]]
+
+    def domain_for(self, track: str) -> str:
+        return self.domains[track]
+
+    @property
+    def setup_path(self) -> Path:
+        return self.path / "setup"
+
+    @property
+    def solution_path(self) -> Path:
+        return self.path / "solution"
+
+    @property
+    def checks_path(self) -> Path:
+        return self.path / CHECKS
+
+    def draw_params(self, seed: int | str) -> Params:
+        """Param values for one attempt; the same seed always gives the same values."""
+        return {name: p.draw(seed, self.id) for name, p in self.params.items()}
+
+    def render(self, params: Params) -> dict:
+        """``{"statement": markdown, "hints": [markdown, ...]}`` with params filled in.
+
+        Raises ``jinja2.UndefinedError`` for a name that is not a param; lint
+        reports that before a candidate could ever see it."""
+        env = jinja()
+        return {
+            "statement": env.from_string(self.statement).render(**params),
+            "hints": [env.from_string(h).render(**params) for h in self.hints],
+        }
+
+    def script_env(self, params: Params) -> dict[str, str]:
+        """``PARAM_<NAME>`` for every param, as setup and solution receive them."""
+        return {self.params[k].env: str(v) for k, v in params.items() if k in self.params}
+
+    def solution_text(self, params: Params) -> str:
+        """The reference solution with ``$PARAM_X``/``${PARAM_X}`` replaced by this
+        attempt's values, for the results page (after the attempt ends only)."""
+        return substitute(self.solution_path.read_text(), self.script_env(params))
+
+    def to_dict(self) -> dict:
+        """What the portal stores or shows about the task (never the solution)."""
+        return {
+            "id": self.id, "title": self.title, "tracks": list(self.tracks),
+            "domain": self.domain, "domains": dict(self.domains),
+            "difficulty": self.difficulty, "minutes": self.minutes, "weight": self.weight,
+            "requires": list(self.requires), "nodes": self.nodes,
+            "params": sorted(self.params), "docs": list(self.docs), "path": str(self.path),
+        }
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """Replace ``$PARAM_X`` and ``${PARAM_X}`` in shell text by their values."""
+    def sub(m: re.Match) -> str:
+        return values.get(m.group(1) or m.group(2), m.group(0))
+    return re.sub(r"\$\{(PARAM_[A-Z0-9_]+)\}|\$(PARAM_[A-Z0-9_]+)\b", sub, text)
+
+
+# -- reading task.yaml with line numbers ----------------------------------------------------
+
+def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None,
+              dup: list | None = None) -> dict[tuple, int]:
+    """Map each JSON path (tuple of keys/indexes) to its 1-based line in the file."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            k = key.value
+            if dup is not None and k in seen:
+                dup.append((k, key.start_mark.line + 1))
+            seen.add(k)
+            out[path + (k,)] = key.start_mark.line + 1
+            _line_map(value, path + (k,), out, dup)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out, dup)
+    return out
+
+
+def line_of(lines: dict[tuple, int], path) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that has one."""
+    path = tuple(path)
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def read_task_yaml(file: Path) -> tuple[dict | None, dict[tuple, int], list[Problem]]:
+    """Parse and schema-check task.yaml: ``(data or None, line map, problems)``."""
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        return None, {}, [problem(file, f"cannot read: {exc.strerror or exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        return None, {}, [problem(file, f"not valid YAML: {exc.problem or exc}", line)]
+    if not isinstance(data, dict) or node is None:
+        return None, {}, [problem(file, f"expected a mapping of fields (id, title, …), "
+                                        f"found {type(data).__name__}", 1)]
+    dups: list = []
+    lines = _line_map(node, dup=dups)
+    problems = [problem(file, f"field {k!r} appears twice (YAML keeps only the last)", ln)
+                for k, ln in dups]
+    problems += schema_problems(file, data, lines)
+    if not problems:
+        problems += semantic_problems(file, data, lines)
+    return data, lines, problems
+
+
+def schema_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(err.absolute_path)
+        line = line_of(lines, path)
+        if err.validator == "additionalProperties":
+            extra = [k for k in (err.instance or {}) if k not in err.schema.get("properties", {})]
+            for k in extra:
+                where = "task.yaml" if not path else f"{_dotted(path)}"
+                known = ", ".join(err.schema.get("properties", {}))
+                out.append(problem(file, f"unknown field {k!r} in {where}; known fields: {known}",
+                                   line_of(lines, path + [k])))
+            continue
+        out.append(problem(file, f"{_dotted(path) or 'task.yaml'}: {_message(err)}", line))
+    return out
+
+
+def _dotted(path: list) -> str:
+    s = ""
+    for p in path:
+        s += f"[{p}]" if isinstance(p, int) else (f".{p}" if s else str(p))
+    return s
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    """jsonschema's message, made shorter and more helpful where it is vague."""
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        if err.absolute_path and err.absolute_path[-1] == "domain" or \
+                (len(err.absolute_path) >= 2 and err.absolute_path[-2] == "domain"):
+            return (f"{err.instance!r} is not a curriculum domain; see grader/curriculum.py "
+                    "(CKA: " + "; ".join(TRACKS["cka"].domains) + " | CKAD: "
+                    + "; ".join(TRACKS["ckad"].domains) + ")")
+        return jsonschema.exceptions.best_match(err.context).message
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
+    if err.validator == "pattern":
+        return f"{err.instance!r} does not match the pattern {err.validator_value}"
+    if err.validator == "required":
+        return err.message.replace("is a required property", "is required")
+    return err.message
+
+
+def semantic_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[Problem]:
+    """Rules a JSON Schema cannot say: the domain fits the tracks, ranges are ordered."""
+    out = []
+    tracks = data["tracks"]
+    domain = data["domain"]
+    if isinstance(domain, str):
+        for t in tracks:
+            if domain not in TRACKS[t].domains:
+                out.append(problem(
+                    file, f"domain {domain!r} is not a {t.upper()} domain; {t.upper()} domains: "
+                          + "; ".join(TRACKS[t].domains)
+                          + " (use a mapping track -> domain for a task in several tracks)",
+                    line_of(lines, ["domain"])))
+    else:
+        if set(domain) != set(tracks):
+            out.append(problem(file, f"domain gives domains for {sorted(domain)} but tracks are "
+                                     f"{sorted(tracks)}; expected one domain per track",
+                               line_of(lines, ["domain"])))
+    for name, spec in (data.get("params") or {}).items():
+        if "int" in spec and spec["int"][0] > spec["int"][1]:
+            out.append(problem(file, f"params.{name}: int range {spec['int']} has min > max",
+                               line_of(lines, ["params", name])))
+    return out
+
+
+def file_problems(folder: Path) -> list[Problem]:
+    """setup and solution exist and are executable scripts; checks.py exists."""
+    out = []
+    for name in SCRIPTS:
+        f = folder / name
+        if not f.is_file():
+            out.append(problem(f, f"missing: every task needs an executable {name} script"))
+            continue
+        if not os.access(f, os.X_OK):
+            out.append(problem(f, f"not executable; run: chmod +x {f}"))
+        try:
+            first = f.read_bytes()[:2]
+        except OSError as exc:
+            out.append(problem(f, f"cannot read: {exc}"))
+            continue
+        if first != b"#!":
+            out.append(problem(f, "has no #! line (e.g. #!/usr/bin/env bash), so it cannot be run", 1))
+    if not (folder / CHECKS).is_file():
+        out.append(problem(folder / CHECKS, "missing: every task needs pytest checks in checks.py"))
+    return out
+
+
+def build_task(folder: Path, data: dict) -> Task:
+    domain = data["domain"]
+    domains = {t: domain for t in data["tracks"]} if isinstance(domain, str) else dict(domain)
+    params = {}
+    for name, spec in (data.get("params") or {}).items():
+        (kind, value), = spec.items()
+        params[name] = Param(name, kind, value)
+    return Task(
+        id=data["id"], title=data["title"], tracks=list(data["tracks"]), domains=domains,
+        difficulty=data["difficulty"], minutes=data["minutes"], weight=data["weight"],
+        statement=data["statement"], requires=list(data.get("requires") or ["api"]),
+        nodes=int(data.get("nodes", DEFAULT_NODES)), params=params,
+        hints=list(data.get("hints") or []), docs=list(data.get("docs") or []),
+        path=folder, raw=data,
+    )
+
+
+def inspect_task(path: str | Path) -> tuple[Task | None, list[Problem]]:
+    """Every problem ``load_task`` knows of, without raising; the Task if the YAML is usable."""
+    folder = Path(path)
+    if folder.name == "task.yaml":
+        folder = folder.parent
+    file = folder / "task.yaml"
+    if not file.is_file():
+        return None, [problem(folder, "not a task: it has no task.yaml")]
+    data, _, yaml_problems = read_task_yaml(file)
+    problems = yaml_problems + file_problems(folder)
+    if data is None or yaml_problems:
+        return None, problems
+    return build_task(folder.resolve(), data), problems
+
+
+def load_task(path: str | Path) -> Task:
+    """Load one task folder (or its task.yaml); raises ``TaskError`` listing every problem."""
+    task, problems = inspect_task(path)
+    if problems or task is None:
+        raise TaskError(problems, f"task {path}")
+    return task
+
+
+def find_tasks(root: str | Path) -> list[Path]:
+    """Task folders under ``root`` (any depth), sorted; ``root`` itself if it is one."""
+    root = Path(root)
+    if root.name == "task.yaml":
+        return [root.parent]
+    if (root / "task.yaml").is_file():
+        return [root]
+    return sorted(p.parent for p in root.rglob("task.yaml") if "__pycache__" not in p.parts)
+
+
+def load_bank(root: str | Path = "tasks") -> dict[str, Task]:
+    """Every task under ``root`` by id (sorted by id). Raises ``TaskError`` listing the
+    problems of every broken task, and duplicate ids, all at once."""
+    tasks: dict[str, Task] = {}
+    problems: list[Problem] = []
+    folders = find_tasks(root)
+    if not folders:
+        raise TaskError([problem(root, "no task folders (with a task.yaml) found")], f"bank {root}")
+    for folder in folders:
+        task, found = inspect_task(folder)
+        problems += found
+        if task is None:
+            continue
+        if task.id in tasks:
+            problems.append(problem(folder / "task.yaml", f"id {task.id!r} is already used by "
+                                    f"{tasks[task.id].path}; ids must be unique in the bank"))
+            continue
+        tasks[task.id] = task
+    if problems:
+        raise TaskError(problems, f"bank {root}")
+    return dict(sorted(tasks.items()))

@@ -1,0 +1,112 @@
+"""The runner's outcomes (pass, fail, error, timeout) with checks that need no cluster.
+
+A real grading subprocess runs; only the sandbox record is made up, and the
+checks here read params and answer files, never the API. The same outcomes
+against a live kwok cluster are in tests/cluster/test_grading.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.runner import grade, run_script
+from grader.task import load_task
+from sandbox import Sandbox
+
+OUTCOMES = Path(__file__).resolve().parent.parent / "fixtures" / "grading" / "outcomes"
+
+
+@pytest.fixture
+def offline_sandbox(tmp_path) -> Sandbox:
+    (tmp_path / "workspace").mkdir()
+    return Sandbox("offline", "kwok", tmp_path / "no-kubeconfig", "https://127.0.0.1:9",
+                   ["controlplane"], tmp_path / "workspace")
+
+
+def test_outcomes(offline_sandbox):
+    task = load_task(OUTCOMES)
+    started = time.monotonic()
+    [result] = grade(offline_sandbox, [(task, task.draw_params(1))])
+    assert time.monotonic() - started < 15
+    by_id = {c.id: c for c in result.checks}
+    assert list(by_id) == ["test_passes", "test_fails", "test_errors", "test_times_out",
+                           "test_bare_assert"]
+    assert by_id["test_passes"].outcome == "passed" and by_id["test_passes"].points == 2
+    assert by_id["test_passes"].description == "The param is one of the choices."
+    assert by_id["test_fails"].outcome == "failed"
+    assert by_id["test_fails"].message == "expected omega in answers/word.txt, found no file"
+    assert by_id["test_errors"].outcome == "error"
+    assert by_id["test_errors"].message.startswith("KeyError (checks.py:")
+    assert by_id["test_times_out"].outcome == "error"
+    assert "did not finish within its 1s time limit" in by_id["test_times_out"].message
+    assert by_id["test_times_out"].duration < 5
+    assert by_id["test_bare_assert"].outcome == "failed"
+    assert "assert 2 == 3" in by_id["test_bare_assert"].message
+    d = result.to_dict()
+    assert (d["score"], d["max_score"], d["error"]) == (2, 6, None)
+    assert set(d["checks"][0]) == {"id", "description", "points", "outcome", "message", "duration"}
+
+
+def test_scripts_get_params_and_answers(offline_sandbox):
+    task = load_task(OUTCOMES)
+    params = {"word": "beta"}
+    res = run_script(task, "solution", offline_sandbox, params)
+    assert res.ok and res.returncode == 0, res.output
+    assert (offline_sandbox.workspace / "answers" / "word.txt").read_text() == "beta\n"
+    [result] = grade(offline_sandbox, [(task, params)])
+    assert [c.outcome for c in result.checks][:2] == ["passed", "failed"]
+    assert "found beta" in result.checks[1].message
+
+
+def test_script_timeout_is_killed(offline_sandbox, tmp_path):
+    task = load_task(OUTCOMES)
+    slow = tmp_path / "slow"
+    import shutil
+    shutil.copytree(OUTCOMES, slow / "outcomes")
+    (slow / "outcomes" / "setup").write_text("#!/bin/sh\nsleep 30 &\nsleep 30\n")
+    task = load_task(slow / "outcomes")
+    started = time.monotonic()
+    res = run_script(task, "setup", offline_sandbox, {"word": "alpha"}, timeout=1)
+    assert time.monotonic() - started < 5
+    assert not res.ok and "did not finish within 1s" in res.output
+
+
+def test_broken_checks_file_reports_every_check_as_error(offline_sandbox, tmp_path):
+    import shutil
+    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
+    checks = tmp_path / "outcomes" / "checks.py"
+    checks.write_text("import no_such_module\n\n" + checks.read_text())
+    task = load_task(tmp_path / "outcomes")
+    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})])
+    assert result.error and "no_such_module" in result.error
+    assert len(result.checks) == 5 and {c.outcome for c in result.checks} == {"error"}
+    assert result.score == 0 and result.max_score == 6
+
+
+def test_overall_time_limit(offline_sandbox, tmp_path):
+    import shutil
+    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
+    (tmp_path / "outcomes" / "checks.py").write_text(
+        'import time\nimport pytest\n\n\ndef test_ok():\n    """Quick."""\n\n\n'
+        '@pytest.mark.timeout(60)\ndef test_hangs():\n    """Hangs."""\n    time.sleep(60)\n')
+    task = load_task(tmp_path / "outcomes")
+    started = time.monotonic()
+    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})], timeout=3)
+    assert time.monotonic() - started < 8
+    assert result.error and "time limit" in result.error
+    assert [c.outcome for c in result.checks] == ["passed", "error"]
+
+
+def test_nodes_fixture_on_a_sandbox_without_nodes(offline_sandbox, tmp_path):
+    import shutil
+    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
+    (tmp_path / "outcomes" / "checks.py").write_text(
+        'def test_node(nodes):\n    """Needs nodes."""\n    assert nodes\n')
+    task = load_task(tmp_path / "outcomes")
+    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})])
+    [check] = result.checks
+    assert check.outcome == "error"
+    assert "needs real nodes" in check.message and "requires: [api, nodes]" in check.message

@@ -1,0 +1,238 @@
+"""Lint and the task model, without a cluster: each kind of problem, with its file and line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.errors import TaskError
+from grader.lint import command_lines, lint_paths, lint_task
+from grader.task import load_bank, load_task
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tasks"
+GOOD = FIXTURES / "svc-endpoints-fixture"
+
+
+@pytest.fixture
+def task_dir(tmp_path) -> Path:
+    """A fresh copy of a valid task to break in one way."""
+    dst = tmp_path / "bank" / "svc-endpoints-fixture"
+    shutil.copytree(GOOD, dst)
+    return dst
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def messages(folder: Path) -> list[str]:
+    return [str(p) for p in lint_task(folder).problems]
+
+
+def only(folder: Path) -> str:
+    found = messages(folder)
+    assert len(found) == 1, f"expected exactly one problem, found {found}"
+    return found[0]
+
+
+def test_valid_task_has_no_problems():
+    assert lint_task(GOOD).problems == []
+    task = load_task(GOOD)
+    assert task.id == "svc-endpoints-fixture"
+    assert task.tracks == ["ckad", "cka"]
+    assert task.domains == {"ckad": "Services and Networking", "cka": "Services and Networking"}
+    assert task.domain == "Services and Networking"
+    assert task.requires == ["api"] and task.nodes == 3
+
+
+def test_yaml_syntax_error_names_the_line(task_dir):
+    edit(task_dir / "task.yaml", "difficulty: easy", "difficulty: [easy")
+    msg = only(task_dir)
+    assert "task.yaml:" in msg and "not valid YAML" in msg
+
+
+def test_unknown_field_names_field_and_line(task_dir):
+    edit(task_dir / "task.yaml", "minutes: 3", "minutes: 3\nhint: typo for hints")
+    msg = only(task_dir)
+    assert "task.yaml:8:" in msg and "unknown field 'hint'" in msg
+
+
+def test_wrong_enum_value_names_the_line(task_dir):
+    edit(task_dir / "task.yaml", "difficulty: easy", "difficulty: trivial")
+    msg = only(task_dir)
+    assert "task.yaml:6:" in msg and "'trivial' is not one of 'easy', 'medium', 'hard'" in msg
+
+
+def test_missing_required_field(task_dir):
+    edit(task_dir / "task.yaml", "weight: 4\n", "")
+    assert "'weight' is required" in only(task_dir)
+
+
+def test_every_schema_problem_is_reported_together(task_dir):
+    edit(task_dir / "task.yaml", "difficulty: easy", "difficulty: trivial")
+    edit(task_dir / "task.yaml", "minutes: 3", "minutes: lots")
+    edit(task_dir / "task.yaml", "port: {int: [8000, 8999]}", "port: {integer: [8000, 8999]}")
+    found = messages(task_dir)
+    assert len(found) == 3, found
+    with pytest.raises(TaskError) as err:
+        load_task(task_dir)
+    assert len(err.value.problems) == 3
+    assert "3 problems" in str(err.value)
+
+
+def test_unknown_domain(task_dir):
+    edit(task_dir / "task.yaml", "domain: Services and Networking", "domain: Networking")
+    msg = only(task_dir)
+    assert "task.yaml:5:" in msg and "'Networking' is not a curriculum domain" in msg
+
+
+def test_domain_of_another_track(task_dir):
+    edit(task_dir / "task.yaml", "domain: Services and Networking", "domain: Storage")
+    msg = only(task_dir)
+    assert "'Storage' is not a CKAD domain" in msg
+
+
+def test_domain_mapping_must_cover_the_tracks(task_dir):
+    edit(task_dir / "task.yaml", "domain: Services and Networking",
+         "domain: {cka: Troubleshooting}")
+    assert "expected one domain per track" in only(task_dir)
+    edit(task_dir / "task.yaml", "domain: {cka: Troubleshooting}",
+         "domain: {cka: Troubleshooting, ckad: Application Deployment}")
+    task = load_task(task_dir)
+    assert task.domain_for("cka") == "Troubleshooting" and task.domain == "Application Deployment"
+
+
+def test_duplicate_yaml_key(task_dir):
+    edit(task_dir / "task.yaml", "minutes: 3", "minutes: 3\nminutes: 4")
+    msg = only(task_dir)
+    assert "task.yaml:8:" in msg and "'minutes' appears twice" in msg
+
+
+def test_int_range_reversed(task_dir):
+    edit(task_dir / "task.yaml", "[8000, 8999]", "[8999, 8000]")
+    assert "min > max" in only(task_dir)
+
+
+def test_missing_setup(task_dir):
+    (task_dir / "setup").unlink()
+    msg = only(task_dir)
+    assert msg.endswith("setup: missing: every task needs an executable setup script")
+
+
+def test_solution_not_executable(task_dir):
+    (task_dir / "solution").chmod(0o644)
+    assert "solution: not executable; run: chmod +x" in only(task_dir)
+
+
+def test_script_without_shebang(task_dir):
+    edit(task_dir / "setup", "#!/usr/bin/env bash\n", "")
+    assert "setup:1: has no #! line" in only(task_dir)
+
+
+def test_missing_checks(task_dir):
+    (task_dir / "checks.py").unlink()
+    assert "checks.py: missing" in only(task_dir)
+
+
+def test_checks_without_checks(task_dir):
+    (task_dir / "checks.py").write_text("def helper():\n    pass\n")
+    assert "no checks: define test_" in only(task_dir)
+
+
+def test_check_without_docstring(task_dir):
+    edit(task_dir / "checks.py", '    """Service web has ready endpoints."""\n', "")
+    msg = only(task_dir)
+    assert "checks.py:5:" in msg and "check test_service_has_endpoints has no docstring" in msg
+
+
+def test_checks_syntax_error(task_dir):
+    (task_dir / "checks.py").write_text("def test_x(:\n    pass\n")
+    assert "checks.py:1: not valid Python" in only(task_dir)
+
+
+def test_bad_points(task_dir):
+    edit(task_dir / "checks.py", "@pytest.mark.points(2)", "@pytest.mark.points(-1)")
+    assert "points takes one positive number" in only(task_dir)
+
+
+def test_statement_uses_unknown_param(task_dir):
+    edit(task_dir / "task.yaml", "on port `{{ port }}`", "on port `{{ prot }}`")
+    msg = only(task_dir)
+    assert "statement uses {{ prot }} but the task has no such param" in msg
+    assert "params: namespace, port" in msg
+
+
+def test_hint_uses_unknown_param(task_dir):
+    edit(task_dir / "task.yaml", "Compare the Service's", "Compare {{ service }}'s")
+    assert "hints[0] uses {{ service }}" in only(task_dir)
+
+
+def test_statement_not_a_template(task_dir):
+    edit(task_dir / "task.yaml", "on port `{{ port }}`", "on port `{{ port `")
+    assert "statement is not a valid template" in only(task_dir)
+
+
+def test_script_uses_undeclared_param(task_dir):
+    edit(task_dir / "solution", '"$PARAM_NAMESPACE"', '"$PARAM_NAMESPCE"')
+    msg = only(task_dir)
+    assert "solution:3: uses $PARAM_NAMESPCE, but the task declares no such param" in msg
+
+
+def test_checks_use_undeclared_param(task_dir):
+    edit(task_dir / "checks.py", 'params["namespace"]', 'params["ns"]')
+    msg = only(task_dir)
+    assert "reads params['ns'], but the task declares no such param" in msg
+
+
+def test_statement_leaking_the_solution(task_dir):
+    edit(task_dir / "task.yaml", "without\n  changing the Deployment.",
+         "without\n  changing the Deployment:\n  `kubectl -n {{ namespace }} patch service web "
+         "--type=merge -p '{\"spec\":{\"selector\":{\"app\":\"web\"}}}'`")
+    msg = only(task_dir)
+    assert "statement gives away the solution" in msg and "solution line 3" in msg
+
+
+def test_command_lines_skip_comments_and_manifests_and_split_chains():
+    script = ("#!/bin/sh\n# comment\nkubectl apply -f - <<EOF\nkind: Pod\nEOF\n"
+              "kubectl get pods -n x && \\\n  echo done\n")
+    assert command_lines(script) == [(3, "kubectl apply -f - <<EOF"),
+                                     (6, "kubectl get pods -n x"), (6, "echo done")]
+
+
+def test_statement_may_name_what_a_manifest_sets(task_dir):
+    """Fields inside a heredoc manifest are what the task asks for, not a leak."""
+    (task_dir / "solution").write_text("#!/usr/bin/env bash\nkubectl apply -f - <<EOF\n"
+                                       "  selector: {app: web, tier: frontend, zone: a}\nEOF\n")
+    edit(task_dir / "task.yaml", "without\n  changing", "with selector: {app: web, tier: "
+         "frontend, zone: a}, without\n  changing")
+    assert messages(task_dir) == []
+
+
+def test_folder_name_must_be_id(task_dir):
+    edit(task_dir / "task.yaml", "id: svc-endpoints-fixture", "id: other-name")
+    assert "id 'other-name' differs from the folder name" in only(task_dir)
+
+
+def test_duplicate_ids_across_the_bank(task_dir):
+    twin = task_dir.parent.parent / "other" / "svc-endpoints-fixture"
+    shutil.copytree(task_dir, twin)
+    results = lint_paths([task_dir.parent.parent])
+    assert len(results) == 2
+    for r in results:
+        assert any("duplicate id 'svc-endpoints-fixture'" in str(p) for p in r.problems), r.problems
+    with pytest.raises(TaskError, match="already used by"):
+        load_bank(task_dir.parent.parent)
+
+
+def test_load_bank_by_id(task_dir):
+    bank = load_bank(task_dir.parent)
+    assert list(bank) == ["svc-endpoints-fixture"]
+
+
+def test_lint_of_a_folder_without_tasks(tmp_path):
+    [result] = lint_paths([tmp_path])
+    assert "no task folders" in str(result.problems[0])
