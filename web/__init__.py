@@ -1,0 +1,79 @@
+"""The candidate portal: a Flask application factory.
+
+    >>> from web import create_app
+    >>> app = create_app({"QUEUE_IMMEDIATE": True})   # doctest: +SKIP
+
+``create_app`` reads the configuration (``web.config``), upgrades the
+database to the newest migration, loads the task bank and the exams, and
+wires the task queue. The blueprints:
+
+- ``auth``      login, logout, sign-up, account and API tokens
+- ``attempts``  exam catalog, attempt pages, results, history
+- ``api``       the JSON API (``/api/v1``), session or bearer-token auth
+- ``admin``     attempts and users, for instructors and admins
+- ``terminal``  (the next issue) a websocket terminal per attempt: register
+                it in ``register_blueprints`` below; the exam page already
+                has its ``<div id="terminal">``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import config as config_module
+
+
+def create_app(config: dict | None = None) -> Flask:
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("PROCTOR_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=os.path.abspath(instance) if instance else None,
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config_module.load(app, config)
+
+    from .bank import Bank
+    from .db import Database, close_session
+    from .lifecycle import Lifecycle
+    from .queue import Queue
+    from .services import load_services
+
+    db = Database(app.config["DATABASE_URL"])
+    if app.config.get("MIGRATE", True):
+        db.upgrade()
+    services = load_services(app.config)
+    bank_holder: dict = {}
+
+    def bank() -> Bank:
+        if "bank" not in bank_holder:
+            bank_holder["bank"] = Bank(services, app.config["EXAMS_DIR"])
+        return bank_holder["bank"]
+
+    lifecycle = Lifecycle(db, services, bank, app.config)
+    queue = Queue(app, lifecycle)
+    app.extensions.update({"proctor.db": db, "proctor.services": services,
+                           "proctor.bank": bank, "proctor.lifecycle": lifecycle,
+                           "proctor.queue": queue})
+    app.teardown_appcontext(close_session)
+
+    from .security import init_security
+    init_security(app)
+    register_blueprints(app)
+
+    from .views import init_views
+    init_views(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .attempts import bp as attempts_bp
+    from .auth import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(attempts_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+    # The terminal blueprint (websocket per attempt) goes here:
+    #   from .terminal import bp as terminal_bp; app.register_blueprint(terminal_bp)

@@ -1,0 +1,103 @@
+"""Fixtures in the Flask tutorial's style: a fresh portal per test (its own
+instance folder, database and fake sandboxes under tmp_path), a client, and
+``auth`` to log in as one of the seeded users."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from werkzeug.security import generate_password_hash
+
+from fakes import FakeServices
+from web import create_app
+from web.db import get_db
+from web.models import User
+
+PASSWORD = "correct-horse-battery"
+PASSWORD_HASH = generate_password_hash(PASSWORD)  # once: scrypt is slow on purpose
+
+EXAMS = {
+    "fake-ckad.yaml": """
+        title: Fake CKAD
+        track: ckad
+        duration: 120
+        pass_mark: 66
+        nodes: 1
+        description: A fixed paper of three tasks.
+        tasks:
+          - {id: ckad/svc-selector-fix, weight: 4}
+          - {id: pod-security, weight: 4}
+          - {id: deploy-rollout, weight: 2}
+    """,
+    "fake-draw.yaml": """
+        title: Fake drawn CKAD
+        track: ckad
+        duration: 60
+        pass_mark: 50
+        draw: {count: 4, domains: curriculum}
+    """,
+}
+
+
+@pytest.fixture
+def app(tmp_path):
+    exams = tmp_path / "exams"
+    exams.mkdir()
+    for name, text in EXAMS.items():
+        (exams / name).write_text(textwrap.dedent(text))
+    app = create_app({
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "TESTING": True,
+        "QUEUE_IMMEDIATE": True,
+        "SERVICES": FakeServices,
+        "FAKE_ROOT": str(tmp_path),
+        "EXAMS_DIR": str(exams),
+        "POOL_SIZE": 0,
+        "LOGIN_LIMIT": "5 per minute",
+    })
+    with app.app_context():
+        with get_db().session() as s:
+            for name, role in (("alice", "candidate"), ("bob", "candidate"),
+                               ("ines", "instructor"), ("ada", "admin")):
+                u = User(username=name, role=role, password_hash=PASSWORD_HASH)
+                s.add(u)
+    yield app
+    app.extensions["proctor.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        html = self._client.get(path).get_data(as_text=True)
+        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert m, f"no csrf token on {path}"
+        return m.group(1)
+
+    def login(self, username: str = "alice", password: str = PASSWORD):
+        token = self.csrf("/login")
+        return self._client.post("/login", data={"username": username, "password": password,
+                                                 "csrf_token": token})
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": self.csrf("/account")})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """A form POST with the session's CSRF token, as the browser sends it."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf("/account"))
+        return self._client.post(path, data=data, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

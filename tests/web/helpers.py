@@ -1,0 +1,51 @@
+"""Small helpers shared by the web tests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from web.db import get_db
+from web.models import Attempt, Event
+
+
+def start(auth, exam="fake-ckad", mode="exam"):
+    """Start an attempt through the page; returns its id (jobs run inline)."""
+    resp = auth.post(f"/exams/{exam}/start", {"mode": mode})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    m = re.search(r"/attempts/(\d+)", resp.headers["Location"])
+    assert m, resp.headers["Location"]
+    return int(m.group(1))
+
+
+def attempt(app, attempt_id) -> Attempt:
+    with app.app_context():
+        with get_db().session() as s:
+            a = s.get(Attempt, attempt_id)
+            a.tasks  # load
+            s.expunge_all()
+            return a
+
+
+def set_values(app, attempt_id, **values):
+    with app.app_context():
+        with get_db().session() as s:
+            a = s.get(Attempt, attempt_id)
+            for k, v in values.items():
+                setattr(a, k, v)
+
+
+def solve(app, attempt_id, task_id):
+    """What a candidate's kubectl would do, in the fake: mark the task solved."""
+    a = attempt(app, attempt_id)
+    Path(a.sandbox["workspace"], "solved", task_id).touch()
+
+
+def events(app, attempt_id, kind=None):
+    from sqlalchemy import select
+    with app.app_context():
+        with get_db().session() as s:
+            q = select(Event).where(Event.attempt_id == attempt_id)
+            if kind:
+                q = q.where(Event.kind == kind)
+            return [(e.kind, e.detail) for e in s.scalars(q.order_by(Event.id))]

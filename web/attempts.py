@@ -1,0 +1,301 @@
+"""Exam catalog, the attempt pages, results and history."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from . import present
+from .db import db_session
+from .forms import EmptyForm
+from .lifecycle import StartError
+from .models import Attempt, User
+from .views import domain_breakdown, domain_name
+
+bp = Blueprint("attempts", __name__)
+
+
+def lifecycle():
+    return current_app.extensions["proctor.lifecycle"]
+
+
+def load_attempt(attempt_id: int, owner_only: bool = False) -> Attempt:
+    """The attempt if the current user may see it: its owner always, staff
+    for viewing. Anyone else gets 404, not 403: ids are not confirmed."""
+    a = db_session().get(Attempt, attempt_id)
+    if a is None:
+        abort(404)
+    if a.user_id != current_user.id and (owner_only or not current_user.is_staff):
+        abort(404)
+    return a
+
+
+def _xhr() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch" or \
+        request.accept_mimetypes.best == "application/json"
+
+
+def _require_form() -> None:
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired or its CSRF token is missing; reload the page.")
+
+
+# -- catalog ------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def catalog():
+    s = db_session()
+    bank = present.bank()
+    active = s.scalar(select(Attempt).where(
+        Attempt.user_id == current_user.id,
+        Attempt.state.in_(("provisioning", "setting_up", "running", "submitted", "grading", "error"))))
+    recent = s.scalars(select(Attempt).where(Attempt.user_id == current_user.id)
+                       .order_by(Attempt.created_at.desc()).limit(5)).all()
+    return render_template("catalog.html", exams=bank.catalog(), active=active, recent=recent,
+                           problems=bank.problems if current_user.is_staff else [])
+
+
+@bp.route("/exams/<exam_id>")
+@login_required
+def exam(exam_id: str):
+    ex = present.bank().exam(exam_id)
+    if ex is None:
+        abort(404)
+    domains = ex.draw_domains if ex.is_draw else {}
+    tasks = []
+    if not ex.is_draw:
+        total = sum(t.weight for t in ex.tasks) or 1
+        for line in ex.tasks:
+            task = present.bank().task(line.id)
+            tasks.append({"title": task.title if task else line.id,
+                          "domain": task.domain if task else "",
+                          "share": round(100 * line.weight / total, 1)})
+        by_domain: dict[str, float] = defaultdict(float)
+        for t in tasks:
+            by_domain[t["domain"]] += t["share"]
+        domains = dict(by_domain)
+    return render_template("exam_detail.html", exam=ex, tasks=tasks, domains=domains,
+                           form=EmptyForm())
+
+
+@bp.route("/exams/<exam_id>/start", methods=["POST"])
+@login_required
+def start(exam_id: str):
+    _require_form()
+    ex = present.bank().exam(exam_id)
+    if ex is None:
+        abort(404)
+    mode = request.form.get("mode", "exam")
+    try:
+        a = lifecycle().start(db_session(), current_user, ex, mode)
+    except StartError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("attempts.exam", exam_id=exam_id))
+    return redirect(url_for("attempts.attempt", attempt_id=a.id))
+
+
+# -- the attempt ----------------------------------------------------------------------
+
+@bp.route("/attempts/<int:attempt_id>")
+@login_required
+def attempt(attempt_id: int):
+    """Where an attempt is now: preparing, running, grading, results or error.
+    A reload lands here and resumes."""
+    a = load_attempt(attempt_id)
+    if a.state == "running" and a.user_id == current_user.id:
+        return redirect(url_for("attempts.task", attempt_id=a.id,
+                                position=a.current_position or 1))
+    if a.state == "graded":
+        return redirect(url_for("attempts.results", attempt_id=a.id))
+    return render_template("attempt_wait.html", a=a, form=EmptyForm(),
+                           status=present.status(a))
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>")
+@login_required
+def task(attempt_id: int, position: int):
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.state != "running":
+        return redirect(url_for("attempts.attempt", attempt_id=a.id))
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    lifecycle().view_task(db_session(), a, position)
+    text = present.rendered(row)
+    practice = a.mode == "practice"
+    return render_template(
+        "exam.html", a=a, t=row, statement=text["statement"],
+        hints=text["hints"] if practice else [],
+        solution=present.solution(row) if practice and row.solution_revealed else None,
+        check=row.check if practice else None,
+        remaining=a.remaining(), total_weight=sum(t.weight for t in a.tasks) or 1,
+        form=EmptyForm(), status=present.status(a))
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/flag", methods=["POST"])
+@login_required
+def flag(attempt_id: int, position: int):
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.state != "running":
+        abort(409, "This attempt is not running.")
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    row.flagged = not row.flagged
+    db_session().commit()
+    if _xhr():
+        return jsonify(position=position, flagged=row.flagged)
+    return redirect(url_for("attempts.task", attempt_id=a.id, position=position))
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/check", methods=["POST"])
+@login_required
+def check(attempt_id: int, position: int):
+    """Practice only: grade this one task now."""
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.mode != "practice":
+        abort(403, "Checking a task before the end is for practice mode only.")
+    if a.state != "running":
+        abort(409, "This attempt is not running.")
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    if row.check_state not in ("pending", "running"):
+        row.check_state = "pending"
+        db_session().commit()
+        current_app.extensions["proctor.queue"].check_task(a.id, position)
+    if _xhr():
+        db_session().refresh(row)
+        return jsonify(position=position, check_state=row.check_state)
+    return redirect(url_for("attempts.task", attempt_id=a.id, position=position) + "#check")
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/check", methods=["GET"])
+@login_required
+def check_status(attempt_id: int, position: int):
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.mode != "practice":
+        abort(403)
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    result = row.check
+    return jsonify(position=position, check_state=row.check_state, result=result,
+                   html=render_template("_check.html", check=result, t=row)
+                   if row.check_state == "done" else "")
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/reveal", methods=["POST"])
+@login_required
+def reveal(attempt_id: int, position: int):
+    """Practice only: show the reference solution of one task."""
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.mode != "practice":
+        abort(403, "Solutions are shown after the exam, on the results page.")
+    if a.state != "running":
+        abort(409, "This attempt is not running.")
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    row.solution_revealed = True
+    db_session().commit()
+    return redirect(url_for("attempts.task", attempt_id=a.id, position=position) + "#solution")
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+@login_required
+def submit(attempt_id: int):
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    s = db_session()
+    if a.state != "running":
+        abort(409, "This attempt is not running any more.")
+    if not lifecycle().submit(s, a):
+        # The server's clock says the time is up: the candidate's submit is
+        # refused and the attempt is submitted as of its deadline instead.
+        s.refresh(a)
+        if a.state == "running":
+            lifecycle().submit(s, a, auto=True)
+        abort(409, "Time is up: the attempt was submitted automatically at the deadline.")
+    return redirect(url_for("attempts.attempt", attempt_id=a.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/retry", methods=["POST"])
+@login_required
+def retry(attempt_id: int):
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if not lifecycle().retry(db_session(), a):
+        abort(409, "Only an attempt whose cluster failed can be retried.")
+    return redirect(url_for("attempts.attempt", attempt_id=a.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/abandon", methods=["POST"])
+@login_required
+def abandon(attempt_id: int):
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if not lifecycle().abandon(db_session(), a):
+        abort(409, "Only an attempt whose cluster failed can be abandoned.")
+    flash("Attempt abandoned.", "info")
+    return redirect(url_for("attempts.catalog"))
+
+
+@bp.route("/attempts/<int:attempt_id>/results")
+@login_required
+def results(attempt_id: int):
+    a = load_attempt(attempt_id)
+    if a.state != "graded":
+        return redirect(url_for("attempts.attempt", attempt_id=a.id))
+    return render_template("results.html", a=a, r=present.results(a))
+
+
+# -- history ---------------------------------------------------------------------------
+
+def history_data(user: User) -> dict:
+    s = db_session()
+    attempts = s.scalars(select(Attempt).where(Attempt.user_id == user.id)
+                         .order_by(Attempt.created_at)).all()
+    graded = [a for a in attempts if a.state == "graded"]
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for a in graded:
+        for d in domain_breakdown(a):
+            acc[d["domain"]][0] += d["percent"] * d["weight"]
+            acc[d["domain"]][1] += d["weight"]
+    domains = sorted(({"domain": k, "name": domain_name(k), "percent": round(v[0] / v[1], 1)}
+                      for k, v in acc.items() if v[1]), key=lambda d: d["percent"])
+    trend = [{"id": a.id, "score": a.score, "passed": bool(a.passed), "exam": a.exam_id,
+              "mode": a.mode, "at": a.graded_at, "pass_mark": a.pass_mark} for a in graded]
+    return {"attempts": list(reversed(attempts)), "trend": trend, "domains": domains,
+            "weakest": domains[:3]}
+
+
+@bp.route("/history")
+@login_required
+def history():
+    return render_template("history.html", user=current_user, **history_data(current_user))
+
+
+@bp.route("/users/<username>/history")
+@login_required
+def user_history(username: str):
+    if not current_user.is_staff and username != current_user.username:
+        abort(404)
+    user = db_session().scalar(select(User).where(User.username == username))
+    if user is None:
+        abort(404)
+    return render_template("history.html", user=user, **history_data(user))
+
+
+@bp.app_template_filter("tojson_compact")
+def tojson_compact(value):
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,102 @@
+"""Configuration: defaults < instance file < ``PROCTOR_*`` environment < ``create_app(config)``.
+
+The instance file is ``<instance>/proctor.cfg``, Python syntax, upper-case
+names without the prefix (``DATABASE_URL = "postgresql+psycopg://…"``). Every
+name can also come from the environment as ``PROCTOR_<NAME>``; values there
+are strings, converted to the default's type.
+
+The secret key is generated on first run and kept in ``<instance>/secret_key``
+(mode 0600), so sessions survive restarts without an operator choosing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict = {
+    "DATABASE_URL": "",            # default: sqlite:///<instance>/proctor.db
+    "SIGNUP": False,               # may visitors create candidate accounts?
+    "PROVIDER": "kwok",            # sandbox provider for attempts
+    "POOL_SIZE": 1,                # warm sandboxes kept ready (0: none)
+    "POOL_NODES": 3,               # node count of warm sandboxes
+    "QUEUE_URL": "",               # redis://… for RedisHuey; default SqliteHuey in the instance
+    "QUEUE_IMMEDIATE": False,      # run jobs inline (tests)
+    "WORKERS": 4,                  # worker threads in `proctor worker`
+    "TASKS_DIR": str(REPO / "tasks"),
+    "EXAMS_DIR": str(REPO / "exams"),
+    "SANDBOX_PREFIX": "",          # default: derived from the instance path
+    "SERVICES": "web.services:RealServices",
+    "LEASE_SECONDS": 60,           # a job's claim on an attempt, renewed while it works
+    "TICK_SECONDS": 1.0,           # how often the worker looks for deadlines and lost jobs
+    "PRACTICE_MINUTES": 240,       # practice is untimed, but its sandbox is not kept forever
+    "SETUP_PARALLEL": 4,           # task setups run at once on one sandbox
+    "LOGIN_LIMIT": "10 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+}
+
+
+def _convert(value: str, default):
+    if isinstance(default, bool):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` from every source, in order of precedence."""
+    cfg = app.config
+    for key, value in DEFAULTS.items():
+        cfg.setdefault(key, value)
+    # Flask's own defaults are weaker than ours; the instance file may still override.
+    cfg.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+               REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+               WTF_CSRF_TIME_LIMIT=None,  # an exam lasts longer than the default hour
+               MAX_CONTENT_LENGTH=1 << 20)
+    cfg.from_pyfile(os.path.join(app.instance_path, "proctor.cfg"), silent=True)
+    for key, default in DEFAULTS.items():
+        env = os.environ.get(f"PROCTOR_{key}")
+        if env is not None:
+            cfg[key] = _convert(env, default)
+    if os.environ.get("PROCTOR_SECRET_KEY"):
+        cfg["SECRET_KEY"] = os.environ["PROCTOR_SECRET_KEY"]
+    cfg.update(overrides or {})
+
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "proctor.db")
+    if not cfg.get("SANDBOX_PREFIX"):
+        # Unique per instance: two portals (or a test run beside `make run`)
+        # sharing one machine never reap each other's sandboxes.
+        digest = hashlib.sha1(os.path.realpath(app.instance_path).encode()).hexdigest()
+        cfg["SANDBOX_PREFIX"] = f"p{digest[:6]}-"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = secret_key(Path(app.instance_path))
+
+
+def secret_key(instance: Path) -> str:
+    """Read ``<instance>/secret_key``, creating it (0600) on first run."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (portal or worker) won the race
+        return path.read_text().strip()
+    try:
+        os.write(fd, key.encode())
+    finally:
+        os.close(fd)
+    return key

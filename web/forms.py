@@ -1,0 +1,40 @@
+"""Forms (Flask-WTF: every one carries a CSRF token)."""
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length, Regexp
+
+from .models import ROLES
+
+USERNAME = [InputRequired(), Length(3, 64),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message="letters, digits, '.', '_' and '-' only")]
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(1, 64)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(1, 200)])
+
+
+class SignupForm(FlaskForm):
+    username = StringField("Username", validators=USERNAME)
+    password = PasswordField("Password", validators=[InputRequired(), Length(10, 200)])
+    confirm = PasswordField("Repeat password",
+                            validators=[InputRequired(), EqualTo("password", "passwords differ")])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Token name", validators=[Length(0, 64)])
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", validators=USERNAME)
+    password = PasswordField("Password", validators=[InputRequired(), Length(10, 200)])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="candidate")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])

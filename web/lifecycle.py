@@ -1,0 +1,583 @@
+"""The attempt's life, step by step, each step safe to run twice.
+
+The pages and the API call ``start`` and ``submit``; the worker runs
+``provision``, ``grade``, ``check_task``, ``reap``, ``refill_pool`` and
+``maintain``, and its ticker calls ``sweep`` every second. Every state change
+is a guarded ``UPDATE … WHERE state = …``; long steps hold a *lease* (owner +
+expiry, renewed while the step runs) so that a worker killed mid-step leaves
+an expired lease that the next sweep hands to another job, and a duplicate
+job finds the lease held and does nothing. Results are written only by the
+lease holder, in the same transaction that moves the attempt to ``graded``:
+an attempt is graded once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from sqlalchemy import delete, func, or_, select, update
+
+from grader.exam import task_domain
+
+from .models import ACTIVE_STATES, FINAL_STATES, Attempt, AttemptTask, Event, PoolSandbox
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+RESUBMIT_AFTER = 30.0   # a queued job not picked up in this long is enqueued again
+ORPHAN_AGE = 180.0      # an unknown sandbox younger than this may be mid-create
+
+
+class StartError(Exception):
+    """The attempt cannot start; the message is for the candidate."""
+
+
+class Lifecycle:
+    def __init__(self, db, services, bank_getter, config):
+        self.db = db
+        self.services = services
+        self._bank = bank_getter
+        self.config = config
+        self.queue = None          # set by web.queue once the task queue exists
+        self.lease = float(config["LEASE_SECONDS"])
+        self.prefix = config["SANDBOX_PREFIX"]
+
+    @property
+    def bank(self):
+        return self._bank()
+
+    # -- helpers ---------------------------------------------------------------
+    def event(self, s, attempt_id, kind: str, detail: str = "") -> None:
+        s.add(Event(attempt_id=attempt_id, kind=kind, detail=detail[:4000], at=time.time()))
+
+    def _enqueue(self, job: str, *args, **kwargs) -> None:
+        if self.queue is None:
+            log.warning("no task queue: %s%r not run", job, args)
+            return
+        getattr(self.queue, job)(*args, **kwargs)
+
+    def _mark_enqueued(self, attempt_id: int) -> None:
+        with self.db.session() as s:
+            s.execute(update(Attempt).where(Attempt.id == attempt_id)
+                      .values(enqueued_at=time.time()))
+
+    def _claim(self, attempt_id: int, states: tuple[str, ...], new_state: str | None = None,
+               extra: dict | None = None) -> bool:
+        """Take the lease on an attempt in one of ``states`` whose lease is free or expired."""
+        now = time.time()
+        values = {"lease_owner": WORKER_ID, "lease_until": now + self.lease, **(extra or {})}
+        if new_state:
+            values["state"] = new_state
+        with self.db.session() as s:
+            res = s.execute(update(Attempt).where(
+                Attempt.id == attempt_id, Attempt.state.in_(states),
+                or_(Attempt.lease_owner == "", Attempt.lease_until < now)).values(**values))
+            return res.rowcount == 1
+
+    @contextmanager
+    def _holding_lease(self, attempt_id: int):
+        """Renew our lease every third of its length while the body runs."""
+        stop = threading.Event()
+
+        def beat():
+            while not stop.wait(self.lease / 3):
+                try:
+                    with self.db.session() as s:
+                        s.execute(update(Attempt).where(
+                            Attempt.id == attempt_id, Attempt.lease_owner == WORKER_ID)
+                            .values(lease_until=time.time() + self.lease))
+                except Exception:  # a missed beat only shortens the lease
+                    log.exception("lease renewal for attempt %s", attempt_id)
+
+        t = threading.Thread(target=beat, name=f"lease-{attempt_id}", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join(timeout=5)
+
+    def _progress(self, attempt_id: int, text: str, **values) -> None:
+        with self.db.session() as s:
+            s.execute(update(Attempt).where(Attempt.id == attempt_id,
+                                            Attempt.lease_owner == WORKER_ID)
+                      .values(progress=text, **values))
+
+    def sandbox_name(self, attempt_id: int) -> str:
+        return f"{self.prefix}a{attempt_id}"
+
+    # -- start -------------------------------------------------------------------
+    def start(self, s, user, exam, mode: str) -> Attempt:
+        """Create the attempt and its paper, then ask the worker for a sandbox."""
+        if mode not in exam.modes:
+            raise StartError(f"{exam.title} cannot be taken in {mode} mode")
+        active = s.scalar(select(Attempt).where(Attempt.user_id == user.id,
+                                                Attempt.state.in_(ACTIVE_STATES + ("error",))))
+        if active is not None:
+            raise StartError(f"you already have an attempt in progress (#{active.id}, "
+                             f"{active.exam_title}); finish or abandon it first")
+        seed = secrets.randbits(31)
+        try:
+            paper = exam.select(self.bank.tasks, seed)
+        except Exception as exc:
+            raise StartError(f"{exam.title} is not available: {exc}") from None
+        if not paper:
+            raise StartError(f"{exam.title} has no tasks")
+        duration = exam.duration * 60 if mode == "exam" else int(self.config["PRACTICE_MINUTES"]) * 60
+        attempt = Attempt(user_id=user.id, exam_id=exam.id, exam_title=exam.title,
+                          track=exam.track, mode=mode, state="provisioning", seed=seed,
+                          nodes=exam.nodes, duration_s=duration, pass_mark=exam.pass_mark,
+                          created_at=time.time(), progress="Waiting for a worker",
+                          enqueued_at=time.time())
+        # The cluster must suit every task of the paper (kwok nodes are cheap).
+        attempt.nodes = max([exam.nodes] + [int(getattr(t, "nodes", 1) or 1) for t, _ in paper])
+        for i, (task, weight) in enumerate(paper, start=1):
+            params = self.services.draw_params(task, seed)
+            attempt.tasks.append(AttemptTask(
+                position=i, task_id=task.id, title=task.title,
+                domain=task_domain(task, exam.track),
+                weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
+        s.add(attempt)
+        s.flush()
+        attempt.sandbox_name = self.sandbox_name(attempt.id)
+        self.event(s, attempt.id, "started", f"{exam.id} in {mode} mode by {user.username}")
+        s.commit()
+        self._enqueue("provision", attempt.id)
+        return attempt
+
+    def retry(self, s, attempt: Attempt) -> bool:
+        res = s.execute(update(Attempt).where(Attempt.id == attempt.id, Attempt.state == "error")
+                        .values(state="provisioning", error="", progress="Retrying",
+                                lease_owner="", lease_until=0, enqueued_at=time.time()))
+        if res.rowcount != 1:
+            return False
+        s.execute(update(AttemptTask).where(AttemptTask.attempt_id == attempt.id)
+                  .values(setup_ok=None, setup_output=""))
+        self.event(s, attempt.id, "retry")
+        s.commit()
+        self._enqueue("provision", attempt.id)
+        return True
+
+    def abandon(self, s, attempt: Attempt) -> bool:
+        res = s.execute(update(Attempt).where(Attempt.id == attempt.id, Attempt.state == "error")
+                        .values(state="abandoned", lease_owner="", lease_until=0))
+        if res.rowcount != 1:
+            return False
+        self.event(s, attempt.id, "abandoned")
+        s.commit()
+        self._enqueue("reap", attempt.id)
+        return True
+
+    # -- provision + setup ------------------------------------------------------
+    def provision(self, attempt_id: int) -> str:
+        if not self._claim(attempt_id, ("provisioning", "setting_up")):
+            return "skipped"
+        with self._holding_lease(attempt_id):
+            try:
+                self._provision(attempt_id)
+            except Exception as exc:
+                log.exception("attempt %s: provisioning failed", attempt_id)
+                with self.db.session() as s:
+                    res = s.execute(update(Attempt).where(
+                        Attempt.id == attempt_id, Attempt.lease_owner == WORKER_ID,
+                        Attempt.state.in_(("provisioning", "setting_up")))
+                        .values(state="error", error=str(exc) or exc.__class__.__name__,
+                                progress="", lease_owner="", lease_until=0))
+                    if res.rowcount:
+                        self.event(s, attempt_id, "error", str(exc))
+                return "error"
+        self._enqueue("refill")
+        return "running"
+
+    def _provision(self, attempt_id: int) -> None:
+        with self.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            sandbox, nodes, name = a.sandbox, a.nodes, a.sandbox_name
+        t0 = time.time()
+        if sandbox and self.services.sandbox_healthy(sandbox["name"]):
+            from_pool = None  # reattached after a restart: keep what was recorded
+        else:
+            if sandbox:  # recorded but dead: start over on a fresh one
+                self._destroy_quietly(sandbox["name"])
+            self._progress(attempt_id, "Taking a warm cluster from the pool")
+            sandbox = self._claim_pool(nodes, attempt_id)
+            from_pool = sandbox is not None
+            if sandbox is None:
+                self._progress(attempt_id, f"Creating your {nodes}-node cluster")
+                try:
+                    sandbox = self.services.create_sandbox(name, nodes)
+                except Exception as exc:
+                    raise RuntimeError(f"your cluster did not come up: {exc}") from None
+        with self.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            if a.lease_owner != WORKER_ID:
+                raise RuntimeError("lost the lease while provisioning")
+            a.sandbox_json = json.dumps(sandbox)
+            a.sandbox_name = sandbox["name"]
+            a.sandbox_state = "ready"
+            if from_pool is not None:
+                a.from_pool = from_pool
+            a.state = "setting_up"
+            a.progress = "Setting up the tasks"
+            a.add_timing("sandbox", time.time() - t0)
+            todo = [(t.id, t.task_id, t.params) for t in a.tasks if not t.setup_ok]
+            self.event(s, attempt_id, "sandbox", f"{sandbox['name']} "
+                       f"({'warm pool' if a.from_pool else 'created'}) in {time.time() - t0:.1f}s")
+
+        t1 = time.time()
+        failures = []
+
+        def setup(item):
+            row_id, task_id, params = item
+            task = self.bank.task(task_id)
+            if task is None:
+                return row_id, task_id, False, f"task {task_id!r} is no longer in the bank"
+            try:
+                ok, output = self.services.run_setup(task, sandbox, params)
+            except Exception as exc:
+                ok, output = False, f"{exc.__class__.__name__}: {exc}"
+            return row_id, task_id, ok, output
+
+        workers = max(1, int(self.config["SETUP_PARALLEL"]))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for row_id, task_id, ok, output in pool.map(setup, todo):
+                with self.db.session() as s:
+                    s.execute(update(AttemptTask).where(AttemptTask.id == row_id)
+                              .values(setup_ok=ok, setup_output=output[-4000:]))
+                if not ok:
+                    failures.append((task_id, output))
+        if failures:
+            task_id, output = failures[0]
+            tail = "\n".join(output.strip().splitlines()[-5:])
+            raise RuntimeError(f"setup of task {task_id} failed"
+                               + (f" ({len(failures)} tasks failed)" if len(failures) > 1 else "")
+                               + (f": {tail}" if tail else ""))
+        now = time.time()
+        with self.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            a.add_timing("setup", now - t1)
+            a.add_timing("start_to_running", now - a.created_at)
+            timings = a.timings_json
+            res = s.execute(update(Attempt).where(
+                Attempt.id == attempt_id, Attempt.state == "setting_up",
+                Attempt.lease_owner == WORKER_ID).values(
+                state="running", ready_at=now, deadline_at=now + a.duration_s, progress="",
+                lease_owner="", lease_until=0, timings_json=timings, current_since=now))
+            if res.rowcount != 1:
+                raise RuntimeError("lost the lease while setting up")
+            self.event(s, attempt_id, "running", f"deadline in {a.duration_s}s")
+
+    def _claim_pool(self, nodes: int, attempt_id: int) -> dict | None:
+        """Take a ready warm sandbox of this size, if any is healthy."""
+        while True:
+            with self.db.session() as s:
+                row = s.scalar(select(PoolSandbox).where(
+                    PoolSandbox.state == "ready", PoolSandbox.nodes == nodes)
+                    .order_by(PoolSandbox.created_at).limit(1))
+                if row is None:
+                    return None
+                res = s.execute(delete(PoolSandbox).where(PoolSandbox.id == row.id,
+                                                          PoolSandbox.state == "ready"))
+                if res.rowcount != 1:
+                    continue  # another attempt took it first
+                sandbox = json.loads(row.sandbox_json)
+            if self.services.sandbox_healthy(sandbox["name"]):
+                return sandbox
+            self._destroy_quietly(sandbox["name"])
+
+    # -- submit + grade ----------------------------------------------------------
+    def submit(self, s, attempt: Attempt, auto: bool = False) -> bool:
+        """Move a running attempt to ``submitted``. A candidate's submit after
+        the deadline is refused (the server's clock decides); the deadline
+        sweep submits with ``auto=True`` instead."""
+        now = time.time()
+        cond = [Attempt.id == attempt.id, Attempt.state == "running"]
+        if not auto:
+            cond.append(or_(Attempt.deadline_at.is_(None), Attempt.deadline_at > now))
+        when = now if not auto else min(now, attempt.deadline_at or now)
+        res = s.execute(update(Attempt).where(*cond).values(
+            state="submitted", submitted_at=when, auto_submitted=auto, enqueued_at=now))
+        if res.rowcount != 1:
+            s.rollback()
+            return False
+        s.refresh(attempt)
+        self._account_time(s, attempt, when)
+        self.event(s, attempt.id, "submitted", "automatically at the deadline" if auto else "")
+        s.commit()
+        self._enqueue("grade", attempt.id)
+        return True
+
+    def _account_time(self, s, attempt: Attempt, now: float) -> None:
+        """Add the time since the candidate opened the current task to it."""
+        if attempt.current_position and attempt.current_since:
+            spent = max(0.0, now - attempt.current_since)
+            s.execute(update(AttemptTask).where(
+                AttemptTask.attempt_id == attempt.id,
+                AttemptTask.position == attempt.current_position)
+                .values(seconds_spent=AttemptTask.seconds_spent + spent))
+        attempt.current_since = now
+
+    def view_task(self, s, attempt: Attempt, position: int) -> None:
+        """The candidate opened task ``position``: account the time on the previous one."""
+        if attempt.state != "running":
+            return
+        if attempt.current_position != position:
+            self._account_time(s, attempt, time.time())
+            attempt.current_position = position
+            s.commit()
+
+    def grade(self, attempt_id: int) -> str:
+        now = time.time()
+        with self.db.session() as s:
+            res = s.execute(update(Attempt).where(
+                Attempt.id == attempt_id,
+                or_(Attempt.state == "submitted",
+                    (Attempt.state == "grading") & (Attempt.lease_until < now)))
+                .values(state="grading", lease_owner=WORKER_ID, lease_until=now + self.lease,
+                        grade_runs=Attempt.grade_runs + 1, progress="Grading"))
+            if res.rowcount != 1:
+                return "skipped"
+            self.event(s, attempt_id, "grading", WORKER_ID)
+        with self._holding_lease(attempt_id):
+            t0 = time.time()
+            with self.db.session() as s:
+                a = s.get(Attempt, attempt_id)
+                rows = [(t.id, t.task_id, t.params) for t in a.tasks]
+                sandbox = a.sandbox if a.sandbox_state == "ready" else None
+            results = self._run_grader(sandbox, rows)
+            duration = time.time() - t0
+            with self.db.session() as s:
+                a = s.get(Attempt, attempt_id)
+                score, passed = score_attempt(
+                    [(t.weight, results[t.id]) for t in a.tasks], a.pass_mark)
+                res = s.execute(update(Attempt).where(
+                    Attempt.id == attempt_id, Attempt.state == "grading",
+                    Attempt.lease_owner == WORKER_ID).values(
+                    state="graded", graded_at=time.time(), score=score, passed=passed,
+                    lease_owner="", lease_until=0, progress=""))
+                if res.rowcount != 1:
+                    s.rollback()  # another worker took over after our lease ran out
+                    return "lost"
+                for t in a.tasks:
+                    r = results[t.id]
+                    t.result_json = json.dumps(r)
+                    t.score, t.max_score = effective_scores(r)
+                a.add_timing("grade", duration)
+                a.add_timing("submit_to_results", time.time() - (a.submitted_at or t0))
+                self.event(s, attempt_id, "graded", f"{score:.1f}% in {duration:.1f}s")
+        self._enqueue("reap", attempt_id)
+        return "graded"
+
+    def _run_grader(self, sandbox: dict | None, rows) -> dict[int, dict]:
+        """Grade every task; what cannot be graded becomes an ``error`` result."""
+        results: dict[int, dict] = {}
+        pairs, ids = [], []
+        for row_id, task_id, params in rows:
+            task = self.bank.task(task_id)
+            if task is None:
+                results[row_id] = error_result(task_id, f"task {task_id!r} is no longer in the bank")
+            else:
+                pairs.append((task, params))
+                ids.append((row_id, task_id))
+        if pairs:
+            problem = None
+            if sandbox is None:
+                problem = "the attempt's cluster is gone; it could not be graded"
+            elif not self.services.sandbox_healthy(sandbox["name"]):
+                problem = f"the attempt's cluster {sandbox['name']} is not healthy; it could not be graded"
+            if problem is None:
+                try:
+                    out = self.services.grade(sandbox, pairs)
+                    by_id = {r.get("task_id"): r for r in out}
+                    for (row_id, task_id), (task, _) in zip(ids, pairs):
+                        results[row_id] = by_id.get(task.id) or error_result(
+                            task_id, "the grader returned no result for this task")
+                except Exception as exc:
+                    log.exception("grading failed")
+                    problem = f"the grader failed: {exc}"
+            if problem is not None:
+                for row_id, task_id in ids:
+                    results[row_id] = error_result(task_id, problem)
+        return results
+
+    def check_task(self, attempt_id: int, position: int) -> str:
+        """Practice: grade one task now and keep the feedback on the task."""
+        with self.db.session() as s:
+            res = s.execute(update(AttemptTask).where(
+                AttemptTask.attempt_id == attempt_id, AttemptTask.position == position,
+                AttemptTask.check_state == "pending").values(check_state="running"))
+            if res.rowcount != 1:
+                return "skipped"
+            a = s.get(Attempt, attempt_id)
+            t = next(t for t in a.tasks if t.position == position)
+            row = (t.id, t.task_id, t.params)
+            sandbox = a.sandbox if a.state == "running" and a.sandbox_state == "ready" else None
+        result = self._run_grader(sandbox, [row])[row[0]]
+        with self.db.session() as s:
+            s.execute(update(AttemptTask).where(AttemptTask.id == row[0]).values(
+                check_state="done", check_json=json.dumps(result), checked_at=time.time(),
+                check_count=AttemptTask.check_count + 1))
+        return "checked"
+
+    # -- sandboxes --------------------------------------------------------------
+    def _destroy_quietly(self, name: str) -> bool:
+        try:
+            self.services.destroy_sandbox(name)
+            return True
+        except Exception:
+            log.exception("destroying sandbox %s", name)
+            return False
+
+    def reap(self, attempt_id: int) -> str:
+        """Destroy a finished attempt's sandbox (its results are stored by now)."""
+        with self.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            if a is None or a.state not in FINAL_STATES or a.sandbox_state == "destroyed":
+                return "skipped"
+            name = (a.sandbox or {}).get("name") or a.sandbox_name
+        if not self._destroy_quietly(name):
+            return "failed"
+        with self.db.session() as s:
+            s.execute(update(Attempt).where(Attempt.id == attempt_id)
+                      .values(sandbox_state="destroyed"))
+            self.event(s, attempt_id, "reaped", name)
+        return "reaped"
+
+    def refill_pool(self) -> str:
+        size, nodes = int(self.config["POOL_SIZE"]), int(self.config["POOL_NODES"])
+        if size <= 0:
+            return "disabled"
+        name = f"{self.prefix}w{secrets.token_hex(3)}"
+        with self.db.session() as s:
+            have = s.scalar(select(func.count()).select_from(PoolSandbox).where(
+                PoolSandbox.state.in_(("creating", "ready"))))
+            if have >= size:
+                return "full"
+            s.add(PoolSandbox(name=name, nodes=nodes, state="creating", created_at=time.time()))
+        with self.db.session() as s:  # two refills at once: the later one backs off
+            ids = s.scalars(select(PoolSandbox.id).where(PoolSandbox.state.in_(("creating", "ready")))
+                            .order_by(PoolSandbox.id)).all()
+            mine = s.scalar(select(PoolSandbox.id).where(PoolSandbox.name == name))
+            if ids.index(mine) >= size:
+                s.execute(delete(PoolSandbox).where(PoolSandbox.id == mine))
+                return "full"
+        try:
+            sandbox = self.services.create_sandbox(name, nodes)
+        except Exception:
+            log.exception("warm pool: creating %s", name)
+            with self.db.session() as s:
+                s.execute(delete(PoolSandbox).where(PoolSandbox.name == name))
+            self._destroy_quietly(name)
+            return "failed"
+        with self.db.session() as s:
+            res = s.execute(update(PoolSandbox).where(PoolSandbox.name == name,
+                                                      PoolSandbox.state == "creating")
+                            .values(state="ready", sandbox_json=json.dumps(sandbox)))
+            if res.rowcount != 1:  # maintenance gave up on it meanwhile
+                self._destroy_quietly(name)
+                return "dropped"
+        if len(ids) < size:
+            self._enqueue("refill")
+        return "added"
+
+    # -- the worker's clock ------------------------------------------------------
+    def sweep(self) -> dict:
+        """Run every tick: auto-submit at the deadline, hand lost jobs to the queue."""
+        now = time.time()
+        done = {"submitted": [], "grade": [], "provision": []}
+        with self.db.session() as s:
+            overdue = s.scalars(select(Attempt).where(
+                Attempt.state == "running", Attempt.deadline_at <= now)).all()
+            for a in overdue:
+                if self.submit(s, a, auto=True):
+                    done["submitted"].append(a.id)
+            lost_grades = s.scalars(select(Attempt.id).where(or_(
+                (Attempt.state == "submitted") & (Attempt.enqueued_at < now - RESUBMIT_AFTER),
+                (Attempt.state == "grading") & (Attempt.lease_until < now)))).all()
+            lost_provisions = s.scalars(select(Attempt.id).where(
+                Attempt.state.in_(("provisioning", "setting_up")),
+                Attempt.lease_until < now, Attempt.enqueued_at < now - RESUBMIT_AFTER)).all()
+        for aid in lost_grades:
+            self._mark_enqueued(aid)
+            self._enqueue("grade", aid)
+            done["grade"].append(aid)
+        for aid in lost_provisions:
+            self._mark_enqueued(aid)
+            self._enqueue("provision", aid)
+            done["provision"].append(aid)
+        return done
+
+    def recover(self) -> dict:
+        """At worker start: anything whose lease has run out is picked up now."""
+        with self.db.session() as s:
+            s.execute(update(Attempt).where(
+                Attempt.state.in_(("provisioning", "setting_up", "submitted")),
+                Attempt.lease_until < time.time()).values(enqueued_at=0))
+        return self.sweep()
+
+    def maintain(self) -> dict:
+        """Every minute: destroy what nobody needs, top up the warm pool."""
+        out = {"reaped": [], "orphans": []}
+        now = time.time()
+        with self.db.session() as s:
+            finished = s.scalars(select(Attempt.id).where(
+                Attempt.state.in_(FINAL_STATES), Attempt.sandbox_state == "ready")).all()
+            stale_pool = s.scalars(select(PoolSandbox.name).where(
+                PoolSandbox.state == "creating", PoolSandbox.created_at < now - 2 * ORPHAN_AGE)).all()
+            s.execute(delete(PoolSandbox).where(PoolSandbox.name.in_(stale_pool)))
+            known = set(s.scalars(select(Attempt.sandbox_name).where(
+                Attempt.sandbox_state != "destroyed")).all())
+            known |= set(s.scalars(select(PoolSandbox.name)).all())
+        for aid in finished:
+            if self.reap(aid) == "reaped":
+                out["reaped"].append(aid)
+        try:
+            present = self.services.list_sandboxes()
+        except Exception:
+            log.exception("listing sandboxes")
+            present = []
+        for name, created in present:
+            if name.startswith(self.prefix) and name not in known and now - created > ORPHAN_AGE:
+                if self._destroy_quietly(name):
+                    out["orphans"].append(name)
+        for name in stale_pool:
+            self._destroy_quietly(name)
+        self._enqueue("refill")
+        return out
+
+
+def effective_scores(result: dict) -> tuple[float, float]:
+    """A task's (score, max): checks that *errored* are the task's fault, so
+    their points leave both sides instead of counting against the candidate."""
+    checks = result.get("checks") or []
+    if not checks:
+        return 0.0, 0.0 if result.get("error") else float(result.get("max_score") or 0)
+    got = sum(c.get("points", 1) for c in checks if c.get("outcome") == "passed")
+    out_of = sum(c.get("points", 1) for c in checks if c.get("outcome") != "error")
+    return float(got), float(out_of)
+
+
+def score_attempt(weighted: list[tuple[float, dict]], pass_mark: float) -> tuple[float, bool]:
+    """Weighted percent over the tasks that could be graded, and pass/fail."""
+    total = got = 0.0
+    for weight, result in weighted:
+        score, out_of = effective_scores(result)
+        if out_of <= 0:
+            continue
+        total += weight
+        got += weight * score / out_of
+    percent = round(100.0 * got / total, 1) if total else 0.0
+    return percent, bool(total) and percent >= pass_mark
+
+
+def error_result(task_id: str, message: str) -> dict:
+    return {"task_id": task_id, "score": 0, "max_score": 0, "duration": 0.0,
+            "error": message, "checks": []}

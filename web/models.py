@@ -1,0 +1,227 @@
+"""The portal's tables. Timestamps are UNIX seconds (floats): the deadline
+logic compares them with ``time.time()`` on whichever machine runs the job,
+with no time-zone conversions in between.
+
+Attempt states, and who moves them::
+
+    provisioning --(worker: sandbox ready)--> setting_up --(setup done)--> running
+    running --(candidate submits | worker at the deadline)--> submitted
+    submitted --(worker claims with a lease)--> grading --(results stored)--> graded
+    provisioning/setting_up --(failure)--> error --(Retry)--> provisioning
+    error --(candidate abandons)--> abandoned
+
+Every transition is one ``UPDATE … WHERE state = <expected>`` so two workers,
+or a worker restarted mid-job, can never both perform the same step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from flask_login import UserMixin
+from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+ROLES = ("candidate", "instructor", "admin")
+ACTIVE_STATES = ("provisioning", "setting_up", "running", "submitted", "grading")
+FINAL_STATES = ("graded", "abandoned")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="candidate")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+    attempts: Mapped[list["Attempt"]] = relationship(back_populates="user")
+
+    def set_password(self, password: str) -> None:
+        # werkzeug's current default method (scrypt), salted
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return bool(self.active)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("instructor", "admin")
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class Attempt(Base):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    exam_id: Mapped[str] = mapped_column(String(64))
+    exam_title: Mapped[str] = mapped_column(String(200))
+    track: Mapped[str] = mapped_column(String(16), default="")
+    mode: Mapped[str] = mapped_column(String(16))                 # exam | practice
+    state: Mapped[str] = mapped_column(String(16), index=True, default="provisioning")
+    seed: Mapped[int] = mapped_column(BigInteger)
+    nodes: Mapped[int] = mapped_column(Integer, default=1)
+    duration_s: Mapped[int] = mapped_column(Integer)              # time allowed once running
+    pass_mark: Mapped[float] = mapped_column(Float)
+
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    ready_at: Mapped[float | None] = mapped_column(Float, nullable=True)      # running since
+    deadline_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    graded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    sandbox_name: Mapped[str] = mapped_column(String(64), default="")
+    sandbox_json: Mapped[str] = mapped_column(Text, default="")
+    sandbox_state: Mapped[str] = mapped_column(String(16), default="none")  # none|ready|destroyed
+    from_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[str] = mapped_column(String(200), default="")
+
+    # A worker's claim on this attempt while it provisions or grades.
+    lease_owner: Mapped[str] = mapped_column(String(64), default="")
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    enqueued_at: Mapped[float] = mapped_column(Float, default=0.0)
+    grade_runs: Mapped[int] = mapped_column(Integer, default=0)
+
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)      # percent, weighted
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+    current_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    current_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timings_json: Mapped[str] = mapped_column(Text, default="{}")
+
+    user: Mapped[User] = relationship(back_populates="attempts")
+    tasks: Mapped[list["AttemptTask"]] = relationship(
+        back_populates="attempt", order_by="AttemptTask.position", cascade="all, delete-orphan")
+
+    @property
+    def is_over(self) -> bool:
+        """Over for the candidate: no more changes, results (soon) visible."""
+        return self.state in ("submitted", "grading", "graded", "abandoned")
+
+    def remaining(self, now: float | None = None) -> float | None:
+        if self.deadline_at is None:
+            return None
+        return max(0.0, self.deadline_at - (now or time.time()))
+
+    @property
+    def sandbox(self) -> dict | None:
+        return json.loads(self.sandbox_json) if self.sandbox_json else None
+
+    @property
+    def timings(self) -> dict:
+        return json.loads(self.timings_json or "{}")
+
+    def add_timing(self, key: str, seconds: float) -> None:
+        t = self.timings
+        t[key] = round(seconds, 3)
+        self.timings_json = json.dumps(t)
+
+
+class AttemptTask(Base):
+    """One task of an attempt's paper, with its drawn params and results."""
+
+    __tablename__ = "attempt_tasks"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)                 # 1-based, as the page shows
+    task_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(80))
+    weight: Mapped[float] = mapped_column(Float)
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    seconds_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    setup_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    setup_output: Mapped[str] = mapped_column(Text, default="")
+
+    result_json: Mapped[str] = mapped_column(Text, default="")    # grader TaskResult.to_dict()
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    # practice mode only
+    check_state: Mapped[str] = mapped_column(String(16), default="")  # ''|pending|running|done
+    check_json: Mapped[str] = mapped_column(Text, default="")
+    check_count: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    solution_revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="tasks")
+
+    @property
+    def params(self) -> dict:
+        return json.loads(self.params_json or "{}")
+
+    @property
+    def result(self) -> dict | None:
+        return json.loads(self.result_json) if self.result_json else None
+
+    @property
+    def check(self) -> dict | None:
+        return json.loads(self.check_json) if self.check_json else None
+
+    @property
+    def fraction(self) -> float:
+        if not self.max_score:
+            return 0.0
+        return max(0.0, min(1.0, (self.score or 0.0) / self.max_score))
+
+
+class PoolSandbox(Base):
+    """A warm sandbox, made before anyone asks, handed to the next attempt."""
+
+    __tablename__ = "pool_sandboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    nodes: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="creating")  # creating|ready|claimed
+    sandbox_json: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    attempt_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Event(Base):
+    """What happened to an attempt, for the admin view and for proving that
+    a step ran once (``kind='graded'`` appears once per attempt)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), nullable=True, index=True)
+    at: Mapped[float] = mapped_column(Float, default=time.time)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")

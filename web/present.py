@@ -1,0 +1,85 @@
+"""What an attempt looks like to the outside: the same dicts feed the pages'
+scripts and the JSON API, so what a candidate can see is decided once, here.
+
+Before an attempt is over, nothing here contains a check, a reference
+solution or a grading result (practice mode's own "check my work" feedback
+and a solution the candidate chose to reveal excepted).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, url_for
+
+from .views import domain_breakdown, domain_name
+
+
+def bank():
+    return current_app.extensions["proctor.bank"]()
+
+
+def services():
+    return current_app.extensions["proctor.services"]
+
+
+def rendered(task_row) -> dict:
+    """The task's statement and hints with the attempt's params filled in."""
+    task = bank().task(task_row.task_id)
+    if task is None:
+        return {"statement": f"*Task `{task_row.task_id}` is no longer in the bank.*", "hints": []}
+    out = services().render(task, task_row.params)
+    return {"statement": out.get("statement", ""), "hints": list(out.get("hints") or [])}
+
+
+def solution(task_row) -> str:
+    task = bank().task(task_row.task_id)
+    return services().solution(task, task_row.params) if task is not None else ""
+
+
+def status(a) -> dict:
+    now = time.time()
+    d = {
+        "id": a.id, "exam": a.exam_id, "exam_title": a.exam_title, "track": a.track,
+        "mode": a.mode, "state": a.state, "progress": a.progress,
+        "error": a.error if a.state == "error" else "",
+        "server_time": now, "created_at": a.created_at, "ready_at": a.ready_at,
+        "deadline_at": a.deadline_at if a.mode == "exam" else None,
+        "remaining_seconds": round(a.remaining(now), 1) if a.state == "running" and a.deadline_at else None,
+        "submitted_at": a.submitted_at, "auto_submitted": bool(a.auto_submitted),
+        "pass_mark": a.pass_mark, "duration_minutes": a.duration_s // 60,
+        "tasks": [{"position": t.position, "title": t.title, "domain": t.domain,
+                   "weight": t.weight, "flagged": bool(t.flagged),
+                   **({"check_state": t.check_state} if a.mode == "practice" else {})}
+                  for t in a.tasks],
+        "urls": {"page": url_for("attempts.attempt", attempt_id=a.id, _external=False),
+                 "results": url_for("attempts.results", attempt_id=a.id)
+                 if a.state == "graded" else None},
+    }
+    if a.state == "graded":
+        d.update(score=a.score, passed=bool(a.passed), graded_at=a.graded_at)
+    return d
+
+
+def results(a) -> dict:
+    """Everything, for a graded attempt only (callers check the state)."""
+    assert a.state == "graded"
+    d = status(a)
+    d["time_taken_seconds"] = round((a.submitted_at or 0) - (a.ready_at or 0), 1) if a.ready_at else None
+    d["domains"] = domain_breakdown(a)
+    tasks = []
+    for t in a.tasks:
+        r = t.result or {}
+        text = rendered(t)
+        tasks.append({
+            "position": t.position, "task_id": t.task_id, "title": t.title, "domain": t.domain,
+            "domain_name": domain_name(t.domain), "weight": t.weight,
+            "score": t.score, "max_score": t.max_score,
+            "percent": round(100 * t.fraction, 1) if t.max_score else None,
+            "error": r.get("error") or "", "seconds_spent": round(t.seconds_spent, 1),
+            "checks": [{k: c.get(k) for k in ("id", "description", "points", "outcome", "message")}
+                       for c in r.get("checks") or []],
+            "statement": text["statement"], "hints": text["hints"], "solution": solution(t),
+        })
+    d["tasks"] = tasks
+    return d

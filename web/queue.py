@@ -1,0 +1,110 @@
+"""The task queue (huey) and the worker's clock.
+
+huey keeps jobs in SQLite in the instance folder by default (one machine) or
+in Redis when ``PROCTOR_QUEUE_URL`` is ``redis://…`` (many machines); tests
+run it in immediate mode (jobs run inline on enqueue). Job bodies live in
+``web.lifecycle``; here they are only named and queued.
+
+The deadline is not a huey periodic task: huey's crontab has minute
+resolution, and an attempt must be submitted within 5 s of its deadline. The
+worker runs a ``Ticker`` thread that calls ``Lifecycle.sweep`` every
+``TICK_SECONDS`` (auto-submit, re-queue lost jobs) and queues ``maintain``
+(reaping, pool refill) every minute. Every worker process runs one; the
+guarded transitions make that safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from huey import MemoryHuey, RedisHuey, SqliteHuey
+
+log = logging.getLogger(__name__)
+
+
+class Queue:
+    def __init__(self, app, lifecycle):
+        cfg = app.config
+        url = cfg.get("QUEUE_URL") or ""
+        if cfg.get("QUEUE_IMMEDIATE"):
+            self.huey = MemoryHuey("proctor", immediate=True)
+        elif url.startswith(("redis://", "rediss://", "unix://")):
+            self.huey = RedisHuey("proctor", url=url)
+        else:
+            path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else \
+                os.path.join(app.instance_path, "queue.db")
+            self.huey = SqliteHuey("proctor", filename=path, timeout=30)
+        self.lifecycle = lifecycle
+        lifecycle.queue = self
+        h, lc = self.huey, lifecycle
+
+        # Retries are off: every job is idempotent and the sweep re-queues
+        # whatever a dead worker dropped, with the lease deciding who runs it.
+        self._provision = h.task(name="provision")(lc.provision)
+        self._grade = h.task(name="grade")(lc.grade)
+        self._check = h.task(name="check_task")(lc.check_task)
+        self._reap = h.task(name="reap")(lc.reap)
+        self._refill = h.task(name="refill_pool")(lc.refill_pool)
+        self._maintain = h.task(name="maintain")(lc.maintain)
+
+    # Each returns immediately (in immediate mode: after the job ran).
+    def provision(self, attempt_id: int):
+        return self._run(self._provision, attempt_id)
+
+    def grade(self, attempt_id: int):
+        return self._run(self._grade, attempt_id)
+
+    def check_task(self, attempt_id: int, position: int):
+        return self._run(self._check, attempt_id, position)
+
+    def reap(self, attempt_id: int):
+        return self._run(self._reap, attempt_id)
+
+    def refill(self):
+        return self._run(self._refill)
+
+    def maintain(self):
+        return self._run(self._maintain)
+
+    def _run(self, task, *args):
+        try:
+            return task(*args)
+        except Exception:
+            # Immediate mode raises the job's error here; a queued job's error
+            # is logged by the consumer. Neither may break the caller's request.
+            log.exception("job %s%r", task.name, args)
+            return None
+
+    def consumer(self, workers: int):
+        return self.huey.create_consumer(workers=workers, worker_type="thread",
+                                         periodic=False, check_worker_health=True)
+
+
+class Ticker(threading.Thread):
+    """Calls ``sweep`` every ``interval`` seconds and queues ``maintain`` every minute."""
+
+    def __init__(self, lifecycle, interval: float = 1.0, maintain_every: float = 60.0):
+        super().__init__(name="proctor-ticker", daemon=True)
+        self.lifecycle, self.interval, self.maintain_every = lifecycle, interval, maintain_every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        import time
+        next_maintain = 0.0
+        try:
+            self.lifecycle.recover()
+        except Exception:
+            log.exception("recovering at start")
+        while not self.stopped.wait(self.interval):
+            try:
+                self.lifecycle.sweep()
+                if time.monotonic() >= next_maintain:
+                    next_maintain = time.monotonic() + self.maintain_every
+                    self.lifecycle.queue.maintain()
+            except Exception:
+                log.exception("sweep")
+
+    def stop(self) -> None:
+        self.stopped.set()

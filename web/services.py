@@ -1,0 +1,95 @@
+"""What the portal needs from the layers below, in one small object.
+
+The worker makes sandboxes, runs task setup and grades; the pages render
+statements and solutions. All of that goes through ``Services`` so the
+direction of knowledge stays ``web -> grader -> sandbox`` and unit tests can
+swap in a fake (``PROCTOR_SERVICES=module:Class``) while cluster tests use
+the real thing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+
+class RealServices:
+    """Sandboxes from the configured provider, tasks and grading from ``grader``."""
+
+    def __init__(self, config):
+        self.provider_name = config["PROVIDER"]
+        self.tasks_dir = Path(config["TASKS_DIR"])
+
+    @property
+    def provider(self):
+        from sandbox import get_provider
+        return get_provider(self.provider_name)
+
+    # -- the bank ------------------------------------------------------------------
+    def load_tasks(self) -> tuple[dict, list[str]]:
+        """``({task id: Task}, [problems])``; a broken task is reported, not fatal."""
+        from grader.task import load_bank, load_task
+        if not self.tasks_dir.is_dir():
+            return {}, [f"no task folder at {self.tasks_dir}"]
+        try:
+            loaded = load_bank(self.tasks_dir)
+        except Exception as exc:  # one bad task must not hide the rest
+            tasks, problems = {}, [f"loading {self.tasks_dir}: {exc}"]
+            for folder in sorted(self.tasks_dir.glob("*/*/task.yaml")):
+                try:
+                    t = load_task(folder.parent)
+                    tasks[t.id] = t
+                except Exception as exc2:
+                    problems.append(f"{folder.parent}: {exc2}")
+            return tasks, problems
+        if isinstance(loaded, tuple):
+            loaded, problems = loaded[0], [str(p) for p in loaded[1]]
+        else:
+            problems = []
+        if isinstance(loaded, dict):
+            return dict(loaded), problems
+        return {t.id: t for t in loaded}, problems
+
+    def render(self, task, params: dict) -> dict:
+        return task.render(params)
+
+    def solution(self, task, params: dict) -> str:
+        return task.solution_text(params)
+
+    def draw_params(self, task, seed: int) -> dict:
+        return task.draw_params(seed)
+
+    # -- sandboxes -----------------------------------------------------------------
+    def create_sandbox(self, name: str, nodes: int) -> dict:
+        return self.provider.create(name, nodes=nodes).to_dict()
+
+    def sandbox_healthy(self, name: str) -> bool:
+        return self.provider.health(name).ok
+
+    def destroy_sandbox(self, name: str) -> None:
+        self.provider.destroy(name)
+
+    def list_sandboxes(self) -> list[tuple[str, float]]:
+        return [(sb.name, sb.created_at) for sb in self.provider.list(include_creating=True)]
+
+    # -- setup and grading -------------------------------------------------------
+    def _sandbox(self, sandbox: dict):
+        from sandbox import Sandbox
+        return Sandbox.from_dict(sandbox)
+
+    def run_setup(self, task, sandbox: dict, params: dict) -> tuple[bool, str]:
+        from grader.runner import run_script
+        res = run_script(task, "setup", self._sandbox(sandbox), params)
+        return bool(res.ok), res.output or ""
+
+    def grade(self, sandbox: dict, pairs: list) -> list[dict]:
+        from grader.runner import grade
+        return [r.to_dict() for r in grade(self._sandbox(sandbox), pairs)]
+
+
+def load_services(config):
+    target = config["SERVICES"]
+    if not isinstance(target, str):
+        return target(config) if isinstance(target, type) else target
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)(config)

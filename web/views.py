@@ -1,0 +1,106 @@
+"""Presentation helpers shared by the pages: markdown, durations, domains,
+per-domain breakdowns; error pages."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import bleach
+import markdown as md
+from flask import jsonify, render_template, request
+from markupsafe import Markup
+
+ALLOWED_TAGS = sorted(set(bleach.sanitizer.ALLOWED_TAGS) | {
+    "p", "pre", "code", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "br", "table", "thead",
+    "tbody", "tr", "th", "td", "dl", "dt", "dd", "kbd", "span", "div", "ul", "ol", "li", "img"})
+ALLOWED_ATTRS = {"a": ["href", "title"], "code": ["class"], "span": ["class"],
+                 "div": ["class"], "th": ["align"], "td": ["align"], "img": ["src", "alt", "title"]}
+
+def render_markdown(text: str) -> Markup:
+    """Task statements are authored markdown; what reaches the page is sanitized."""
+    html = md.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
+    clean = bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS,
+                         protocols=["http", "https", "mailto"], strip=True)
+    clean = bleach.linkify(clean, callbacks=[_external_links], skip_tags=["pre", "code"])
+    return Markup(clean)
+
+
+def _external_links(attrs, new=False):
+    href = attrs.get((None, "href"), "")
+    if href.startswith(("http://", "https://")):
+        attrs[(None, "target")] = "_blank"
+        attrs[(None, "rel")] = "noopener noreferrer"
+    return attrs
+
+
+def domain_name(domain: str) -> str:
+    """Domains are the curriculum's own names (``grader.curriculum``)."""
+    return domain or "Other"
+
+
+def fmt_duration(seconds) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(float(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h {m:02d}m"
+    if m:
+        return f"{m}m {s:02d}s"
+    return f"{s}s"
+
+
+def fmt_time(ts) -> str:
+    if not ts:
+        return "–"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def domain_breakdown(attempt) -> list[dict]:
+    """Per domain: weight, weighted score and percent, from the graded tasks."""
+    acc: dict[str, dict] = defaultdict(lambda: {"weight": 0.0, "got": 0.0, "tasks": 0})
+    for t in attempt.tasks:
+        if not t.max_score:
+            continue
+        d = acc[t.domain]
+        d["weight"] += t.weight
+        d["got"] += t.weight * t.fraction
+        d["tasks"] += 1
+    out = []
+    for slug, d in acc.items():
+        out.append({"domain": slug, "name": domain_name(slug), "weight": round(d["weight"], 2),
+                    "tasks": d["tasks"],
+                    "percent": round(100 * d["got"] / d["weight"], 1) if d["weight"] else 0.0})
+    return sorted(out, key=lambda d: (-d["weight"], d["name"]))
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or \
+        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+
+
+def init_views(app) -> None:
+    app.jinja_env.filters.update(markdown=render_markdown, duration=fmt_duration,
+                                 when=fmt_time, domain=domain_name)
+
+    @app.context_processor
+    def globals_():
+        from flask_login import current_user
+        return {"signup_enabled": app.config["SIGNUP"], "me": current_user}
+
+    def error_page(code: int, title: str, message: str):
+        def handler(exc):
+            msg = getattr(exc, "description", None) or message
+            if wants_json():
+                return jsonify(error=title, message=msg), code
+            return render_template("error.html", code=code, title=title, message=msg), code
+        return handler
+
+    app.register_error_handler(400, error_page(400, "Bad request", "The request was not understood."))
+    app.register_error_handler(403, error_page(403, "Forbidden", "You may not do that."))
+    app.register_error_handler(404, error_page(404, "Not found", "There is nothing here."))
+    app.register_error_handler(409, error_page(409, "Conflict", "That cannot be done now."))
+    app.register_error_handler(429, error_page(429, "Too many attempts",
+                                               "Too many tries; wait a minute and try again."))
