@@ -194,6 +194,7 @@ class KwokProvider(Provider):
             (rec / "kubeconfig").write_text(kubeconfig)
             (rec / "kubeconfig").chmod(0o600)
             record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
+            record["etcd_endpoint"] = self._etcd_endpoint(name)
             sandbox = Sandbox.from_dict(record)
             self._add_nodes(sandbox, log)
             self._wait_usable(sandbox, log)
@@ -213,6 +214,13 @@ class KwokProvider(Provider):
         self._write(name, record)
         return Sandbox.from_dict(record)
 
+    def _etcd_endpoint(self, name: str) -> str:
+        """The cluster's etcd client URL, from the configuration kwokctl saved."""
+        for doc in yaml.safe_load_all((self._cluster_dir(name) / "kwok.yaml").read_text()):
+            if doc and doc.get("kind") == "KwokctlConfiguration":
+                return f"http://127.0.0.1:{doc['options']['etcdPort']}"
+        return ""
+
     def _write(self, name: str, record: dict) -> None:
         path = self._record_dir(name) / "sandbox.json"
         tmp = path.with_suffix(".tmp")
@@ -229,6 +237,10 @@ class KwokProvider(Provider):
         tainted = len(sandbox.nodes) > 1
         docs = [node_manifest(n, self.toolchain.pins["kubernetes"], n == "controlplane", tainted)
                 for n in sandbox.nodes]
+        # The controller-manager would make this a few seconds later; making it
+        # now lets the sandbox be usable (pods admitted) as soon as nodes are Ready.
+        docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": "default", "namespace": "default"}})
         text = yaml.safe_dump_all(docs)
         deadline = time.monotonic() + 30
         while True:
@@ -245,19 +257,27 @@ class KwokProvider(Provider):
         """Nodes Ready and the default ServiceAccount present (pods need it)."""
         deadline = time.monotonic() + timeout
         want = set(sandbox.nodes)
-        last = ""
+        ready: set[str] = set()
+        has_sa = False
         while time.monotonic() < deadline:
-            res = self._kubectl(
-                sandbox, "get", "nodes,serviceaccount/default", "-o",
-                "jsonpath={range .items[*]}{.kind} {.metadata.name} "
-                "{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
-            ready = {line.split()[1] for line in res.stdout.splitlines()
-                     if line.startswith("Node ") and line.endswith(" True")}
-            has_sa = any(line.startswith("ServiceAccount default") for line in res.stdout.splitlines())
-            if ready >= want and has_sa:
-                return
-            last = f"ready nodes {sorted(ready)} of {sorted(want)}, default ServiceAccount {'present' if has_sa else 'missing'}"
+            if ready != want:
+                res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
+                                    "{.metadata.name} {.status.conditions[?(@.type==\"Ready\")]"
+                                    ".status}{\"\\n\"}{end}")
+                ready = {line.split()[0] for line in res.stdout.splitlines()
+                         if line.endswith(" True")}
+            if ready == want:
+                has_sa = self._kubectl(sandbox, "get", "serviceaccount", "default",
+                                       "-o", "name").returncode == 0
+                if has_sa:
+                    try:  # every post-start hook done (RBAC roles, priority classes …)
+                        self._readyz(sandbox)
+                        return
+                    except (OSError, subprocess.TimeoutExpired):
+                        pass
             time.sleep(0.1)
+        last = (f"ready nodes {sorted(ready)} of {sorted(want)}, default ServiceAccount "
+                f"{'present' if has_sa else 'missing'}")
         with log.open("a") as fh:
             fh.write(f"not usable after {timeout}s: {last}\n")
         raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {last}", log)
@@ -284,7 +304,8 @@ class KwokProvider(Provider):
             return Health(False, f"no sandbox named {name!r}")
         if rec.get("state") != "ready":
             return Health(False, f"sandbox {name!r} is {rec.get('state')}")
-        names = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+        names = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                 "kwok-controller"}
         running = set()
         for p in self.processes(name):
             try:
@@ -301,9 +322,13 @@ class KwokProvider(Provider):
         return Health(True, "healthy")
 
     def _readyz(self, sandbox: Sandbox) -> None:
-        res = self._kubectl(sandbox, "get", "--raw=/readyz", "--request-timeout=3s", timeout=5)
-        if res.returncode != 0 or res.stdout.strip() != "ok":
-            raise OSError((res.stderr or res.stdout).strip().splitlines()[-1:] or "no answer")
+        res = self._kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
+                            timeout=5)
+        if res.returncode != 0:
+            failing = [line[3:].split()[0] for line in res.stdout.splitlines()
+                       if line.startswith("[-]")]
+            raise OSError("readyz failing: " + ", ".join(failing) if failing
+                          else (res.stderr.strip().splitlines() or ["no answer"])[-1])
 
     def destroy(self, name: str) -> None:
         check_name(name)

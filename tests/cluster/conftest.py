@@ -1,0 +1,42 @@
+"""Fixtures for tests against real kwok sandboxes (real API servers).
+
+Each test session gets its own state directory, so test sandboxes never
+collide with a developer's own (`proctor sandbox ls` stays clean) and a
+crashed run leaves nothing that `make test` would trip over next time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sandbox.kwok import KwokProvider
+
+
+@pytest.fixture(scope="session")
+def kwok_root():
+    root = Path(tempfile.mkdtemp(prefix="proctor-test-state-"))
+    yield root
+    prov = KwokProvider(root=root)
+    for sb in prov.list(include_creating=True):
+        prov.destroy(sb.name)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kwok(kwok_root):
+    """A kwok provider whose sandboxes live in this session's state dir."""
+    return KwokProvider(root=kwok_root)
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox(kwok):
+    """One 3-node sandbox for the tests that only read or add objects."""
+    name = f"shared-{os.getpid()}"
+    sb = kwok.create(name, nodes=3)
+    yield sb
+    kwok.destroy(name)
