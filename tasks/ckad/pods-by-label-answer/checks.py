@@ -1,0 +1,44 @@
+"""Checks for pods-by-label-answer: /opt/answers/pods.txt against the live cluster."""
+
+import pytest
+
+
+def _expected(k8s, params):
+    ns = params["namespace"]
+    pods = k8s.core.list_namespaced_pod(ns, label_selector=f"env={params['env']}").items
+    want = {p.metadata.name for p in pods if p.spec.node_name == params["node"]}
+    assert want, f"no Pod in {ns} has env={params['env']} on {params['node']}; the Pods must not be changed"
+    return want
+
+
+def _lines(answers):
+    f = answers / "pods.txt"
+    assert f.is_file(), "/opt/answers/pods.txt does not exist; expected the list of Pod names"
+    names = []
+    for line in f.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("pod/"):  # `-o name` output is accepted too
+            line = line[4:]
+        if line:
+            names.append(line)
+    return names
+
+
+@pytest.mark.points(2)
+def test_all_listed(k8s, params, answers):
+    """pods.txt lists every matching Pod"""
+    want = _expected(k8s, params)
+    found = set(_lines(answers))
+    missing = sorted(want - found)
+    assert not missing, f"/opt/answers/pods.txt misses {', '.join(missing)}"
+
+
+@pytest.mark.points(2)
+def test_nothing_else(k8s, params, answers):
+    """pods.txt lists only matching Pods, one name per line"""
+    want = _expected(k8s, params)
+    names = _lines(answers)
+    extra = sorted(set(names) - want)
+    assert names, "/opt/answers/pods.txt is empty; expected the matching Pod names"
+    assert not extra, f"/opt/answers/pods.txt also lists {', '.join(extra)}, which do not match"
+    assert len(names) == len(set(names)), "/opt/answers/pods.txt lists some names more than once"
