@@ -77,27 +77,36 @@ class Exam:
     def is_draw(self) -> bool:
         return self.draw_count > 0
 
-    def select(self, bank: Mapping[str, Any], seed: int) -> list[tuple[Any, float]]:
+    def select(self, bank: Mapping[str, Any], seed: int,
+               capabilities: frozenset[str] | set[str] | None = None) -> list[tuple[Any, float]]:
         """The attempt's paper: ``[(task, weight), ...]``.
 
         ``bank`` maps task id to a task (anything with ``id``, ``domain`` and
         ``tracks``). A fixed list keeps its order; a draw is deterministic per
         seed, takes from each domain in proportion to its weight (largest
         remainder), and weighs each drawn task so that a domain's share of the
-        total equals its curriculum weight.
+        total equals its curriculum weight. With ``capabilities`` (what the
+        sandbox provider offers), a draw skips tasks that require more; a fixed
+        list naming such a task is an error.
         """
+        def fits(task) -> bool:
+            return capabilities is None or set(getattr(task, "requires", None) or ()) <= set(capabilities)
+
         if not self.is_draw:
             out = []
             for line in self.tasks:
                 task = resolve_task(bank, line.id)
                 if task is None:
                     raise ExamError(self.path, [f"task {line.id!r} is not in the bank"])
+                if not fits(task):
+                    raise ExamError(self.path, [f"task {line.id!r} requires {sorted(task.requires)}; "
+                                                f"the sandbox provider offers {sorted(capabilities)}"])
                 out.append((task, line.weight))
             return out
         rng = random.Random(f"{self.id}:{seed}")
         by_domain: dict[str, list] = {}
         for task in sorted(bank.values(), key=lambda t: t.id):
-            if self.track in (getattr(task, "tracks", None) or [self.track]):
+            if self.track in (getattr(task, "tracks", None) or [self.track]) and fits(task):
                 by_domain.setdefault(task_domain(task, self.track), []).append(task)
         domains = {d: w for d, w in self.draw_domains.items() if by_domain.get(d) and w > 0}
         if not domains:

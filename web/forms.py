@@ -33,8 +33,8 @@ class EmptyForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("Username", validators=USERNAME)
     password = PasswordField("Password", validators=[InputRequired(), Length(10, 200)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="candidate")
+    role = SelectField("Role", choices=list(ROLES), default="candidate")
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=list(ROLES))

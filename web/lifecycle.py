@@ -126,7 +126,7 @@ class Lifecycle:
                              f"{active.exam_title}); finish or abandon it first")
         seed = secrets.randbits(31)
         try:
-            paper = exam.select(self.bank.tasks, seed)
+            paper = exam.select(self.bank.tasks, seed, self.services.capabilities())
         except Exception as exc:
             raise StartError(f"{exam.title} is not available: {exc}") from None
         if not paper:

@@ -60,6 +60,9 @@ class RealServices:
         return task.draw_params(seed)
 
     # -- sandboxes -----------------------------------------------------------------
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(self.provider.capabilities)
+
     def create_sandbox(self, name: str, nodes: int) -> dict:
         return self.provider.create(name, nodes=nodes).to_dict()
 

@@ -56,8 +56,12 @@ TASKS = [
 class FakeServices:
     def __init__(self, config):
         self.config = config
-        self.root = Path(config.get("FAKE_ROOT") or "/tmp/proctor-fake") / "fake-sandboxes"
-        self.log = Path(config.get("FAKE_ROOT") or "/tmp/proctor-fake") / "grade-runs.log"
+        root = Path(config.get("FAKE_ROOT") or os.environ.get("FAKE_ROOT") or "/tmp/proctor-fake")
+        self.root = root / "fake-sandboxes"
+        self.log = root / "grade-runs.log"
+
+    def capabilities(self):
+        return frozenset({"api"})
 
     def load_tasks(self):
         return {t.id: t for t in TASKS}, []
@@ -72,6 +76,7 @@ class FakeServices:
         return task.draw_params(seed)
 
     def create_sandbox(self, name, nodes):
+        time.sleep(float(os.environ.get("FAKE_CREATE_SECONDS", 0)))
         if self.config.get("FAKE_FAIL_CREATE") or os.environ.get("FAKE_FAIL_CREATE"):
             raise RuntimeError(f"kwok sandbox {name!r} did not become usable in time")
         d = self.root / name

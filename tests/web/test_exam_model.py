@@ -1,0 +1,85 @@
+"""grader/exam.py: exam files, validation, fixed papers and draws."""
+
+from pathlib import Path
+
+import pytest
+
+from fakes import TASKS, FakeTask
+from grader.exam import ExamError, load_exams, parse_exam
+
+BANK = {t.id: t for t in TASKS}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_fixed_paper_keeps_order_and_weights():
+    exam = parse_exam({"title": "T", "track": "ckad", "duration": 30, "pass_mark": 60,
+                       "tasks": [{"id": "ckad/probe", "weight": 2}, "svc-selector-fix"]},
+                      "t", known_tasks=BANK)
+    assert [(t.id, w) for t, w in exam.select(BANK, seed=1)] == [("probe", 2.0), ("svc-selector-fix", 1.0)]
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ExamError) as err:
+        parse_exam({"title": "", "track": "ckx", "duration": 0, "pass_mark": 120, "colour": "red",
+                    "tasks": [{"id": "nope", "weight": -1}, {"id": "nope"}]}, "bad", known_tasks=BANK)
+    text = str(err.value)
+    for part in ("title", "track", "duration", "pass_mark", "unknown field 'colour'",
+                 "weight must be a positive number", "listed twice", "not in the bank"):
+        assert part in text, part
+    assert len(err.value.problems) >= 7
+
+
+def test_tasks_or_draw_not_both():
+    with pytest.raises(ExamError, match="not both"):
+        parse_exam({"title": "T", "track": "ckad", "duration": 5, "pass_mark": 5,
+                    "tasks": ["probe"], "draw": {"count": 2}}, "t")
+    with pytest.raises(ExamError, match="neither"):
+        parse_exam({"title": "T", "track": "ckad", "duration": 5, "pass_mark": 5}, "t")
+
+
+def test_draw_is_deterministic_and_weighted_by_curriculum():
+    exam = parse_exam({"title": "T", "track": "ckad", "duration": 60, "pass_mark": 50,
+                       "draw": {"count": 5, "domains": "curriculum"}}, "t")
+    bank = dict(BANK)
+    for i in range(3):  # more choice in one domain
+        bank[f"extra{i}"] = FakeTask(f"extra{i}", "x", "Services and Networking")
+    a = [(t.id, w) for t, w in exam.select(bank, seed=7)]
+    assert a == [(t.id, w) for t, w in exam.select(bank, seed=7)]
+    assert len(a) == 5 and abs(sum(w for _, w in a) - 100) < 0.1
+    seen = {tuple(t.id for t, _ in exam.select(bank, seed=s)) for s in range(20)}
+    assert len(seen) > 1  # different seeds, different papers
+
+
+def test_draw_skips_tasks_the_provider_cannot_host():
+    exam = parse_exam({"title": "T", "track": "ckad", "duration": 60, "pass_mark": 50,
+                       "draw": {"count": 5}}, "t")
+    bank = {t.id: t for t in TASKS}
+    bank["needs-nodes"] = FakeTask("needs-nodes", "x", "Application Deployment", requires=["api", "nodes"])
+    for seed in range(10):
+        ids = [t.id for t, _ in exam.select(bank, seed, capabilities={"api"})]
+        assert "needs-nodes" not in ids
+
+
+def test_unknown_domain_in_draw():
+    with pytest.raises(ExamError, match="not a ckad domain"):
+        parse_exam({"title": "T", "track": "ckad", "duration": 60, "pass_mark": 50,
+                    "draw": {"count": 3, "domains": {"Storage": 10}}}, "t")
+
+
+def test_shipped_exams_are_valid():
+    from grader.task import load_bank
+    try:
+        bank = load_bank(REPO / "tasks")
+    except Exception:  # the bank is being written; check against what loads
+        from grader.task import find_tasks, inspect_task
+        bank = {}
+        for folder in find_tasks(REPO / "tasks"):
+            task, _ = inspect_task(folder)
+            if task is not None:
+                bank[task.id] = task
+    exams, errors = load_exams(REPO / "exams", bank)
+    assert not errors, errors
+    assert {"ckad-mock", "cka-mock"} <= set(exams)
+    for exam in exams.values():
+        paper = exam.select(bank, seed=1, capabilities={"api", "etcd"})
+        assert paper and all(exam.track in t.tracks for t, _ in paper)

@@ -1,0 +1,190 @@
+"""Deadlines, leases, restarts, the warm pool and reaping: the worker's side.
+
+The worker-kill test runs real ``proctor worker`` processes on the SQLite
+huey queue (fake sandboxes and grading, so it needs no cluster)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from fakes import FakeServices
+from helpers import attempt, events, set_values, solve, start
+from web import create_app
+from web.db import get_db
+from web.models import Attempt, PoolSandbox, User
+from web.queue import Ticker
+
+HERE = Path(__file__).resolve().parent
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def test_deadline_auto_submits_with_no_client(app, client, auth):
+    auth.login()
+    aid = start(auth)
+    auth.logout()  # the browser is gone
+    deadline = time.time() + 1.5
+    set_values(app, aid, deadline_at=deadline)
+    ticker = Ticker(app.extensions["proctor.lifecycle"], interval=1.0)
+    ticker.start()
+    try:
+        graded = wait_for(lambda: attempt(app, aid).state == "graded", timeout=10)
+    finally:
+        ticker.stop()
+    a = attempt(app, aid)
+    assert graded and a.auto_submitted
+    assert a.submitted_at == pytest.approx(deadline, abs=0.01)
+    got_submitted = [e for e in events(app, aid) if e[0] == "submitted"]
+    assert got_submitted == [("submitted", "automatically at the deadline")]
+    assert a.graded_at - deadline < 5.0, "auto-submit and grading within 5 s of the deadline"
+
+
+def test_duplicate_grade_jobs_grade_once(app, client, auth, monkeypatch):
+    auth.login()
+    aid = start(auth)
+    lc = app.extensions["proctor.lifecycle"]
+    lc.queue = None  # submit without running the job inline
+    with app.app_context(), get_db().session() as s:
+        assert lc.submit(s, s.get(Attempt, aid))
+    monkeypatch.setenv("FAKE_GRADE_SECONDS", "1")
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(lc.grade(aid))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["graded", "skipped", "skipped"]
+    assert lc.grade(aid) == "skipped"
+    assert len(events(app, aid, "graded")) == 1 and attempt(app, aid).grade_runs == 1
+
+
+def test_lost_provision_is_picked_up_after_restart(app, tmp_path, client, auth):
+    """A portal/worker restart mid-provisioning: the sweep hands the attempt to a new job."""
+    auth.login()
+    lc = app.extensions["proctor.lifecycle"]
+    queue, lc.queue = lc.queue, None  # the job is "lost"
+    aid = start(auth)
+    assert attempt(app, aid).state == "provisioning"
+    set_values(app, aid, enqueued_at=time.time() - 120, lease_owner="dead-worker", lease_until=time.time() - 1)
+    # a new portal process on the same instance sees the same attempt
+    app2 = create_app(dict(app.config, MIGRATE=True))
+    lc2 = app2.extensions["proctor.lifecycle"]
+    assert lc2.sweep()["provision"] == [aid]
+    assert attempt(app, aid).state == "running"
+    lc.queue = queue
+
+
+def test_warm_pool(app, client, auth):
+    app.config["POOL_SIZE"] = 1
+    app.config["POOL_NODES"] = 3
+    lc = app.extensions["proctor.lifecycle"]
+    assert lc.refill_pool() == "added"
+    assert lc.refill_pool() == "full"
+    with app.app_context(), get_db().session() as s:
+        pooled = s.scalar(select(PoolSandbox)).name
+    auth.login()
+    aid = start(auth)  # fake-ckad wants 1 node, the fake tasks 1: no match for a 3-node pool
+    assert not attempt(app, aid).from_pool
+    auth.post(f"/attempts/{aid}/submit")
+    app.config["POOL_NODES"] = 1
+    with app.app_context(), get_db().session() as s:
+        s.query(PoolSandbox).delete()
+    lc._destroy_quietly(pooled)
+    lc.refill_pool()
+    with app.app_context(), get_db().session() as s:
+        pooled = s.scalar(select(PoolSandbox)).name
+    aid = start(auth)
+    a = attempt(app, aid)
+    assert a.from_pool and a.sandbox_name == pooled
+    # the pool was topped up again after the claim (immediate mode)
+    with app.app_context(), get_db().session() as s:
+        assert s.scalar(select(PoolSandbox)).name != pooled
+
+
+def test_maintain_reaps_finished_and_orphans_only_ours(app, client, auth):
+    lc = app.extensions["proctor.lifecycle"]
+    services = app.extensions["proctor.services"]
+    ours = services.create_sandbox(lc.prefix + "a999", 1)
+    theirs = services.create_sandbox("someone-else", 1)
+    for sb in (ours, theirs):
+        rec = Path(sb["workspace"]).parent / "sandbox.json"
+        data = json.loads(rec.read_text())
+        data["created_at"] = time.time() - 3600
+        rec.write_text(json.dumps(data))
+    auth.login()
+    aid = start(auth)
+    out = lc.maintain()
+    assert out["orphans"] == [lc.prefix + "a999"]
+    assert services.sandbox_healthy("someone-else")
+    assert services.sandbox_healthy(attempt(app, aid).sandbox_name)  # running: kept
+
+
+def worker(instance, tmp_path, exams, **env):
+    full = dict(os.environ, PROCTOR_INSTANCE_PATH=str(instance), PROCTOR_SERVICES="fakes:FakeServices",
+                PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                PROCTOR_EXAMS_DIR=str(exams), PROCTOR_POOL_SIZE="0", PROCTOR_LEASE_SECONDS="2",
+                PROCTOR_TICK_SECONDS="0.3", PROCTOR_WORKERS="2", FAKE_ROOT=str(tmp_path), **env)
+    log = open(tmp_path / f"worker-{time.time()}.log", "w")
+    return subprocess.Popen([sys.executable, "-c", "from grader.cli import main; main()", "worker"],
+                            env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_worker_killed_mid_grading_grades_once(app, tmp_path):
+    """SIGKILL the worker while it grades; a new worker finishes the job, once."""
+    exams = app.config["EXAMS_DIR"]
+    app.extensions["proctor.db"].dispose()
+    cfg = {"INSTANCE_PATH": app.instance_path, "SERVICES": FakeServices, "FAKE_ROOT": str(tmp_path),
+           "EXAMS_DIR": exams, "POOL_SIZE": 0, "LEASE_SECONDS": 2}
+    portal = create_app(cfg)  # the real queue: SQLite huey in the instance
+    lc = portal.extensions["proctor.lifecycle"]
+    with portal.app_context(), get_db().session() as s:
+        user = s.scalar(select(User).where(User.username == "alice"))
+        exam = portal.extensions["proctor.bank"]().exam("fake-ckad")
+        aid = lc.start(s, user, exam, "exam").id
+    w1 = worker(app.instance_path, tmp_path, exams, FAKE_GRADE_SECONDS="6")
+    w2 = None
+    try:
+        assert wait_for(lambda: attempt(portal, aid).state == "running", 30), attempt(portal, aid).error
+        solve(portal, aid, "pod-security")
+        with portal.app_context(), get_db().session() as s:
+            assert lc.submit(s, s.get(Attempt, aid))
+        log = tmp_path / "grade-runs.log"
+        assert wait_for(lambda: attempt(portal, aid).state == "grading" and log.exists(), 20)
+        time.sleep(0.5)
+        os.killpg(w1.pid, signal.SIGKILL)
+        w1.wait()
+        assert attempt(portal, aid).state == "grading"  # the kill left it mid-way
+        w2 = worker(app.instance_path, tmp_path, exams, FAKE_GRADE_SECONDS="0.5")
+        assert wait_for(lambda: attempt(portal, aid).state == "graded", 30)
+        time.sleep(1.5)  # give a wrong second grading the chance to show itself
+        a = attempt(portal, aid)
+        assert a.grade_runs == 2  # the killed run and the one that finished
+        assert len(events(portal, aid, "graded")) == 1
+        assert log.read_text().count("done") == 1
+        assert a.score == 40.0  # pod-security solved: 4 of 10
+        assert wait_for(lambda: attempt(portal, aid).sandbox_state == "destroyed", 10)
+    finally:
+        for w in (w1, w2):
+            if w and w.poll() is None:
+                os.killpg(w.pid, signal.SIGINT)
+                try:
+                    w.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(w.pid, signal.SIGKILL)
+        portal.extensions["proctor.db"].dispose()

@@ -1,0 +1,175 @@
+"""Live shells: one jailed bash on a pseudo-terminal per attempt.
+
+A shell outlives the websocket that shows it: a dropped connection (a
+laptop's Wi-Fi, a page reload) reattaches to the same shell and gets the
+recent screen back from a scrollback buffer. A shell ends at the attempt's
+deadline, when the attempt ends, or after ``idle_timeout`` seconds with no
+input and nobody attached.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pty
+import queue
+import struct
+import termios
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .jail import Jail, JailSpec
+
+log = logging.getLogger(__name__)
+SCROLLBACK = 64 * 1024
+
+
+class Shell:
+    def __init__(self, jail: Jail, deadline: float | None, idle_timeout: float):
+        self.jail = jail
+        self.deadline = deadline
+        self.idle_timeout = idle_timeout
+        self.last_input = time.time()
+        self._buffer = bytearray()
+        self._subscribers: set[queue.SimpleQueue] = set()
+        self._lock = threading.Lock()
+        master, slave = pty.openpty()
+        _set_size(slave, 24, 80)
+        self.master = master
+
+        try:
+            jail.prepare()
+            self.proc = jail.spawn(["bash", "-i"], stdin=slave, stdout=slave, stderr=slave,
+                                   tty=slave)
+        except BaseException:
+            os.close(master)
+            jail.stop()
+            raise
+        finally:
+            os.close(slave)
+        self._reader = threading.Thread(target=self._read, daemon=True,
+                                        name=f"shell-{jail.spec.attempt}")
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            with self._lock:
+                self._buffer += data
+                if len(self._buffer) > SCROLLBACK:
+                    del self._buffer[: len(self._buffer) - SCROLLBACK]
+                subs = list(self._subscribers)
+            for q in subs:
+                q.put(data)
+        with self._lock:
+            subs = list(self._subscribers)
+        for q in subs:
+            q.put(None)  # end of stream
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def attach(self) -> tuple[bytes, queue.SimpleQueue]:
+        """The recent screen, and a queue of what comes next (None = the end)."""
+        q: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            self._subscribers.add(q)
+            backlog = bytes(self._buffer)
+        if not self.alive:
+            q.put(None)
+        return backlog, q
+
+    def detach(self, q: queue.SimpleQueue) -> None:
+        with self._lock:
+            self._subscribers.discard(q)
+
+    @property
+    def attached(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def write(self, data: bytes) -> None:
+        self.last_input = time.time()
+        os.write(self.master, data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        _set_size(self.master, max(2, min(rows, 500)), max(10, min(cols, 1000)))
+
+    def stop(self) -> None:
+        self.jail.stop()
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except Exception:  # noqa: BLE001 - already gone is fine
+            pass
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+def _set_size(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class ShellManager:
+    """All live shells of this portal process, by attempt id."""
+
+    def __init__(self, jail_root: Path, idle_timeout: float = 1800.0):
+        self.jail_root = jail_root
+        self.idle_timeout = idle_timeout
+        self._shells: dict[int, Shell] = {}
+        self._lock = threading.Lock()
+        self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
+        self._reaper.start()
+
+    def get_or_start(self, attempt: int, spec: Callable[[], JailSpec],
+                     deadline: float | None) -> Shell:
+        with self._lock:
+            shell = self._shells.get(attempt)
+            if shell is not None and shell.alive:
+                shell.deadline = deadline
+                return shell
+            if shell is not None:
+                shell.stop()
+            shell = Shell(Jail(spec(), self.jail_root), deadline, self.idle_timeout)
+            self._shells[attempt] = shell
+            return shell
+
+    def stop(self, attempt: int) -> None:
+        with self._lock:
+            shell = self._shells.pop(attempt, None)
+        if shell is not None:
+            shell.stop()
+
+    def stop_all(self) -> None:
+        for attempt in list(self._shells):
+            self.stop(attempt)
+
+    def _reap_loop(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.time()
+            for attempt, shell in list(self._shells.items()):
+                why = None
+                if shell.deadline is not None and now >= shell.deadline:
+                    why = "deadline"
+                elif not shell.alive:
+                    why = "exited"
+                elif shell.attached == 0 and now - shell.last_input > shell.idle_timeout:
+                    why = "idle"
+                if why:
+                    log.info("stopping the shell of attempt %s (%s)", attempt, why)
+                    self.stop(attempt)
