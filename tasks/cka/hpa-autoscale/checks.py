@@ -1,0 +1,52 @@
+"""Checks for hpa-autoscale: the CPU request and the HorizontalPodAutoscaler's spec."""
+
+import pytest
+from kubernetes import client
+from kubernetes.utils.quantity import parse_quantity
+
+
+def _hpa(k8s, params):
+    ns = params["namespace"]
+    api = client.AutoscalingV2Api(k8s.core.api_client)
+    hpa = k8s.get(api.read_namespaced_horizontal_pod_autoscaler, "web", ns)
+    assert hpa is not None, f"HorizontalPodAutoscaler {ns}/web not found; expected it to exist"
+    return hpa
+
+
+def test_cpu_request(k8s, params):
+    """Container web requests 200m CPU"""
+    ns = params["namespace"]
+    dep = k8s.get(k8s.apps.read_namespaced_deployment, "web", ns)
+    assert dep is not None, f"Deployment {ns}/web not found; expected it to still exist"
+    c = next((c for c in dep.spec.template.spec.containers if c.name == "web"), None)
+    assert c is not None, "Deployment web has no container named web"
+    cpu = ((c.resources.requests or {}) if c.resources else {}).get("cpu")
+    assert cpu and parse_quantity(cpu) == parse_quantity("200m"), (
+        f"container web requests cpu {cpu or 'nothing'}; expected 200m")
+    assert c.image == "nginx:1.27", f"container web runs {c.image}; expected nginx:1.27 unchanged"
+
+
+@pytest.mark.points(2)
+def test_hpa_target(k8s, params):
+    """HPA web scales Deployment web between 2 and the maximum on average CPU utilisation"""
+    hpa = _hpa(k8s, params)
+    s = hpa.spec
+    ref = (s.scale_target_ref.kind, s.scale_target_ref.name)
+    assert ref == ("Deployment", "web"), f"HPA web scales {ref[0]} {ref[1]}; expected Deployment web"
+    want_max = int(params["max"])
+    assert (s.min_replicas or 1, s.max_replicas) == (2, want_max), (
+        f"HPA web scales between {s.min_replicas or 1} and {s.max_replicas}; expected 2 and {want_max}")
+    want = int(params["target"])
+    cpu = [m.resource.target for m in s.metrics or []
+           if m.type == "Resource" and m.resource and m.resource.name == "cpu"]
+    assert cpu and cpu[0].type == "Utilization" and cpu[0].average_utilization == want, (
+        f"HPA web targets CPU {[(t.type, t.average_utilization) for t in cpu] or 'nothing'}; "
+        f"expected Utilization {want}%")
+
+
+def test_scale_down_window(k8s, params):
+    """HPA web waits 120 seconds before scaling down"""
+    hpa = _hpa(k8s, params)
+    b = hpa.spec.behavior
+    found = b.scale_down.stabilization_window_seconds if b and b.scale_down else None
+    assert found == 120, f"HPA web's scale-down stabilization window is {found if found is not None else 'the default 300'}s; expected 120"

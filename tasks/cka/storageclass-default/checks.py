@@ -1,0 +1,46 @@
+"""Checks for storageclass-default: the class's fields, and what a class-less claim gets."""
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+DEFAULT = "storageclass.kubernetes.io/is-default-class"
+
+
+def _sc(k8s, params):
+    sc = k8s.get(k8s.storage.read_storage_class, params["name"])
+    assert sc is not None, f"StorageClass {params['name']} not found; expected it to exist"
+    return sc
+
+
+@pytest.mark.points(2)
+def test_fields(k8s, params):
+    """The StorageClass has the provisioner, binding mode, reclaim policy and expansion asked for"""
+    sc = _sc(k8s, params)
+    found = {"provisioner": sc.provisioner, "volumeBindingMode": sc.volume_binding_mode,
+             "reclaimPolicy": sc.reclaim_policy, "allowVolumeExpansion": bool(sc.allow_volume_expansion)}
+    want = {"provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer",
+            "reclaimPolicy": "Retain", "allowVolumeExpansion": True}
+    wrong = {k: v for k, v in found.items() if v != want[k]}
+    assert not wrong, f"StorageClass {params['name']} has {wrong}; expected {({k: want[k] for k in wrong})}"
+
+
+@pytest.mark.points(2)
+def test_only_default(k8s, params):
+    """It is the one and only default StorageClass"""
+    _sc(k8s, params)
+    defaults = sorted(s.metadata.name for s in k8s.storage.list_storage_class().items
+                      if (s.metadata.annotations or {}).get(DEFAULT) == "true")
+    assert defaults == [params["name"]], f"default StorageClasses: {defaults or 'none'}; expected only {params['name']}"
+
+
+def test_claim_gets_default(k8s, params):
+    """A claim without a storage class is given this class"""
+    body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "proctor-default-class-check"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    try:
+        pvc = k8s.core.create_namespaced_persistent_volume_claim("default", body, dry_run="All")
+    except ApiException as exc:
+        raise AssertionError(f"a claim without a storage class is rejected ({exc.reason}); expected admitted")
+    found = pvc.spec.storage_class_name
+    assert found == params["name"], f"a claim without a storage class gets {found!r}; expected {params['name']!r}"
