@@ -11,9 +11,7 @@ wires the task queue. The blueprints:
 - ``attempts``  exam catalog, attempt pages, results, history
 - ``api``       the JSON API (``/api/v1``), session or bearer-token auth
 - ``admin``     attempts and users, for instructors and admins
-- ``terminal``  (the next issue) a websocket terminal per attempt: register
-                it in ``register_blueprints`` below; the exam page already
-                has its ``<div id="terminal">``.
+- ``terminal``  a websocket per attempt to the candidate's jailed shell
 """
 
 from __future__ import annotations
@@ -75,5 +73,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(attempts_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
-    # The terminal blueprint (websocket per attempt) goes here:
-    #   from .terminal import bp as terminal_bp; app.register_blueprint(terminal_bp)
+    from .terminal import init_terminal
+    init_terminal(app)

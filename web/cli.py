@@ -64,7 +64,7 @@ def run_worker(app, workers: int) -> None:
     ticker = Ticker(lifecycle, float(app.config["TICK_SECONDS"]))
     ticker.start()
     click.secho(f"Proctor worker: {workers} threads, deadline tick {app.config['TICK_SECONDS']}s, "
-                f"warm pool {app.config['POOL_SIZE']} x {app.config['POOL_NODES']} nodes", fg="green", err=True)
+                f"warm pool {app.config['POOL_SIZE']} per exam", fg="green", err=True)
     consumer = queue.consumer(workers)
     try:
         consumer.run()  # blocks; huey handles SIGTERM/SIGINT

@@ -22,8 +22,8 @@ DEFAULTS: dict = {
     "DATABASE_URL": "",            # default: sqlite:///<instance>/proctor.db
     "SIGNUP": False,               # may visitors create candidate accounts?
     "PROVIDER": "kwok",            # sandbox provider for attempts
-    "POOL_SIZE": 1,                # warm sandboxes kept ready (0: none)
-    "POOL_NODES": 3,               # node count of warm sandboxes
+    "POOL_SIZE": 1,                # warm sandboxes kept ready per pooled exam (0: none)
+    "POOL_EXAMS": "",              # exam ids to keep warm, comma-separated; "" = every exam
     "QUEUE_URL": "",               # redis://… for RedisHuey; default SqliteHuey in the instance
     "QUEUE_IMMEDIATE": False,      # run jobs inline (tests)
     "WORKERS": 4,                  # worker threads in `proctor worker`

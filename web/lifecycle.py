@@ -49,6 +49,7 @@ class Lifecycle:
         self.queue = None          # set by web.queue once the task queue exists
         self.lease = float(config["LEASE_SECONDS"])
         self.prefix = config["SANDBOX_PREFIX"]
+        self._pool_backoff: dict[str, float] = {}  # exam id -> no new warm sandbox before
 
     @property
     def bank(self):
@@ -115,8 +116,19 @@ class Lifecycle:
         return f"{self.prefix}a{attempt_id}"
 
     # -- start -------------------------------------------------------------------
+    def paper(self, exam, seed: int):
+        """The exam's tasks for ``seed`` and the node count they need."""
+        paper = exam.select(self.bank.tasks, seed, self.services.capabilities())
+        if not paper:
+            raise ValueError("it has no tasks")
+        # The cluster must suit every task of the paper (kwok nodes are cheap).
+        nodes = max([exam.nodes] + [int(getattr(t, "nodes", 1) or 1) for t, _ in paper])
+        return paper, nodes
+
     def start(self, s, user, exam, mode: str) -> Attempt:
-        """Create the attempt and its paper, then ask the worker for a sandbox."""
+        """Create the attempt and its paper. With a warm sandbox prepared for
+        this exam the attempt runs at once; otherwise the worker makes one."""
+        t0 = time.time()
         if mode not in exam.modes:
             raise StartError(f"{exam.title} cannot be taken in {mode} mode")
         active = s.scalar(select(Attempt).where(Attempt.user_id == user.id,
@@ -124,34 +136,70 @@ class Lifecycle:
         if active is not None:
             raise StartError(f"you already have an attempt in progress (#{active.id}, "
                              f"{active.exam_title}); finish or abandon it first")
-        seed = secrets.randbits(31)
+        warm = self._take_warm(exam)
+        seed = warm["seed"] if warm else secrets.randbits(31)
         try:
-            paper = exam.select(self.bank.tasks, seed, self.services.capabilities())
+            paper, nodes = self.paper(exam, seed)
         except Exception as exc:
+            if warm:
+                self._destroy_quietly(warm["name"])
             raise StartError(f"{exam.title} is not available: {exc}") from None
-        if not paper:
-            raise StartError(f"{exam.title} has no tasks")
+        if warm and [t.id for t, _ in paper] != warm["paper"]:
+            # The bank or the exam changed since the sandbox was prepared.
+            self._destroy_quietly(warm["name"])
+            warm, seed = None, secrets.randbits(31)
+            paper, nodes = self.paper(exam, seed)
         duration = exam.duration * 60 if mode == "exam" else int(self.config["PRACTICE_MINUTES"]) * 60
         attempt = Attempt(user_id=user.id, exam_id=exam.id, exam_title=exam.title,
                           track=exam.track, mode=mode, state="provisioning", seed=seed,
-                          nodes=exam.nodes, duration_s=duration, pass_mark=exam.pass_mark,
-                          created_at=time.time(), progress="Waiting for a worker",
-                          enqueued_at=time.time())
-        # The cluster must suit every task of the paper (kwok nodes are cheap).
-        attempt.nodes = max([exam.nodes] + [int(getattr(t, "nodes", 1) or 1) for t, _ in paper])
+                          nodes=nodes, duration_s=duration, pass_mark=exam.pass_mark,
+                          created_at=t0, progress="Waiting for a worker", enqueued_at=time.time())
         for i, (task, weight) in enumerate(paper, start=1):
             params = self.services.draw_params(task, seed)
             attempt.tasks.append(AttemptTask(
                 position=i, task_id=task.id, title=task.title,
-                domain=task_domain(task, exam.track),
+                domain=task_domain(task, exam.track), setup_ok=True if warm else None,
                 weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
         s.add(attempt)
         s.flush()
-        attempt.sandbox_name = self.sandbox_name(attempt.id)
         self.event(s, attempt.id, "started", f"{exam.id} in {mode} mode by {user.username}")
+        if warm:
+            now = time.time()
+            attempt.sandbox_name = warm["name"]
+            attempt.sandbox_json = json.dumps(warm["sandbox"])
+            attempt.sandbox_state, attempt.from_pool = "ready", True
+            attempt.state, attempt.progress = "running", ""
+            attempt.ready_at, attempt.deadline_at, attempt.current_since = now, now + duration, now
+            attempt.add_timing("start_to_running", now - t0)
+            self.event(s, attempt.id, "sandbox", f"{warm['name']} (warm pool, prepared for {exam.id})")
+            self.event(s, attempt.id, "running", f"deadline in {duration}s")
+        else:
+            attempt.sandbox_name = self.sandbox_name(attempt.id)
         s.commit()
-        self._enqueue("provision", attempt.id)
+        if warm:
+            self._enqueue("refill")
+        else:
+            self._enqueue("provision", attempt.id)
         return attempt
+
+    def _take_warm(self, exam) -> dict | None:
+        """Claim a healthy sandbox prepared for ``exam``, if the pool has one."""
+        while True:
+            with self.db.session() as s:
+                row = s.scalar(select(PoolSandbox).where(
+                    PoolSandbox.state == "ready", PoolSandbox.exam_id == exam.id)
+                    .order_by(PoolSandbox.created_at).limit(1))
+                if row is None:
+                    return None
+                res = s.execute(delete(PoolSandbox).where(PoolSandbox.id == row.id,
+                                                          PoolSandbox.state == "ready"))
+                if res.rowcount != 1:
+                    continue  # another start took it first
+                warm = {"name": row.name, "seed": row.seed, "sandbox": json.loads(row.sandbox_json),
+                        "paper": json.loads(row.paper_json or "[]")}
+            if self.services.sandbox_healthy(warm["name"]):
+                return warm
+            self._destroy_quietly(warm["name"])
 
     def retry(self, s, attempt: Attempt) -> bool:
         res = s.execute(update(Attempt).where(Attempt.id == attempt.id, Attempt.state == "error")
@@ -207,15 +255,12 @@ class Lifecycle:
         else:
             if sandbox:  # recorded but dead: start over on a fresh one
                 self._destroy_quietly(sandbox["name"])
-            self._progress(attempt_id, "Taking a warm cluster from the pool")
-            sandbox = self._claim_pool(nodes, attempt_id)
-            from_pool = sandbox is not None
-            if sandbox is None:
-                self._progress(attempt_id, f"Creating your {nodes}-node cluster")
-                try:
-                    sandbox = self.services.create_sandbox(name, nodes)
-                except Exception as exc:
-                    raise RuntimeError(f"your cluster did not come up: {exc}") from None
+            from_pool = False
+            self._progress(attempt_id, f"Creating your {nodes}-node cluster")
+            try:
+                sandbox = self.services.create_sandbox(name, nodes)
+            except Exception as exc:
+                raise RuntimeError(f"your cluster did not come up: {exc}") from None
         with self.db.session() as s:
             a = s.get(Attempt, attempt_id)
             if a.lease_owner != WORKER_ID:
@@ -234,26 +279,12 @@ class Lifecycle:
 
         t1 = time.time()
         failures = []
-
-        def setup(item):
-            row_id, task_id, params = item
-            task = self.bank.task(task_id)
-            if task is None:
-                return row_id, task_id, False, f"task {task_id!r} is no longer in the bank"
-            try:
-                ok, output = self.services.run_setup(task, sandbox, params)
-            except Exception as exc:
-                ok, output = False, f"{exc.__class__.__name__}: {exc}"
-            return row_id, task_id, ok, output
-
-        workers = max(1, int(self.config["SETUP_PARALLEL"]))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for row_id, task_id, ok, output in pool.map(setup, todo):
-                with self.db.session() as s:
-                    s.execute(update(AttemptTask).where(AttemptTask.id == row_id)
-                              .values(setup_ok=ok, setup_output=output[-4000:]))
-                if not ok:
-                    failures.append((task_id, output))
+        for row_id, task_id, ok, output in self._run_setups(sandbox, todo):
+            with self.db.session() as s:
+                s.execute(update(AttemptTask).where(AttemptTask.id == row_id)
+                          .values(setup_ok=ok, setup_output=output[-4000:]))
+            if not ok:
+                failures.append((task_id, output))
         if failures:
             task_id, output = failures[0]
             tail = "\n".join(output.strip().splitlines()[-5:])
@@ -275,23 +306,23 @@ class Lifecycle:
                 raise RuntimeError("lost the lease while setting up")
             self.event(s, attempt_id, "running", f"deadline in {a.duration_s}s")
 
-    def _claim_pool(self, nodes: int, attempt_id: int) -> dict | None:
-        """Take a ready warm sandbox of this size, if any is healthy."""
-        while True:
-            with self.db.session() as s:
-                row = s.scalar(select(PoolSandbox).where(
-                    PoolSandbox.state == "ready", PoolSandbox.nodes == nodes)
-                    .order_by(PoolSandbox.created_at).limit(1))
-                if row is None:
-                    return None
-                res = s.execute(delete(PoolSandbox).where(PoolSandbox.id == row.id,
-                                                          PoolSandbox.state == "ready"))
-                if res.rowcount != 1:
-                    continue  # another attempt took it first
-                sandbox = json.loads(row.sandbox_json)
-            if self.services.sandbox_healthy(sandbox["name"]):
-                return sandbox
-            self._destroy_quietly(sandbox["name"])
+    def _run_setups(self, sandbox: dict, todo):
+        """Run setup of each ``(key, task id, params)``, a few at a time (tasks
+        keep to their own namespaces); yields ``(key, task id, ok, output)``."""
+        def setup(item):
+            key, task_id, params = item
+            task = self.bank.task(task_id)
+            if task is None:
+                return key, task_id, False, f"task {task_id!r} is no longer in the bank"
+            try:
+                ok, output = self.services.run_setup(task, sandbox, params)
+            except Exception as exc:
+                ok, output = False, f"{exc.__class__.__name__}: {exc}"
+            return key, task_id, ok, output
+
+        workers = max(1, int(self.config["SETUP_PARALLEL"]))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from pool.map(setup, todo)
 
     # -- submit + grade ----------------------------------------------------------
     def submit(self, s, attempt: Attempt, auto: bool = False) -> bool:
@@ -451,32 +482,66 @@ class Lifecycle:
             self.event(s, attempt_id, "reaped", name)
         return "reaped"
 
-    def refill_pool(self) -> str:
-        size, nodes = int(self.config["POOL_SIZE"]), int(self.config["POOL_NODES"])
+    def pool_exams(self) -> list:
+        wanted = [e.strip() for e in str(self.config.get("POOL_EXAMS") or "").split(",") if e.strip()]
+        catalog = self.bank.catalog()
+        return [e for e in catalog if e.id in wanted] if wanted else catalog
+
+    def refill_pool(self) -> dict:
+        """Top up the warm pool: ``POOL_SIZE`` sandboxes per pooled exam, each
+        with the paper of a fresh seed already set up."""
+        size = int(self.config["POOL_SIZE"])
+        out: dict = {}
         if size <= 0:
-            return "disabled"
+            return out
+        for exam in self.pool_exams():
+            if time.time() < self._pool_backoff.get(exam.id, 0):
+                out[exam.id] = "backoff"
+                continue
+            while True:
+                result = self._prepare_one(exam, size)
+                out.setdefault(exam.id, []).append(result)
+                if result != "added":
+                    break
+        return out
+
+    def _prepare_one(self, exam, size: int) -> str:
+        seed = secrets.randbits(31)
+        try:
+            paper, nodes = self.paper(exam, seed)
+        except Exception as exc:
+            log.warning("warm pool: %s has no paper: %s", exam.id, exc)
+            return "failed"
         name = f"{self.prefix}w{secrets.token_hex(3)}"
         with self.db.session() as s:
-            have = s.scalar(select(func.count()).select_from(PoolSandbox).where(
-                PoolSandbox.state.in_(("creating", "ready"))))
-            if have >= size:
-                return "full"
-            s.add(PoolSandbox(name=name, nodes=nodes, state="creating", created_at=time.time()))
+            s.add(PoolSandbox(name=name, nodes=nodes, state="creating", created_at=time.time(),
+                              exam_id=exam.id, seed=seed,
+                              paper_json=json.dumps([t.id for t, _ in paper])))
         with self.db.session() as s:  # two refills at once: the later one backs off
-            ids = s.scalars(select(PoolSandbox.id).where(PoolSandbox.state.in_(("creating", "ready")))
-                            .order_by(PoolSandbox.id)).all()
+            ids = s.scalars(select(PoolSandbox.id).where(
+                PoolSandbox.exam_id == exam.id, PoolSandbox.state.in_(("creating", "ready")))
+                .order_by(PoolSandbox.id)).all()
             mine = s.scalar(select(PoolSandbox.id).where(PoolSandbox.name == name))
             if ids.index(mine) >= size:
                 s.execute(delete(PoolSandbox).where(PoolSandbox.id == mine))
                 return "full"
-        try:
-            sandbox = self.services.create_sandbox(name, nodes)
-        except Exception:
-            log.exception("warm pool: creating %s", name)
+
+        def drop(why: str) -> str:
+            log.warning("warm pool: %s for %s: %s", name, exam.id, why)
             with self.db.session() as s:
                 s.execute(delete(PoolSandbox).where(PoolSandbox.name == name))
             self._destroy_quietly(name)
+            self._pool_backoff[exam.id] = time.time() + 300
             return "failed"
+
+        try:
+            sandbox = self.services.create_sandbox(name, nodes)
+        except Exception as exc:
+            return drop(f"cluster did not come up: {exc}")
+        todo = [(i, t.id, self.services.draw_params(t, seed)) for i, (t, _) in enumerate(paper)]
+        for _, task_id, ok, output in self._run_setups(sandbox, todo):
+            if not ok:
+                return drop(f"setup of {task_id} failed: {output[-300:]}")
         with self.db.session() as s:
             res = s.execute(update(PoolSandbox).where(PoolSandbox.name == name,
                                                       PoolSandbox.state == "creating")
@@ -484,8 +549,6 @@ class Lifecycle:
             if res.rowcount != 1:  # maintenance gave up on it meanwhile
                 self._destroy_quietly(name)
                 return "dropped"
-        if len(ids) < size:
-            self._enqueue("refill")
         return "added"
 
     # -- the worker's clock ------------------------------------------------------
@@ -530,8 +593,10 @@ class Lifecycle:
         with self.db.session() as s:
             finished = s.scalars(select(Attempt.id).where(
                 Attempt.state.in_(FINAL_STATES), Attempt.sandbox_state == "ready")).all()
-            stale_pool = s.scalars(select(PoolSandbox.name).where(
-                PoolSandbox.state == "creating", PoolSandbox.created_at < now - 2 * ORPHAN_AGE)).all()
+            pooled = {e.id for e in self.pool_exams()} if int(self.config["POOL_SIZE"]) > 0 else set()
+            stale_pool = s.scalars(select(PoolSandbox.name).where(or_(
+                (PoolSandbox.state == "creating") & (PoolSandbox.created_at < now - 2 * ORPHAN_AGE),
+                PoolSandbox.exam_id.not_in(pooled) if pooled else PoolSandbox.id.is_not(None)))).all()
             s.execute(delete(PoolSandbox).where(PoolSandbox.name.in_(stale_pool)))
             known = set(s.scalars(select(Attempt.sandbox_name).where(
                 Attempt.sandbox_state != "destroyed")).all())

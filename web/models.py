@@ -200,7 +200,9 @@ class AttemptTask(Base):
 
 
 class PoolSandbox(Base):
-    """A warm sandbox, made before anyone asks, handed to the next attempt."""
+    """A warm sandbox, made before anyone asks, for one exam: the paper drawn
+    with ``seed`` is already set up on it, so the attempt that takes it runs
+    at once (the attempt adopts the seed)."""
 
     __tablename__ = "pool_sandboxes"
 
@@ -211,6 +213,9 @@ class PoolSandbox(Base):
     sandbox_json: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
     attempt_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    exam_id: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
+    seed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paper_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # task ids
 
 
 class Event(Base):

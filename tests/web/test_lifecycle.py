@@ -91,30 +91,36 @@ def test_lost_provision_is_picked_up_after_restart(app, tmp_path, client, auth):
 
 
 def test_warm_pool(app, client, auth):
-    app.config["POOL_SIZE"] = 1
-    app.config["POOL_NODES"] = 3
+    """A sandbox prepared for an exam (paper set up) makes the attempt run at once."""
+    app.config.update(POOL_SIZE=1, POOL_EXAMS="fake-ckad")
     lc = app.extensions["proctor.lifecycle"]
-    assert lc.refill_pool() == "added"
-    assert lc.refill_pool() == "full"
+    assert lc.refill_pool() == {"fake-ckad": ["added", "full"]}
     with app.app_context(), get_db().session() as s:
-        pooled = s.scalar(select(PoolSandbox)).name
+        pooled = s.scalar(select(PoolSandbox))
+        name, seed = pooled.name, pooled.seed
+    lc.queue.refill = lambda: None  # look at the claim before the pool is topped up
     auth.login()
-    aid = start(auth)  # fake-ckad wants 1 node, the fake tasks 1: no match for a 3-node pool
-    assert not attempt(app, aid).from_pool
-    auth.post(f"/attempts/{aid}/submit")
-    app.config["POOL_NODES"] = 1
-    with app.app_context(), get_db().session() as s:
-        s.query(PoolSandbox).delete()
-    lc._destroy_quietly(pooled)
-    lc.refill_pool()
-    with app.app_context(), get_db().session() as s:
-        pooled = s.scalar(select(PoolSandbox)).name
     aid = start(auth)
     a = attempt(app, aid)
-    assert a.from_pool and a.sandbox_name == pooled
-    # the pool was topped up again after the claim (immediate mode)
+    assert a.state == "running" and a.from_pool and a.sandbox_name == name and a.seed == seed
+    assert all(t.setup_ok for t in a.tasks)
+    assert a.timings["start_to_running"] < 2.0
     with app.app_context(), get_db().session() as s:
-        assert s.scalar(select(PoolSandbox)).name != pooled
+        assert s.scalar(select(PoolSandbox)) is None
+    del lc.queue.refill
+    assert lc.refill_pool() == {"fake-ckad": ["added", "full"]}
+    # an exam with no warm sandbox is made cold by the worker
+    auth.post(f"/attempts/{aid}/submit")
+    aid2 = start(auth, exam="fake-draw")
+    assert not attempt(app, aid2).from_pool and attempt(app, aid2).state == "running"
+    auth.post(f"/attempts/{aid2}/submit")
+    # a warm sandbox that died meanwhile is thrown away, not handed out
+    with app.app_context(), get_db().session() as s:
+        dead = s.scalar(select(PoolSandbox)).name
+    app.extensions["proctor.services"].destroy_sandbox(dead)
+    aid3 = start(auth)
+    a3 = attempt(app, aid3)
+    assert a3.state == "running" and not a3.from_pool and a3.sandbox_name != dead
 
 
 def test_maintain_reaps_finished_and_orphans_only_ours(app, client, auth):

@@ -1,0 +1,172 @@
+"""The browser terminal: a websocket per attempt, relayed to a jailed shell.
+
+``GET /attempts/<id>/terminal`` upgrades to a websocket when, and only when:
+the request carries the logged-in session of the attempt's owner (no token
+in the URL), its ``Origin`` is the portal's own, and the attempt is running
+with time left. Anything else gets a plain HTTP 403 before the upgrade.
+
+Frames: the browser sends text frames, JSON ``{"i": "keys"}`` for input and
+``{"r": [rows, cols]}`` for a resize; the server sends binary frames of raw
+terminal output, starting with the recent screen when a connection
+(re)attaches to a shell that is already running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, request
+from flask_login import current_user
+from flask_sock import ConnectionClosed, Sock
+
+from .jail import JailSpec
+from .shells import ShellManager
+
+log = logging.getLogger(__name__)
+bp = Blueprint("terminal", __name__)
+sock = Sock()
+
+
+def init_terminal(app) -> None:
+    sock.init_app(app)
+    app.register_blueprint(bp)
+
+
+def shells() -> ShellManager:
+    app = current_app._get_current_object()
+    manager = app.extensions.get("proctor.shells")
+    if manager is None:
+        manager = ShellManager(Path(app.instance_path) / "jails",
+                               idle_timeout=float(app.config.get("TERMINAL_IDLE_TIMEOUT", 1800)),
+                               status=_status_fn(app))
+        app.extensions["proctor.shells"] = manager
+    return manager
+
+
+def _status_fn(app):
+    """For the shell reaper: is this attempt still running, and until when?"""
+    def status(attempt_id: int) -> tuple[bool, float | None]:
+        from ..models import Attempt
+        with app.app_context():
+            s = app.extensions["proctor.db"].session()
+            try:
+                a = s.get(Attempt, attempt_id)
+                if a is None:
+                    return False, None
+                return a.state == "running", a.deadline_at
+            finally:
+                s.close()
+    return status
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    o = urlsplit(origin)
+    return (o.scheme, o.netloc) == (request.scheme, request.host)
+
+
+def _load_running_attempt(attempt_id: int):
+    from ..models import Attempt
+    if not current_user.is_authenticated:
+        abort(403, "log in first")
+    s = current_app.extensions["proctor.db"].session()
+    attempt = s.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != current_user.id:
+        abort(403, "not your attempt")
+    if attempt.state != "running" or not attempt.sandbox:
+        abort(403, f"attempt is {attempt.state}, not running")
+    if attempt.deadline_at is not None and time.time() >= attempt.deadline_at:
+        abort(403, "the time is up")
+    return attempt
+
+
+@bp.before_request
+def guard():
+    """Refuse before the upgrade: foreign Origin, no session, not yours, over."""
+    if not _same_origin():
+        abort(403, "cross-origin terminal connections are refused")
+    _load_running_attempt(request.view_args["attempt_id"])
+
+
+@sock.route("/attempts/<int:attempt_id>/terminal", bp=bp)
+def terminal(ws, attempt_id: int):
+    attempt = _load_running_attempt(attempt_id)
+    sb = attempt.sandbox
+    spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
+        attempt=attempt.id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
+        etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
+        memory_mb=int(current_app.config.get("TERMINAL_MEMORY_MB", 768)),
+        max_pids=int(current_app.config.get("TERMINAL_MAX_PIDS", 256)))
+    try:
+        shell = shells().get_or_start(attempt.id, spec, attempt.deadline_at)
+    except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause
+        log.exception("could not start the shell of attempt %s", attempt.id)
+        ws.send(f"\r\n\x1b[31mThe terminal could not start: {exc}\x1b[0m\r\n".encode())
+        return
+    backlog, q = shell.attach()
+    stop = threading.Event()
+    send_lock = threading.Lock()
+
+    def pump():
+        if backlog:
+            with send_lock:
+                ws.send(backlog)
+        while not stop.is_set():
+            data = q.get()
+            if data is None:
+                break
+            # coalesce what is already queued into one frame
+            chunks = [data]
+            try:
+                while len(chunks) < 64:
+                    more = q.get_nowait()
+                    if more is None:
+                        stop.set()
+                        break
+                    chunks.append(more)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+            try:
+                with send_lock:
+                    ws.send(b"".join(chunks))
+            except ConnectionClosed:
+                break
+        if not stop.is_set():
+            try:
+                with send_lock:
+                    ws.send(b"\r\n\x1b[33m[the shell has ended]\x1b[0m\r\n")
+                ws.close()
+            except Exception:  # noqa: BLE001 - the browser may be gone already
+                pass
+
+    t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt.id}")
+    t.start()
+    try:
+        while True:
+            msg = ws.receive(timeout=30)
+            if msg is None:
+                if not shell.alive:
+                    break
+                continue
+            try:
+                data = json.loads(msg)
+            except (TypeError, ValueError):
+                continue
+            if "i" in data and isinstance(data["i"], str):
+                shell.write(data["i"].encode())
+            elif "r" in data:
+                rows, cols = (int(x) for x in data["r"])
+                shell.resize(rows, cols)
+    except ConnectionClosed:
+        pass
+    finally:
+        stop.set()
+        shell.detach(q)
+        q.put(None)

@@ -127,9 +127,14 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
 class ShellManager:
     """All live shells of this portal process, by attempt id."""
 
-    def __init__(self, jail_root: Path, idle_timeout: float = 1800.0):
+    def __init__(self, jail_root: Path, idle_timeout: float = 1800.0,
+                 status: Callable[[int], tuple[bool, float | None]] | None = None):
+        """``status(attempt) -> (running, deadline)`` lets the reaper end a
+        shell as soon as its attempt ends, whoever ended it (the candidate, the
+        worker at the deadline, an admin)."""
         self.jail_root = jail_root
         self.idle_timeout = idle_timeout
+        self.status = status
         self._shells: dict[int, Shell] = {}
         self._lock = threading.Lock()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
@@ -159,13 +164,24 @@ class ShellManager:
             self.stop(attempt)
 
     def _reap_loop(self) -> None:
+        tick = 0
         while True:
-            time.sleep(1.0)
+            time.sleep(0.5)
+            tick += 1
             now = time.time()
             for attempt, shell in list(self._shells.items()):
                 why = None
                 if shell.deadline is not None and now >= shell.deadline:
                     why = "deadline"
+                elif self.status is not None and tick % 4 == 0:
+                    try:
+                        running, deadline = self.status(attempt)
+                    except Exception:  # noqa: BLE001 - the DB may blink; try next time
+                        log.exception("status of attempt %s", attempt)
+                        running, deadline = True, shell.deadline
+                    shell.deadline = deadline
+                    if not running:
+                        why = "attempt ended"
                 elif not shell.alive:
                     why = "exited"
                 elif shell.attached == 0 and now - shell.last_input > shell.idle_timeout:
