@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -86,11 +87,14 @@ def k8s(sandbox):
 @pytest.fixture(scope="session")
 def kubectl(request, sandbox):
     """kubectl bound to the sandbox's kubeconfig; returns stdout, ``.json(...)`` parses."""
-    from sandbox.toolchain import Toolchain
     from .kube import Kubectl
-    tmp = _grading(request).spec.get("tmp")
-    cache = Path(tmp) / "kubectl-cache" if tmp else None
-    return Kubectl(Toolchain().binary("kubectl"), sandbox.kubeconfig, cache_dir=cache)
+    spec = _grading(request).spec
+    binary = spec.get("kubectl")
+    if not binary:
+        from sandbox.toolchain import Toolchain
+        binary = Toolchain().binary("kubectl")
+    cache = Path(spec["tmp"]) / "kubectl-cache" if spec.get("tmp") else None
+    return Kubectl(binary, sandbox.kubeconfig, cache_dir=cache)
 
 
 @pytest.fixture
@@ -205,6 +209,16 @@ class Grading:
             fn = getattr(item, "function", None)
             self.emit(event="collected", task=self.task_of(item)["id"], check=check_id(item),
                       description=inspect.getdoc(fn) or "" if fn else "", points=points)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_collection(self, session):
+        # Importing checks.py must not write __pycache__ into the task bank; the
+        # libraries imported later may (and should) keep their bytecode cache.
+        saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            yield
+        finally:
+            sys.dont_write_bytecode = saved
 
     # time limits
     def _limit(self, item) -> float:

@@ -175,6 +175,7 @@ def grade(sb: Sandbox, tasks: list[tuple[Task, Params]], check_timeout: float = 
         spec = {
             "sandbox": sb.to_dict(), "check_timeout": check_timeout,
             "results": str(results_file), "tmp": str(tmpdir),
+            "kubectl": str(Toolchain().bin_dir / "kubectl"),
             "tasks": [{"id": t.id, "checks": str(t.checks_path.resolve()), "params": p}
                       for t, p in tasks],
         }
@@ -201,14 +202,15 @@ def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
            "--rootdir", os.path.commonpath([str(Path(f).parent) for f in files]),
            "--continue-on-collection-errors", "--noconftest", "--import-mode=importlib",
            "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header",
-           "-o", "console_output_style=classic", *files]
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmpdir), "LANG": "C.UTF-8",
+           "-o", "console_output_style=classic", "--tb=no", *files]
+    # Only what the checks need: never the caller's secrets or its KUBECONFIG.
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "HOME", "LANG", "LC_ALL") or k.startswith(("PROCTOR_", "XDG_"))}
+    env.update({
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # faster, and only our fixtures
-        "PYTHONDONTWRITEBYTECODE": "1",          # never write into the task bank
         "TMPDIR": str(tmpdir),
-    }
+    })
     proc = subprocess.Popen(cmd, cwd=str(tmpdir), env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)

@@ -74,16 +74,28 @@ def test_script_timeout_is_killed(offline_sandbox, tmp_path):
     assert not res.ok and "did not finish within 1s" in res.output
 
 
-def test_broken_checks_file_reports_every_check_as_error(offline_sandbox, tmp_path):
+@pytest.mark.parametrize("prefix, expected", [
+    ("import no_such_module\n\n", "No module named 'no_such_module'"),
+    ("x = (\n\n", "SyntaxError"),
+    ("raise RuntimeError('boom')\n\n", "RuntimeError: boom"),
+])
+def test_broken_checks_file_reports_every_check_as_error(offline_sandbox, tmp_path, prefix,
+                                                         expected):
     import shutil
-    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
-    checks = tmp_path / "outcomes" / "checks.py"
-    checks.write_text("import no_such_module\n\n" + checks.read_text())
-    task = load_task(tmp_path / "outcomes")
-    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})])
-    assert result.error and "no_such_module" in result.error
+    shutil.copytree(OUTCOMES, tmp_path / "broken")
+    yaml_file = tmp_path / "broken" / "task.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("id: outcomes", "id: broken"))
+    checks = tmp_path / "broken" / "checks.py"
+    checks.write_text(prefix + checks.read_text())
+    task = load_task(tmp_path / "broken")
+    other = load_task(OUTCOMES)
+    # a broken task must not stop the others of the same exam from being graded
+    result, fine = grade(offline_sandbox, [(task, {"word": "alpha"}), (other, {"word": "beta"})])
+    assert fine.error is None and fine.checks[0].outcome == "passed"
+    assert result.error and expected in result.error, result.error
     assert len(result.checks) == 5 and {c.outcome for c in result.checks} == {"error"}
-    assert result.score == 0 and result.max_score == 6
+    # points come from the decorators, which a file that does not parse cannot give
+    assert result.score == 0 and result.max_score == (5 if expected == "SyntaxError" else 6)
 
 
 def test_overall_time_limit(offline_sandbox, tmp_path):
