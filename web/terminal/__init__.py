@@ -52,15 +52,11 @@ def _status_fn(app):
     """For the shell reaper: is this attempt still running, and until when?"""
     def status(attempt_id: int) -> tuple[bool, float | None]:
         from ..models import Attempt
-        with app.app_context():
-            s = app.extensions["proctor.db"].session()
-            try:
-                a = s.get(Attempt, attempt_id)
-                if a is None:
-                    return False, None
-                return a.state == "running", a.deadline_at
-            finally:
-                s.close()
+        with app.extensions["proctor.db"].session() as s:
+            a = s.get(Attempt, attempt_id)
+            if a is None:
+                return False, None
+            return a.state == "running", a.deadline_at
     return status
 
 
@@ -73,11 +69,11 @@ def _same_origin() -> bool:
 
 
 def _load_running_attempt(attempt_id: int):
+    from ..db import db_session
     from ..models import Attempt
     if not current_user.is_authenticated:
         abort(403, "log in first")
-    s = current_app.extensions["proctor.db"].session()
-    attempt = s.get(Attempt, attempt_id)
+    attempt = db_session().get(Attempt, attempt_id)
     if attempt is None or attempt.user_id != current_user.id:
         abort(403, "not your attempt")
     if attempt.state != "running" or not attempt.sandbox:
