@@ -157,6 +157,18 @@ def demo_accounts(app) -> list[tuple[str, str, str]]:
     return []
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail before starting anything when the port is taken."""
+    import socket
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                                       "pick another with --port or PROCTOR_PORT") from None
+
+
 @click.command("run")
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
@@ -174,6 +186,7 @@ def run(host, port):
         click.secho(f"    warning: {p}", fg="yellow", err=True)
     with app.app_context():
         logins = demo_accounts(app)
+    _check_port(host, port)
     say(f"starting the worker ({app.config['WORKERS']} threads, warm pool of {app.config['POOL_SIZE']})")
     env = dict(os.environ, PROCTOR_INSTANCE_PATH=app.instance_path)
     worker_proc = subprocess.Popen([sys.executable, "-c", "from grader.cli import main; main()", "worker"],
@@ -190,6 +203,7 @@ def run(host, port):
     def stop(*_):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
     try:
         _serve(app, host, port)
     finally:

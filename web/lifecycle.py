@@ -515,7 +515,7 @@ class Lifecycle:
         name = f"{self.prefix}w{secrets.token_hex(3)}"
         with self.db.session() as s:
             s.add(PoolSandbox(name=name, nodes=nodes, state="creating", created_at=time.time(),
-                              exam_id=exam.id, seed=seed,
+                              exam_id=exam.id, seed=seed, owner=WORKER_ID,
                               paper_json=json.dumps([t.id for t, _ in paper])))
         with self.db.session() as s:  # two refills at once: the later one backs off
             ids = s.scalars(select(PoolSandbox.id).where(
@@ -597,6 +597,8 @@ class Lifecycle:
             stale_pool = s.scalars(select(PoolSandbox.name).where(or_(
                 (PoolSandbox.state == "creating") & (PoolSandbox.created_at < now - 2 * ORPHAN_AGE),
                 PoolSandbox.exam_id.not_in(pooled) if pooled else PoolSandbox.id.is_not(None)))).all()
+            stale_pool += [row.name for row in s.scalars(select(PoolSandbox).where(
+                PoolSandbox.state == "creating")) if not owner_alive(row.owner)]
             s.execute(delete(PoolSandbox).where(PoolSandbox.name.in_(stale_pool)))
             known = set(s.scalars(select(Attempt.sandbox_name).where(
                 Attempt.sandbox_state != "destroyed")).all())
@@ -617,6 +619,24 @@ class Lifecycle:
             self._destroy_quietly(name)
         self._enqueue("refill")
         return out
+
+
+def owner_alive(owner: str) -> bool:
+    """Is the worker ``host:pid:token`` still running? Unknown hosts count as alive
+    (their rows age out instead)."""
+    try:
+        host, pid, _ = owner.split(":")
+    except ValueError:
+        return True
+    if host != socket.gethostname() or owner == WORKER_ID:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
 
 
 def effective_scores(result: dict) -> tuple[float, float]:

@@ -216,6 +216,7 @@ class PoolSandbox(Base):
     exam_id: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
     seed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paper_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # task ids
+    owner: Mapped[str] = mapped_column(String(64), default="", server_default="")  # worker preparing it
 
 
 class Event(Base):

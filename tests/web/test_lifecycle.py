@@ -194,3 +194,16 @@ def test_worker_killed_mid_grading_grades_once(app, tmp_path):
                 except subprocess.TimeoutExpired:
                     os.killpg(w.pid, signal.SIGKILL)
         portal.extensions["proctor.db"].dispose()
+
+
+def test_half_made_warm_sandbox_of_a_dead_worker_is_dropped(app):
+    import socket
+    lc = app.extensions["proctor.lifecycle"]
+    app.extensions["proctor.services"].create_sandbox(lc.prefix + "wdead", 1)
+    with app.app_context(), get_db().session() as s:
+        s.add(PoolSandbox(name=lc.prefix + "wdead", nodes=1, state="creating", exam_id="fake-ckad",
+                          owner=f"{socket.gethostname()}:999999:abcdef", created_at=time.time()))
+    lc.maintain()
+    with app.app_context(), get_db().session() as s:
+        assert s.scalar(select(PoolSandbox).where(PoolSandbox.name == lc.prefix + "wdead")) is None
+    assert not app.extensions["proctor.services"].sandbox_healthy(lc.prefix + "wdead")
