@@ -1,13 +1,12 @@
 """Checks for hpa-autoscale: the CPU request and the HorizontalPodAutoscaler's spec."""
 
 import pytest
-from kubernetes import client
 from kubernetes.utils.quantity import parse_quantity
 
 
 def _hpa(k8s, params):
     ns = params["namespace"]
-    api = client.AutoscalingV2Api(k8s.core.api_client)
+    api = k8s.autoscaling
     hpa = k8s.get(api.read_namespaced_horizontal_pod_autoscaler, "web", ns)
     assert hpa is not None, f"HorizontalPodAutoscaler {ns}/web not found; expected it to exist"
     return hpa

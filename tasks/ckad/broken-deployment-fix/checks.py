@@ -1,7 +1,6 @@
 """Checks for broken-deployment-fix: the container spec against the runbook, and the rollout."""
 
 import pytest
-from kubernetes import client
 
 
 def _deploy(k8s, params):
@@ -57,7 +56,7 @@ def test_rolled_out_and_served(k8s, params):
             and any(cond.type == "Ready" and cond.status == "True" for cond in p.status.conditions or [])]
     assert len(good) == 3 and len(pods) == 3, (
         f"{len(good)} of {len(pods)} checkout Pods are ready with the repaired image and port; expected 3 of 3")
-    disc = client.DiscoveryV1Api(k8s.core.api_client)
+    disc = k8s.discovery
 
     def served():
         slices = disc.list_namespaced_endpoint_slice(
