@@ -9,9 +9,13 @@ def _pods(k8s, ns, selector):
 
 
 def test_unschedulable(k8s, params):
-    """node01 is marked unschedulable"""
+    """node01 is unschedulable, and other teams' Pods on it were left running"""
     node = k8s.core.read_node("node01")
     assert node.spec.unschedulable is True, "node01 is schedulable; expected it cordoned"
+    other = f"{params['namespace']}-ops"
+    pod = k8s.get(k8s.core.read_namespaced_pod, "backup-agent", other)
+    assert pod is not None and pod.metadata.deletion_timestamp is None and pod.spec.node_name == "node01", (
+        f"Pod {other}/backup-agent was removed from node01; expected other namespaces' Pods left running")
 
 
 @pytest.mark.points(2)
