@@ -145,7 +145,10 @@ class KwokProvider(Provider):
 
     def _kwokctl(self, *args: str, log: Path | None = None, timeout: float = CREATE_TIMEOUT,
                  check: bool = True) -> subprocess.CompletedProcess:
-        env = dict(os.environ, KWOK_WORKDIR=str(self.kwok_workdir))
+        # kwokctl runs the first `kubectl` on PATH before its configured one:
+        # ours goes first, so no other kubectl (or download) is ever used.
+        env = dict(os.environ, KWOK_WORKDIR=str(self.kwok_workdir),
+                   PATH=f"{self.toolchain.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
         cmd = [str(self.toolchain.binary("kwokctl")), "--config", str(self._config_file()), *args]
         if log is not None:
             with log.open("a") as fh:

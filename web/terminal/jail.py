@@ -366,7 +366,7 @@ if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
   printf '\e[1mProctor exam shell\e[0m: kubectl (alias k, with completion), vim, nano, less.\n'
   printf 'Cluster nodes: {nodes}. Answer files go in {answers}.\n'
-  printf 'Context: %s. Try: k get nodes\n\n' "$(kubectl config current-context 2>/dev/null)"
+  printf 'Context: exam (kubectl config get-contexts). Try: k get nodes\n\n'
 fi
 """
 

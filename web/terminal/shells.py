@@ -19,6 +19,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .jail import Jail, JailSpec
@@ -135,6 +136,11 @@ class ShellManager:
         self.jail_root = jail_root
         self.idle_timeout = idle_timeout
         self.status = status
+        # bwrap runs with --die-with-parent, and the kernel's "parent died"
+        # signal fires when the *thread* that forked it ends. Websocket
+        # handler threads end with their connection, so shells are forked
+        # from this one long-lived thread instead.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shell-spawner")
         self._shells: dict[int, Shell] = {}
         self._lock = threading.Lock()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
@@ -149,7 +155,8 @@ class ShellManager:
                 return shell
             if shell is not None:
                 shell.stop()
-            shell = Shell(Jail(spec(), self.jail_root), deadline, self.idle_timeout)
+            jail = Jail(spec(), self.jail_root)
+            shell = self._spawner.submit(Shell, jail, deadline, self.idle_timeout).result()
             self._shells[attempt] = shell
             return shell
 
