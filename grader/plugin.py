@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import signal
 import sys
 import time
@@ -33,6 +34,8 @@ import pytest
 
 DEFAULT_CHECK_TIMEOUT = 10.0
 MAX_MESSAGE = 1000
+WARM_APIS = {"core", "apps", "batch", "rbac", "networking", "storage", "authz", "policy",
+             "discovery", "autoscaling", "custom"}
 
 
 class CheckTimeout(BaseException):
@@ -78,10 +81,9 @@ def sandbox(request):
 
 
 @pytest.fixture(scope="session")
-def k8s(sandbox):
+def k8s(request):
     """Kubernetes API clients bound to the sandbox (see ``grader.kube.K8s``)."""
-    from .kube import K8s
-    return K8s(sandbox.kubeconfig)
+    return _grading(request).k8s()
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +188,32 @@ class Grading:
         self.check_timeout = float(spec.get("check_timeout", DEFAULT_CHECK_TIMEOUT))
         self.out = open(spec["results"], "a", buffering=1)
         self.started: dict[str, float] = {}
+        self._k8s = None
         self.outcome: dict[str, tuple[str, str]] = {}
+
+    def k8s(self):
+        """The one ``K8s`` of this grading session (built on first use)."""
+        if self._k8s is None:
+            from .kube import K8s
+            self._k8s = K8s(self.spec["sandbox"]["kubeconfig"])
+        return self._k8s
+
+    def warm_up(self, items) -> None:
+        """Import the API modules the checks use *before* the first check starts.
+
+        ``kubernetes.client`` imports each API lazily and CoreV1Api alone is a
+        4 MB module: on a busy machine its import could eat a check's time limit."""
+        if not any("k8s" in getattr(item, "fixturenames", ()) for item in items):
+            return
+        used = {"core"}
+        for path in {Path(str(item.path)) for item in items}:
+            text = path.read_text(errors="replace")
+            used |= set(re.findall(r"\bk8s\.([a-z_]+)", text))
+        used |= {"discovery"} if "endpoints" in used else set()
+        used |= {"authz"} if "can" in used else set()
+        k8s = self.k8s()
+        for name in sorted(used & WARM_APIS):
+            getattr(k8s, name)
 
     def task_of(self, item) -> dict:
         return self.tasks[str(Path(str(item.path)).resolve())]
@@ -203,6 +230,10 @@ class Grading:
                       message=(lines[-1] if lines else first_line(text))[:MAX_MESSAGE])
 
     def pytest_collection_finish(self, session):
+        try:
+            self.warm_up(session.items)
+        except Exception:  # e.g. a bad kubeconfig: the checks themselves will say so
+            pass
         for item in session.items:
             marker = item.get_closest_marker("points")
             points = marker.args[0] if marker and marker.args else 1

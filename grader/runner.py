@@ -34,7 +34,7 @@ from .task import Params, Task
 
 SCRIPT_TIMEOUT = 180.0
 MAX_OUTPUT = 64 * 1024
-STARTUP_ALLOWANCE = 30.0   # interpreter, pytest and kubernetes imports on a busy machine
+STARTUP_ALLOWANCE = 60.0   # interpreter, pytest and kubernetes imports on a busy machine
 PYTEST_INI = "[pytest]\naddopts =\npython_files = checks.py\n"
 
 

@@ -106,10 +106,12 @@ def test_overall_time_limit(offline_sandbox, tmp_path):
         '@pytest.mark.timeout(60)\ndef test_hangs():\n    """Hangs."""\n    time.sleep(60)\n')
     task = load_task(tmp_path / "outcomes")
     started = time.monotonic()
-    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})], timeout=3)
-    assert time.monotonic() - started < 8
+    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})], timeout=4)
+    assert time.monotonic() - started < 10
     assert result.error and "time limit" in result.error
-    assert [c.outcome for c in result.checks] == ["passed", "error"]
+    # test_ok normally passes first; on a very busy machine it may not have started yet
+    assert [c.outcome for c in result.checks] in (["passed", "error"], ["error", "error"])
+    assert "time limit" in result.checks[1].message
 
 
 def test_nodes_fixture_on_a_sandbox_without_nodes(offline_sandbox, tmp_path):

@@ -1,0 +1,84 @@
+"""``proctor validate`` on live kwok sandboxes: a sound task holds, broken ones are
+rejected with a message that names the rule and the check that broke it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from grader.validate import FAILS_AFTER_SOLUTION, FREE_POINTS, junit_xml, validate
+
+pytestmark = pytest.mark.cluster
+
+TASKS = Path(__file__).resolve().parent.parent / "fixtures" / "tasks"
+
+
+@pytest.fixture(scope="module")
+def reports(kwok):
+    """One validation of the three fixture tasks, two seeds each, two at a time."""
+    seen = []
+    reports = validate([TASKS], jobs=2, seeds=2, provider=kwok,
+                       progress=lambda done, total, label: seen.append((done, total)))
+    assert seen[0] == (0, 6) and seen[-1] == (6, 6)
+    return {r.task_id: r for r in reports}
+
+
+def test_sound_task_holds_with_two_seeds(reports, kwok):
+    rep = reports["svc-endpoints-fixture"]
+    assert rep.ok, [str(v) for v in rep.violations]
+    assert [r.seed for r in rep.runs] == [1, 2]
+    assert rep.runs[0].params != rep.runs[1].params
+    for run in rep.runs:
+        assert {c.outcome for c in run.after_setup.checks} == {"failed"}
+        assert {c.outcome for c in run.after_solution.checks} == {"passed"}
+    # every sandbox was destroyed afterwards
+    assert not [sb.name for sb in kwok.list(include_creating=True) if sb.name.startswith("val-")]
+
+
+def test_free_points_are_rejected(reports):
+    rep = reports["free-points"]
+    assert not rep.ok
+    rules = {(v.check, v.rule) for v in rep.violations}
+    assert rules == {("test_configmap_exists", FREE_POINTS)}, rules
+    assert "test_configmap_exists passes right after setup: free points (seed 1)" in \
+        [str(v).split(":", 1)[0] + ":" + str(v).split(":", 1)[1].split(":")[0] for v in rep.violations][0] \
+        or str(rep.violations[0]).startswith("test_configmap_exists passes right after setup: free points")
+
+
+def test_solution_that_misses_is_rejected(reports):
+    rep = reports["solution-misses"]
+    assert not rep.ok
+    [first, second] = rep.violations
+    assert (first.check, first.rule, first.seed) == ("test_size_is_large", FAILS_AFTER_SOLUTION, 1)
+    assert second.seed == 2
+    assert str(first) == ("test_size_is_large fails after the reference solution (seed 1): "
+                          "settings has size=None; expected large")
+
+
+def test_junit_report(reports):
+    root = ET.fromstring(junit_xml(list(reports.values())))
+    suite = root.find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    failures = {c.get("name"): c.find("failure") for c in suite.iter("testcase")}
+    assert failures["svc-endpoints-fixture"] is None
+    assert "free points" in failures["free-points"].get("message")
+    assert "fails after the reference solution" in failures["solution-misses"].text
+
+
+def test_cli_rejects_a_broken_task(kwok_root, tmp_path):
+    """The command line: exit 1, the rule named, a JUnit file written."""
+    junit = tmp_path / "junit.xml"
+    env = dict(os.environ, PROCTOR_STATE_DIR=str(kwok_root))
+    res = subprocess.run([sys.executable, "-m", "grader.cli", "validate", str(TASKS / "free-points"),
+                          "--seeds", "1", "--junit", str(junit)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "FAIL free-points" in res.stdout
+    assert "test_configmap_exists passes right after setup: free points (seed 1)" in res.stdout
+    assert "0 of 1 tasks hold" in res.stdout
+    assert ET.parse(junit).getroot().find("testsuite").get("failures") == "1"
