@@ -182,6 +182,18 @@ class KwokProvider(Provider):
             raise NameTaken(f"a kwok cluster named {name!r} exists that Proctor did not "
                             f"create ({self._cluster_dir(name)}); remove it or pick another name")
 
+        try:
+            return self._create(name, nodes)
+        except CreateFailed as first:
+            # kwokctl picks free ports at random and binds them a moment later;
+            # with many sandboxes starting at once two can pick the same one.
+            # One fresh try hides that race; a second failure is real.
+            try:
+                return self._create(name, nodes)
+            except CreateFailed as second:
+                raise second from first
+
+    def _create(self, name: str, nodes: int) -> Sandbox:
         rec = self._record_dir(name)
         (rec / "workspace").mkdir(parents=True, exist_ok=True)
         record = {"name": name, "provider": self.name, "state": "creating",
@@ -205,8 +217,12 @@ class KwokProvider(Provider):
             # Leave nothing behind on failure or Ctrl-C; keep the log for the error.
             kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
             kept.parent.mkdir(parents=True, exist_ok=True)
-            if log.exists():
-                shutil.copy(log, kept)
+            with kept.open("w") as out:
+                if log.exists():
+                    out.write(log.read_text())
+                for component in sorted((self._cluster_dir(name) / "logs").glob("*.log")):
+                    tail = component.read_text(errors="replace").splitlines()[-40:]
+                    out.write(f"\n--- last lines of {component.name} ---\n" + "\n".join(tail))
             self.destroy(name)
             if isinstance(exc, CreateFailed):
                 raise CreateFailed(str(exc).split(" (log:")[0], kept) from None
@@ -256,7 +272,7 @@ class KwokProvider(Provider):
                 raise CreateFailed(f"could not register nodes: {res.stderr.strip()[:200]}", log)
             time.sleep(0.2)
 
-    def _wait_usable(self, sandbox: Sandbox, log: Path, timeout: float = 60) -> None:
+    def _wait_usable(self, sandbox: Sandbox, log: Path, timeout: float = 120) -> None:
         """Nodes Ready and the default ServiceAccount present (pods need it)."""
         deadline = time.monotonic() + timeout
         want = set(sandbox.nodes)
