@@ -27,6 +27,7 @@ from pathlib import Path
 from sandbox import Sandbox
 from sandbox.toolchain import Toolchain
 
+from . import isolate
 from .checkfile import scan_checks
 from .errors import GradeError
 from .plugin import DEFAULT_CHECK_TIMEOUT
@@ -195,14 +196,15 @@ class _Run:
 
 
 def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
-    cmd = [sys.executable, "-m", "pytest", "-p", "grader.plugin",
-           "--proctor-spec", str(tmpdir / "spec.json"), "-c", str(tmpdir / "pytest.ini"),
-           # rootdir above every checks file, so a file that fails to import is
-           # reported as that module (not as the session) and the others still run
-           "--rootdir", os.path.commonpath([str(Path(f).parent) for f in files]),
-           "--continue-on-collection-errors", "--noconftest", "--import-mode=importlib",
-           "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header",
-           "-o", "console_output_style=classic", "--tb=no", *files]
+    argv = ["-p", "grader.plugin",
+            "--proctor-spec", str(tmpdir / "spec.json"), "-c", str(tmpdir / "pytest.ini"),
+            # rootdir above every checks file, so a file that fails to import is
+            # reported as that module (not as the session) and the others still run
+            "--rootdir", os.path.commonpath([str(Path(f).parent) for f in files]),
+            "--continue-on-collection-errors", "--noconftest", "--import-mode=importlib",
+            "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header",
+            # tracebacks are not shown to anyone, and formatting one costs seconds
+            "-o", "console_output_style=classic", "--tb=no", *files]
     # Only what the checks need: never the caller's secrets or its KUBECONFIG.
     env = {k: v for k, v in os.environ.items()
            if k in ("PATH", "HOME", "LANG", "LC_ALL") or k.startswith(("PROCTOR_", "XDG_"))}
@@ -211,16 +213,8 @@ def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # faster, and only our fixtures
         "TMPDIR": str(tmpdir),
     })
-    proc = subprocess.Popen(cmd, cwd=str(tmpdir), env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        return _Run(proc.returncode, out.decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, _ = proc.communicate()
-        return _Run(None, out.decode(errors="replace"))
+    code, output = isolate.run(argv, env, tmpdir, timeout)
+    return _Run(code, output)
 
 
 def _assemble(tasks, declared, events, run: _Run, elapsed: float, timeout: float) -> list[TaskResult]:

@@ -119,14 +119,9 @@ def validate_seed(task: Task, seed: int, provider: Provider,
     try:
         try:
             sb = provider.create(run.sandbox, nodes=task.nodes)
-        except SandboxError:
-            # A busy machine can make one start miss its deadline; that is not
-            # the task's fault, so try once more before reporting it.
-            try:
-                sb = provider.create(run.sandbox, nodes=task.nodes)
-            except SandboxError as exc:
-                run.violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
-                return run
+        except SandboxError as exc:
+            run.violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
+            return run
         run.setup = run_script(task, "setup", sb, params)
         if not run.setup.ok:
             run.violations.append(Violation(task.id, seed, None, SETUP_FAILED,

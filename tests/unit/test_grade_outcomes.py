@@ -124,3 +124,33 @@ def test_nodes_fixture_on_a_sandbox_without_nodes(offline_sandbox, tmp_path):
     [check] = result.checks
     assert check.outcome == "error"
     assert "needs real nodes" in check.message and "requires: [api, nodes]" in check.message
+
+
+def test_time_limit_kills_what_checks_started(offline_sandbox, tmp_path):
+    """At the overall limit the grading process and its children are killed, not orphaned."""
+    import shutil
+    import psutil
+    marker = f"proctor-test-{time.time_ns()}"
+    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
+    (tmp_path / "outcomes" / "checks.py").write_text(
+        "import subprocess\nimport pytest\n\n\n@pytest.mark.timeout(60)\ndef test_spawns():\n"
+        '    """Starts a long child and waits for it."""\n'
+        f"    subprocess.run(['sh', '-c', 'sleep 120; echo {marker}'])\n")
+    task = load_task(tmp_path / "outcomes")
+    [result] = grade(offline_sandbox, [(task, {"word": "alpha"})], timeout=3)
+    assert result.checks[0].outcome == "error"
+    time.sleep(0.5)
+    left = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+    assert left == [], f"processes left behind: {left}"
+
+
+def test_both_ways_of_starting_the_grader_agree(offline_sandbox, monkeypatch):
+    task = load_task(OUTCOMES)
+    fast = grade(offline_sandbox, [(task, {"word": "alpha"})])[0].to_dict()
+    monkeypatch.setenv("PROCTOR_GRADER_PROCESS", "subprocess")
+    plain = grade(offline_sandbox, [(task, {"word": "alpha"})])[0].to_dict()
+    for d in (fast, plain):
+        d.pop("duration")
+        for c in d["checks"]:
+            c.pop("duration")
+    assert fast == plain
