@@ -4,7 +4,9 @@ instance folder, database and fake sandboxes under tmp_path), a client, and
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import sys
 import textwrap
 from pathlib import Path
@@ -55,7 +57,27 @@ EXAMS = {
 
 
 @pytest.fixture
-def app(tmp_path):
+def database_url():
+    """SQLite in the instance (default), or a fresh PostgreSQL database per test
+    when ``PROCTOR_TEST_DATABASE_URL`` points at a server (``scripts/postgres``)."""
+    admin_url = os.environ.get("PROCTOR_TEST_DATABASE_URL")
+    if not admin_url:
+        yield ""
+        return
+    from sqlalchemy import create_engine, make_url, text
+    from web.db import normalise_url
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = f"proctor_test_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
     exams = tmp_path / "exams"
     exams.mkdir()
     for name, text in EXAMS.items():
@@ -69,6 +91,7 @@ def app(tmp_path):
         "EXAMS_DIR": str(exams),
         "POOL_SIZE": 0,
         "LOGIN_LIMIT": "5 per minute",
+        **({"DATABASE_URL": database_url} if database_url else {}),
     })
     with app.app_context():
         with get_db().session() as s:

@@ -141,7 +141,9 @@ def test_maintain_reaps_finished_and_orphans_only_ours(app, client, auth):
     assert services.sandbox_healthy(attempt(app, aid).sandbox_name)  # running: kept
 
 
-def worker(instance, tmp_path, exams, **env):
+def worker(instance, tmp_path, exams, database_url="", **env):
+    if database_url:
+        env["PROCTOR_DATABASE_URL"] = database_url
     full = dict(os.environ, PROCTOR_INSTANCE_PATH=str(instance), PROCTOR_SERVICES="fakes:FakeServices",
                 PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                 PROCTOR_EXAMS_DIR=str(exams), PROCTOR_POOL_SIZE="0", PROCTOR_LEASE_SECONDS="2",
@@ -156,14 +158,16 @@ def test_worker_killed_mid_grading_grades_once(app, tmp_path):
     exams = app.config["EXAMS_DIR"]
     app.extensions["proctor.db"].dispose()
     cfg = {"INSTANCE_PATH": app.instance_path, "SERVICES": FakeServices, "FAKE_ROOT": str(tmp_path),
-           "EXAMS_DIR": exams, "POOL_SIZE": 0, "LEASE_SECONDS": 2}
+           "EXAMS_DIR": exams, "POOL_SIZE": 0, "LEASE_SECONDS": 2,
+           "DATABASE_URL": app.config["DATABASE_URL"]}
+    db_url = app.config["DATABASE_URL"] if not app.config["DATABASE_URL"].startswith("sqlite") else ""
     portal = create_app(cfg)  # the real queue: SQLite huey in the instance
     lc = portal.extensions["proctor.lifecycle"]
     with portal.app_context(), get_db().session() as s:
         user = s.scalar(select(User).where(User.username == "alice"))
         exam = portal.extensions["proctor.bank"]().exam("fake-ckad")
         aid = lc.start(s, user, exam, "exam").id
-    w1 = worker(app.instance_path, tmp_path, exams, FAKE_GRADE_SECONDS="6")
+    w1 = worker(app.instance_path, tmp_path, exams, db_url, FAKE_GRADE_SECONDS="6")
     w2 = None
     try:
         assert wait_for(lambda: attempt(portal, aid).state == "running", 30), attempt(portal, aid).error
@@ -176,7 +180,7 @@ def test_worker_killed_mid_grading_grades_once(app, tmp_path):
         os.killpg(w1.pid, signal.SIGKILL)
         w1.wait()
         assert attempt(portal, aid).state == "grading"  # the kill left it mid-way
-        w2 = worker(app.instance_path, tmp_path, exams, FAKE_GRADE_SECONDS="0.5")
+        w2 = worker(app.instance_path, tmp_path, exams, db_url, FAKE_GRADE_SECONDS="0.5")
         assert wait_for(lambda: attempt(portal, aid).state == "graded", 30)
         time.sleep(1.5)  # give a wrong second grading the chance to show itself
         a = attempt(portal, aid)
