@@ -22,11 +22,14 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +42,18 @@ from .toolchain import Toolchain
 
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 CREATE_TIMEOUT = 90.0
+
+
+@contextlib.contextmanager
+def _machine_lock():
+    """An exclusive lock shared by every Proctor process on this machine."""
+    path = Path(tempfile.gettempdir()) / "proctor-kwokctl-create.lock"
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def state_dir() -> Path:
@@ -203,15 +218,20 @@ class KwokProvider(Provider):
         self._write(name, record)
         log = rec / "create.log"
         try:
-            self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
-                          "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log)
-            kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
-            (rec / "kubeconfig").write_text(kubeconfig)
-            (rec / "kubeconfig").chmod(0o600)
-            record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
-            record["etcd_endpoint"] = self._etcd_endpoint(name)
-            sandbox = Sandbox.from_dict(record)
-            self._add_nodes(sandbox, log)
+            # kwokctl picks "unused" ports by probing them, then binds them a
+            # moment later, so two creates at once pick the same ports (and a
+            # controller of one cluster then talks to another's API server).
+            # One create at a time on this machine, until its API answers.
+            with _machine_lock():
+                self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
+                              "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log)
+                kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
+                (rec / "kubeconfig").write_text(kubeconfig)
+                (rec / "kubeconfig").chmod(0o600)
+                record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
+                record["etcd_endpoint"] = self._etcd_endpoint(name)
+                sandbox = Sandbox.from_dict(record)
+                self._add_nodes(sandbox, log)
             self._wait_usable(sandbox, log)
         except BaseException as exc:
             # Leave nothing behind on failure or Ctrl-C; keep the log for the error.
