@@ -1,0 +1,66 @@
+"""Configuration sources, the generated secret key, migrations on start."""
+
+import os
+import stat
+
+from sqlalchemy import inspect, text
+
+from fakes import FakeServices
+from web import create_app
+from web.db import MIGRATIONS, get_db
+
+
+def make(tmp_path, **cfg):
+    return create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "SERVICES": FakeServices,
+                       "FAKE_ROOT": str(tmp_path), "QUEUE_IMMEDIATE": True,
+                       "EXAMS_DIR": str(tmp_path), **cfg})
+
+
+def test_secret_key_generated_once_and_private(tmp_path):
+    a = make(tmp_path)
+    path = tmp_path / "inst" / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(a.config["SECRET_KEY"]) == 64
+    b = make(tmp_path)
+    assert b.config["SECRET_KEY"] == a.config["SECRET_KEY"]
+
+
+def test_instance_file_then_environment(tmp_path, monkeypatch):
+    (tmp_path / "inst").mkdir()
+    (tmp_path / "inst" / "proctor.cfg").write_text("POOL_SIZE = 3\nSIGNUP = True\nPROVIDER = 'kind'\n")
+    monkeypatch.setenv("PROCTOR_POOL_SIZE", "5")
+    monkeypatch.setenv("PROCTOR_SECRET_KEY", "from-env")
+    app = make(tmp_path)
+    assert app.config["POOL_SIZE"] == 5          # environment beats the file
+    assert app.config["SIGNUP"] is True           # the file beats the default
+    assert app.config["PROVIDER"] == "kind"
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SANDBOX_PREFIX"].startswith("p") and app.config["SANDBOX_PREFIX"].endswith("-")
+
+
+def test_queue_storage_follows_the_url(tmp_path):
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
+    assert isinstance(make(tmp_path).extensions["proctor.queue"].huey, MemoryHuey)
+    app = make(tmp_path, QUEUE_IMMEDIATE=False)
+    assert isinstance(app.extensions["proctor.queue"].huey, SqliteHuey)
+    assert os.path.exists(tmp_path / "inst" / "queue.db")
+    app = make(tmp_path, QUEUE_IMMEDIATE=False, QUEUE_URL="redis://127.0.0.1:1/0")
+    assert isinstance(app.extensions["proctor.queue"].huey, RedisHuey)
+
+
+def test_migrations_run_on_start_to_head(app):
+    heads = sorted(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
+    with app.app_context():
+        engine = get_db().engine
+        with engine.connect() as conn:
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == heads[-1]
+        tables = set(inspect(engine).get_table_names())
+    assert {"users", "api_tokens", "attempts", "attempt_tasks", "pool_sandboxes", "events"} <= tables
+
+
+def test_sqlite_runs_in_wal_mode(app):
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        return
+    with app.app_context(), get_db().engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
