@@ -22,6 +22,7 @@ class CheckInfo:
     description: str     # the docstring, cleaned ("" when missing)
     points: float        # from @pytest.mark.points(n), default 1
     line: int
+    fixtures: tuple[str, ...] = ()   # the check's arguments: k8s, kubectl, nodes, …
 
 
 def _points(fn: ast.FunctionDef, file: Path, problems: list[Problem]) -> float:
@@ -60,7 +61,8 @@ def scan_checks(path: str | Path) -> tuple[list[CheckInfo], list[Problem]]:
             problems.append(problem(file, f"check {prefix}{fn.name} has no docstring; the "
                                           "docstring is what the candidate sees", fn.lineno))
         checks.append(CheckInfo(prefix + fn.name, inspect.cleandoc(doc or ""),
-                                _points(fn, file, problems), fn.lineno))
+                                _points(fn, file, problems), fn.lineno,
+                                tuple(a.arg for a in fn.args.args if a.arg != "self")))
 
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):

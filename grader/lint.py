@@ -52,9 +52,12 @@ def lint_task(path: str | Path) -> LintResult:
     folder = Path(path)
     folder = folder.parent if folder.name == "task.yaml" else folder
     checks = folder / "checks.py"
+    declared = []
     if checks.is_file():
-        problems += scan_checks(checks)[1]
+        declared, found = scan_checks(checks)
+        problems += found
     if task is not None:
+        problems += requires_problems(task, declared)
         _, lines, _ = read_task_yaml(folder / "task.yaml")
         problems += template_problems(task, lines)
         problems += param_use_problems(task)
@@ -142,6 +145,28 @@ def param_use_problems(task: Task) -> list[Problem]:
         if name not in task.params:
             out.append(problem(task.checks_path, f"reads params[{name!r}], but the task declares "
                                f"no such param (declared: {', '.join(task.params) or 'none'})", n))
+    return out
+
+
+def requires_problems(task: Task, checks) -> list[Problem]:
+    """What the task uses must be in ``requires``, or it would be given a sandbox without it."""
+    out = []
+    file = task.path / "task.yaml"
+    if "nodes" not in task.requires:
+        for c in checks:
+            if "nodes" in c.fixtures:
+                out.append(problem(task.checks_path, f"check {c.id} uses the nodes fixture, but "
+                                   "task.yaml does not require nodes; add `nodes` to requires",
+                                   c.line))
+    if "etcd" not in task.requires:
+        for script in (task.setup_path, task.solution_path):
+            try:
+                text = script.read_text()
+            except OSError:
+                continue
+            if re.search(r"\betcdctl\b|ETCDCTL_ENDPOINTS", text):
+                out.append(problem(file, f"{script.name} uses etcd (etcdctl), but task.yaml does "
+                                         "not require etcd; add `etcd` to requires"))
     return out
 
 

@@ -236,3 +236,18 @@ def test_load_bank_by_id(task_dir):
 def test_lint_of_a_folder_without_tasks(tmp_path):
     [result] = lint_paths([tmp_path])
     assert "no task folders" in str(result.problems[0])
+
+
+def test_nodes_fixture_needs_requires_nodes(task_dir):
+    edit(task_dir / "checks.py", "def test_deployment_unchanged(kubectl, params):",
+         "def test_deployment_unchanged(kubectl, params, nodes):")
+    msg = only(task_dir)
+    assert "check test_deployment_unchanged uses the nodes fixture" in msg
+    edit(task_dir / "task.yaml", "requires: [api]", "requires: [api, nodes]")
+    assert messages(task_dir) == []
+
+
+def test_etcdctl_needs_requires_etcd(task_dir):
+    edit(task_dir / "solution", "set -euo pipefail\n",
+         "set -euo pipefail\netcdctl snapshot save \"$ANSWERS_DIR/snap.db\"\n")
+    assert "solution uses etcd (etcdctl), but task.yaml does not require etcd" in only(task_dir)
