@@ -231,3 +231,28 @@ class Event(Base):
     at: Mapped[float] = mapped_column(Float, default=time.time)
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TaskValidation(Base):
+    """A "Validate now" run of one task from the authoring pages (``web.author``):
+    the worker appends to ``log`` as it goes and stores the result table at the end.
+    ``version`` is the task files' content token, so a later edit makes it stale."""
+
+    __tablename__ = "task_validations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(128), index=True)
+    task_path: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|passed|failed|error
+    log: Mapped[str] = mapped_column(Text, default="")
+    result_json: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    @property
+    def result(self) -> dict | None:
+        return json.loads(self.result_json) if self.result_json else None
