@@ -113,3 +113,69 @@ def test_whole_attempt_on_kwok(kwok_app):
     from sandbox import get_provider
     assert a.sandbox_state == "destroyed" and get_provider("kwok").get(sb["name"]) is None
     assert [k for k, _ in events(app, aid)][-2:] == ["graded", "reaped"]
+
+
+def test_deadline_then_worker_killed_mid_grading_on_kwok(kwok_app):
+    """Real worker processes, real cluster: nobody submits; at the deadline the
+    worker does; it is killed while grading; the next worker grades it once."""
+    import os
+    import signal
+    import sys
+
+    app = kwok_app
+    lc = app.extensions["proctor.lifecycle"]
+    lc.queue = None  # this portal process only records; the workers do the work
+    from web.queue import Queue
+    app.config["QUEUE_IMMEDIATE"] = False
+    Queue(app, lc)  # the instance's SQLite queue, shared with the workers
+    with app.app_context(), get_db().session() as s:
+        user = s.scalar(select(User).where(User.username == "alice"))
+        exam = app.extensions["proctor.bank"]().exam("cluster-exam")
+        aid = lc.start(s, user, exam, "exam").id
+
+    def worker():
+        env = dict(os.environ, PROCTOR_INSTANCE_PATH=app.instance_path,
+                   PROCTOR_EXAMS_DIR=app.config["EXAMS_DIR"], PROCTOR_POOL_SIZE="0",
+                   PROCTOR_SANDBOX_PREFIX=app.config["SANDBOX_PREFIX"], PROCTOR_LEASE_SECONDS="5")
+        return subprocess.Popen([sys.executable, "-c", "from grader.cli import main; main()", "worker"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def wait(pred, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    w1, w2 = worker(), None
+    try:
+        assert wait(lambda: attempt(app, aid).state in ("running", "error"), 240)
+        assert attempt(app, aid).state == "running", attempt(app, aid).error
+        deadline = time.time() + 3
+        with app.app_context(), get_db().session() as s:
+            from web.models import Attempt
+            s.get(Attempt, aid).deadline_at = deadline
+        assert wait(lambda: attempt(app, aid).state == "grading", 30)
+        assert time.time() - deadline < 5.0
+        os.killpg(w1.pid, signal.SIGKILL)
+        w1.wait()
+        a = attempt(app, aid)
+        assert a.auto_submitted and a.submitted_at == pytest.approx(deadline, abs=0.01)
+        assert a.state == "grading"
+        w2 = worker()
+        assert wait(lambda: attempt(app, aid).state == "graded", 180)
+        time.sleep(2)
+        a = attempt(app, aid)
+        assert len(events(app, aid, "graded")) == 1 and a.grade_runs == 2
+        assert a.score == 0.0 and all(t.result["checks"] for t in a.tasks)
+        assert wait(lambda: attempt(app, aid).sandbox_state == "destroyed", 60)
+    finally:
+        for w in (w1, w2):
+            if w is not None and w.poll() is None:
+                os.killpg(w.pid, signal.SIGINT)
+                try:
+                    w.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(w.pid, signal.SIGKILL)
