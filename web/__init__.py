@@ -12,6 +12,7 @@ wires the task queue. The blueprints:
 - ``api``       the JSON API (``/api/v1``), session or bearer-token auth
 - ``admin``     attempts and users, for instructors and admins
 - ``terminal``  a websocket per attempt to the candidate's jailed shell
+- ``author``    task editor, validation, exam builder, statistics (instructors)
 """
 
 from __future__ import annotations
@@ -75,3 +76,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     from .terminal import init_terminal
     init_terminal(app)
+    from .author import init_author
+    init_author(app)

@@ -1,0 +1,105 @@
+"""Fixtures for the authoring pages, in the Flask tutorial's style (as
+tests/web/conftest.py): a fresh portal per test with its own instance, a task
+directory holding a copy of a real task, an exams directory, and users of
+every role. Sandboxes are the web tests' fakes; tasks, lint and exams are real."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+for p in (str(REPO), str(REPO / "tests" / "web")):
+    if p not in sys.path:
+        sys.path.insert(0 if p == str(REPO) else 1, p)
+
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+from fakes import FakeServices  # noqa: E402
+from web import create_app  # noqa: E402
+from web.db import get_db  # noqa: E402
+from web.models import User  # noqa: E402
+
+PASSWORD = "correct-horse-battery"
+PASSWORD_HASH = generate_password_hash(PASSWORD)
+FIXTURE_TASK = REPO / "tests" / "fixtures" / "tasks" / "svc-endpoints-fixture"
+
+
+class BankServices(FakeServices):
+    """Real tasks from TASKS_DIR (grader.task), fake sandboxes and grading."""
+
+    def load_tasks(self):
+        from web.services import RealServices
+        return RealServices(self.config).load_tasks()
+
+    def run_setup(self, task, sandbox, params):
+        return True, f"setup of {task.id} done"
+
+
+@pytest.fixture
+def app(tmp_path):
+    tasks = tmp_path / "tasks" / "ckad"
+    tasks.mkdir(parents=True)
+    shutil.copytree(FIXTURE_TASK, tasks / "svc-endpoints-fixture")
+    exams = tmp_path / "exams"
+    exams.mkdir()
+    (exams / "svc.yaml").write_text(textwrap.dedent("""
+        title: Services
+        track: ckad
+        duration: 30
+        pass_mark: 60
+        tasks:
+          - {id: svc-endpoints-fixture, weight: 4}
+    """))
+    app = create_app({
+        "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "QUEUE_IMMEDIATE": True,
+        "SERVICES": BankServices, "FAKE_ROOT": str(tmp_path), "TASKS_DIR": str(tmp_path / "tasks"),
+        "EXAMS_DIR": str(exams), "POOL_SIZE": 0, "LOGIN_LIMIT": "100 per minute",
+    })
+    with app.app_context():
+        with get_db().session() as s:
+            for name, role in (("alice", "candidate"), ("ines", "instructor"), ("ada", "admin")):
+                s.add(User(username=name, role=role, password_hash=PASSWORD_HASH))
+    yield app
+    app.extensions["proctor.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        html = self._client.get(path).get_data(as_text=True)
+        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert m, f"no csrf token on {path}"
+        return m.group(1)
+
+    def login(self, username: str = "ines", password: str = PASSWORD):
+        token = self.csrf("/login")
+        resp = self._client.post("/login", data={"username": username, "password": password,
+                                                 "csrf_token": token})
+        self.token = self.csrf("/account")
+        return resp
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self._client.post(path, data=data, **kwargs)
+
+    def post_json(self, path: str, body: dict):
+        return self._client.post(path, json=body, headers={"X-CSRFToken": self.token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
