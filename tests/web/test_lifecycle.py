@@ -211,3 +211,31 @@ def test_half_made_warm_sandbox_of_a_dead_worker_is_dropped(app):
     with app.app_context(), get_db().session() as s:
         assert s.scalar(select(PoolSandbox).where(PoolSandbox.name == lc.prefix + "wdead")) is None
     assert not app.extensions["proctor.services"].sandbox_healthy(lc.prefix + "wdead")
+
+
+@pytest.mark.skipif(not os.environ.get("PROCTOR_TEST_REDIS_URL"),
+                    reason="set PROCTOR_TEST_REDIS_URL=redis://… to run the queue on Redis")
+def test_jobs_through_redis(app, tmp_path):
+    """The networked queue: portal and worker share jobs through Redis."""
+    url = os.environ["PROCTOR_TEST_REDIS_URL"]
+    exams = app.config["EXAMS_DIR"]
+    db_url = app.config["DATABASE_URL"] if not app.config["DATABASE_URL"].startswith("sqlite") else ""
+    portal = create_app({"INSTANCE_PATH": app.instance_path, "SERVICES": FakeServices,
+                         "FAKE_ROOT": str(tmp_path), "EXAMS_DIR": exams, "POOL_SIZE": 0,
+                         "QUEUE_URL": url, "DATABASE_URL": app.config["DATABASE_URL"]})
+    from huey import RedisHuey
+    assert isinstance(portal.extensions["proctor.queue"].huey, RedisHuey)
+    portal.extensions["proctor.queue"].huey.flush()
+    lc = portal.extensions["proctor.lifecycle"]
+    with portal.app_context(), get_db().session() as s:
+        user = s.scalar(select(User).where(User.username == "bob"))
+        aid = lc.start(s, user, portal.extensions["proctor.bank"]().exam("fake-ckad"), "exam").id
+    w = worker(app.instance_path, tmp_path, exams, db_url, PROCTOR_QUEUE_URL=url)
+    try:
+        assert wait_for(lambda: attempt(portal, aid).state == "running", 30)
+        with portal.app_context(), get_db().session() as s:
+            assert lc.submit(s, s.get(Attempt, aid))
+        assert wait_for(lambda: attempt(portal, aid).state == "graded", 30)
+    finally:
+        os.killpg(w.pid, signal.SIGINT)
+        w.wait(timeout=30)
