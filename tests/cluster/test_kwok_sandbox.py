@@ -34,7 +34,7 @@ def api(sb) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(sb.kubeconfig))
 
 
-def wait_for(fn, timeout=30.0, interval=0.2, what="condition"):
+def wait_for(fn, timeout=120.0, interval=0.2, what="condition"):
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:
@@ -107,7 +107,7 @@ def test_lifecycle_create_deploy_endpoints_selector_destroy(kwok):
     assert core.read_namespaced_service_account("default", "default")
 
     kubectl(sb, "apply", "-f", "-", input=DEPLOYMENT)
-    kubectl(sb, "rollout", "status", "deployment/web", "--timeout=60s")
+    kubectl(sb, "rollout", "status", "deployment/web", "--timeout=180s")
     pods = core.list_namespaced_pod("default", label_selector="app=web").items
     assert len(pods) == 3
     assert all(p.status.phase == "Running" and p.status.pod_ip for p in pods)
@@ -214,22 +214,22 @@ spec:
   containers: [{name: c, image: busybox}]
 """
     kubectl(sb, "apply", "-f", "-", input=manifests)
-    kubectl(sb, "-n", "behave", "wait", "job/pi", "--for=condition=Complete", "--timeout=60s")
+    kubectl(sb, "-n", "behave", "wait", "job/pi", "--for=condition=Complete", "--timeout=180s")
     core = client.CoreV1Api(api(sb))
     wait_for(lambda: len([p for p in core.list_namespaced_pod("behave", label_selector="app=agent").items
                           if p.status.phase == "Running"]) == 2, what="a DaemonSet pod per worker")
     ds_nodes = sorted(p.spec.node_name for p in
                       core.list_namespaced_pod("behave", label_selector="app=agent").items)
     assert ds_nodes == ["node01", "node02"]
-    kubectl(sb, "-n", "behave", "wait", "pod/picky", "--for=condition=Ready", "--timeout=30s")
+    kubectl(sb, "-n", "behave", "wait", "pod/picky", "--for=condition=Ready", "--timeout=120s")
     assert core.read_namespaced_pod("picky", "behave").spec.node_name == "node02"
 
     # ReplicaSets scale; cordon and drain move pods off a node
     kubectl(sb, "-n", "behave", "create", "deployment", "app", "--image=nginx", "--replicas=4")
-    kubectl(sb, "-n", "behave", "rollout", "status", "deployment/app", "--timeout=60s")
+    kubectl(sb, "-n", "behave", "rollout", "status", "deployment/app", "--timeout=180s")
     kubectl(sb, "-n", "behave", "scale", "deployment/app", "--replicas=6")
-    kubectl(sb, "-n", "behave", "rollout", "status", "deployment/app", "--timeout=60s")
-    kubectl(sb, "drain", "node01", "--ignore-daemonsets", "--force", "--timeout=60s")
+    kubectl(sb, "-n", "behave", "rollout", "status", "deployment/app", "--timeout=180s")
+    kubectl(sb, "drain", "node01", "--ignore-daemonsets", "--force", "--timeout=180s")
     assert core.read_node("node01").spec.unschedulable is True
     wait_for(lambda: all(p.spec.node_name == "node02" for p in
                          core.list_namespaced_pod("behave", label_selector="app=app").items
@@ -245,7 +245,7 @@ spec:
         kubectl(sb, "-n", "behave", "run", "tolerant", "--image=busybox", "--overrides",
                 '{"spec":{"tolerations":[{"key":"gpu","operator":"Equal","value":"yes",'
                 '"effect":"NoSchedule"}]}}')
-        kubectl(sb, "-n", "behave", "wait", "pod/tolerant", "--for=condition=Ready", "--timeout=30s")
+        kubectl(sb, "-n", "behave", "wait", "pod/tolerant", "--for=condition=Ready", "--timeout=120s")
         time.sleep(1)
         plain = core.read_namespaced_pod("plain", "behave")
         assert plain.spec.node_name is None and plain.status.phase == "Pending"
@@ -258,7 +258,7 @@ def test_kwok_runs_nothing_on_the_host(shared_sandbox):
     sb = shared_sandbox
     kubectl(sb, "create", "namespace", "sec")
     kubectl(sb, "-n", "sec", "run", "target", "--image=busybox")
-    kubectl(sb, "-n", "sec", "wait", "pod/target", "--for=condition=Ready", "--timeout=30s")
+    kubectl(sb, "-n", "sec", "wait", "pod/target", "--for=condition=Ready", "--timeout=120s")
     marker = f"/tmp/proctor-exec-{os.getpid()}"
     res = kubectl(sb, "-n", "sec", "exec", "target", "--", "touch", marker, check=False)
     assert res.returncode != 0
