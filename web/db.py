@@ -7,6 +7,7 @@ owned by Alembic (``web/migrations``) and upgraded on start.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,12 +50,26 @@ class Database:
         from alembic import command
         from alembic.config import Config
 
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        # The portal and the worker may start at the same moment: PostgreSQL
+        # serialises them with an advisory lock; SQLite's loser retries.
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(74371)"))
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 + attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
