@@ -40,7 +40,7 @@ function create(parent, opts = {}) {
     parent,
     state: EditorState.create({
       doc: opts.doc || "",
-      extensions: [basicSetup, keymap.of([indentWithTab]), lang(), lintGutter(), theme, listener,
+      extensions: [basicSetup, keymap.of([indentWithTab]), lang(), lintGutter(), theme, listener, EditorView.lineWrapping,
                    indentUnit.of(opts.language === "python" ? "    " : "  "),
                    EditorState.tabSize.of(opts.language === "python" ? 4 : 2)],
     }),

@@ -1,0 +1,90 @@
+"""A KillerCoda scenario becomes a draft task."""
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from grader.lint import lint_task
+
+INDEX = {
+    "title": "Fix the broken Service",
+    "description": "A Service without endpoints",
+    "details": {
+        "intro": {"text": "intro.md", "background": "setup.sh"},
+        "steps": [
+            {"title": "Find the selector", "text": "step1/text.md", "verify": "step1/verify.sh"},
+            {"title": "Fix the Service", "text": "step2/text.md", "verify": "step2/verify.sh"},
+        ],
+        "finish": {"text": "finish.md"},
+    },
+    "backend": {"imageid": "kubernetes-kubeadm-1node"},
+}
+FILES = {
+    "index.json": json.dumps(INDEX),
+    "intro.md": "The Service `web` in namespace `shop` has no endpoints.",
+    "setup.sh": "#!/bin/bash\nkubectl create namespace shop\n",
+    "step1/text.md": "Which labels does it select?\n\n`kubectl -n shop get svc web -o yaml`{{exec}}\n",
+    "step1/verify.sh": "#!/bin/bash\nkubectl -n shop get svc web\n",
+    "step2/text.md": "Make it select `app=web`.\n\n<details><summary>Solution</summary>\n\n```plain\n"
+                     "kubectl -n shop patch svc web -p '{\"spec\":{\"selector\":{\"app\":\"web\"}}}'\n```\n\n</details>\n",
+    "step2/verify.sh": "#!/bin/bash\n[ \"$(kubectl -n shop get svc web -o jsonpath='{.spec.selector.app}')\" = web ]\n",
+    "finish.md": "Done!",
+}
+
+
+def scenario_zip(prefix="fix-svc/") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in FILES.items():
+            z.writestr(prefix + name, text)
+    return buf.getvalue()
+
+
+def test_import_makes_a_draft_that_lints_clean(client, auth, app):
+    auth.login()
+    resp = auth.post("/author/import", {"track": "ckad", "domain": "Services and Networking",
+                                        "difficulty": "easy", "id": "",
+                                        "scenario": (io.BytesIO(scenario_zip()), "fix-svc.zip")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert resp.headers["Location"].endswith("/author/tasks/drafts/ckad/fix-the-broken-service")
+    draft = Path(app.instance_path) / "drafts" / "ckad" / "fix-the-broken-service"
+    task_yaml = (draft / "task.yaml").read_text()
+    assert "The Service `web` in namespace `shop` has no endpoints." in task_yaml
+    assert "### 1. Find the selector" in task_yaml and "{{exec}}" not in task_yaml
+    assert "patch svc web" not in task_yaml          # the <details> solution left the statement ...
+    assert "patch svc web" in (draft / "solution").read_text()   # ... for the draft solution
+    assert "kubectl create namespace shop" in (draft / "setup").read_text()
+    assert os.access(draft / "setup", os.X_OK) and os.access(draft / "verify" / "step2.sh", os.X_OK)
+    checks = (draft / "checks.py").read_text()
+    assert 'run_verify("step1.sh", sandbox)' in checks and 'run_verify("step2.sh", sandbox)' in checks
+    assert '"""Step 2: Fix the Service"""' in checks
+    assert lint_task(draft).problems == []
+    # a draft is not in the bank (no exam draws it) until it is published
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Publish to the bank" in page
+    assert "fix-the-broken-service" in client.get("/author/tasks?status=draft").get_data(as_text=True)
+    with app.app_context():
+        assert app.extensions["proctor.bank"]().task("fix-the-broken-service") is None
+    pub = auth.post("/author/tasks/drafts/ckad/fix-the-broken-service/publish")
+    assert pub.status_code == 302 and pub.headers["Location"].endswith("/author/tasks/bank/ckad/fix-the-broken-service")
+    assert (Path(app.config["TASKS_DIR"]) / "ckad" / "fix-the-broken-service" / "verify" / "step1.sh").exists()
+    with app.app_context():
+        assert app.extensions["proctor.bank"]().task("fix-the-broken-service") is not None
+
+
+def test_import_refuses_what_is_not_a_scenario(client, auth):
+    auth.login()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("readme.md", "hello")
+    resp = auth.post("/author/import", {"track": "ckad", "domain": "Services and Networking",
+                                        "difficulty": "easy", "scenario": (io.BytesIO(buf.getvalue()), "x.zip")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 200 and "no index.json" in resp.get_data(as_text=True)
+    resp = auth.post("/author/import", {"track": "ckad", "domain": "Services and Networking",
+                                        "difficulty": "easy", "scenario": (io.BytesIO(b"{"), "index.json")},
+                     content_type="multipart/form-data")
+    assert "not valid JSON" in resp.get_data(as_text=True)
