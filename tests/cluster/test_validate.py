@@ -43,7 +43,8 @@ def test_sound_task_holds_with_two_seeds(reports, kwok):
 def test_free_points_are_rejected(reports):
     rep = reports["free-points"]
     assert not rep.ok
-    assert {(v.check, v.rule) for v in rep.violations} == {("test_configmap_exists", FREE_POINTS)}
+    assert {(v.check, v.rule) for v in rep.violations} == {("test_configmap_exists", FREE_POINTS)}, \
+        [str(v) for v in rep.violations]
     assert [v.seed for v in rep.violations] == [1, 2]
     assert str(rep.violations[0]) == ("test_configmap_exists passes right after setup: free points "
                                       "(seed 1): ConfigMap app-config exists.")
@@ -52,6 +53,7 @@ def test_free_points_are_rejected(reports):
 def test_solution_that_misses_is_rejected(reports):
     rep = reports["solution-misses"]
     assert not rep.ok
+    assert len(rep.violations) == 2, [str(v) for v in rep.violations]
     [first, second] = rep.violations
     assert (first.check, first.rule, first.seed) == ("test_size_is_large", FAILS_AFTER_SOLUTION, 1)
     assert second.seed == 2
