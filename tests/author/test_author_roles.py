@@ -40,11 +40,10 @@ def test_instructor_and_admin_see_every_page(client, auth, user):
         assert resp.status_code == (302 if url == "/author/" else 200), (url, resp.status_code)
 
 
-def test_author_link_only_for_staff(app):
-    from conftest import AuthActions
+def test_author_link_only_for_staff(app, auth):
     for user, shown in (("alice", False), ("ines", True)):
         client = app.test_client()
-        AuthActions(client).login(user)
+        type(auth)(client).login(user)
         assert ("/author/tasks" in client.get("/").get_data(as_text=True)) is shown
 
 
