@@ -78,8 +78,12 @@ class Queue:
             return None
 
     def consumer(self, workers: int):
+        # An idle huey consumer backs off to polling every 10 s; a candidate
+        # waiting for a cluster or for results must not wait for that.
+        # (RedisHuey blocks on the list instead of polling.)
         return self.huey.create_consumer(workers=workers, worker_type="thread",
-                                         periodic=False, check_worker_health=True)
+                                         periodic=False, check_worker_health=True,
+                                         initial_delay=0.05, backoff=1.15, max_delay=0.5)
 
 
 class Ticker(threading.Thread):
