@@ -50,7 +50,11 @@ def error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="proctor", standalone_mode=False)
+        # standalone_mode=False: click *returns* the code of ctx.exit(n)
+        # instead of exiting, so pass it on ourselves.
+        rv = cli.main(args=argv, prog_name="proctor", standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
     except KNOWN_ERRORS as exc:
         error(str(exc))
         sys.exit(1)
