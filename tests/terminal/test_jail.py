@@ -58,7 +58,8 @@ def test_the_jail_reaches_its_own_cluster_as_an_unprivileged_candidate(jails, tw
     jail = jails(a, 101)
     rc, out = run(jail, "id -un; grep CapEff /proc/self/status; kubectl get nodes -o name; "
                         "kubectl config view -o jsonpath='{.clusters[0].cluster.server}'; echo; "
-                        "etcdctl endpoint health 2>&1 | tail -1; echo 42 > /opt/answers/q1.txt")
+                        "etcdctl endpoint health 2>&1 | tail -1; echo 42 > /opt/answers/q1.txt; "
+                        f"etcdctl --endpoints={a.etcd_endpoint} endpoint health 2>&1 | tail -1")
     assert rc == 0, out
     lines = out.splitlines()
     assert lines[0] == "candidate"
@@ -66,6 +67,8 @@ def test_the_jail_reaches_its_own_cluster_as_an_unprivileged_candidate(jails, tw
     assert lines[2:4] == ["node/controlplane", "node/node01"]
     assert lines[4] == "https://127.0.0.1:6443"
     assert "is healthy" in lines[5]
+    # the endpoint a task's setup recorded from the host side works inside too
+    assert "is healthy" in lines[6] and a.etcd_endpoint.removeprefix("http://") in lines[6]
     # the grader reads answer files from the sandbox's workspace
     assert (a.workspace / "answers" / "q1.txt").read_text() == "42\n"
 

@@ -143,9 +143,9 @@ class Jail:
                                     text=True, timeout=30).stdout
         (etc / "kubectl_completion").write_text(completion)
         nodes = ", ".join(self.spec.nodes) or "see kubectl get nodes"
-        etcd = (f"export ETCDCTL_ENDPOINTS=http://127.0.0.1:{ETCD_PORT}\n"
-                if self.spec.etcd_endpoint else "")
-        (etc / "bashrc").write_text(BASHRC.format(nodes=nodes, answers=ANSWERS, etcd=etcd))
+        # No ETCDCTL_ENDPOINTS: etcdctl 3.6 refuses --endpoints when it is set,
+        # and 127.0.0.1:2379, etcdctl's default, is the tunnel to this etcd.
+        (etc / "bashrc").write_text(BASHRC.format(nodes=nodes, answers=ANSWERS))
         (etc / "vimrc").write_text("runtime! debian.vim\nset nocompatible\nsyntax on\n"
                                    "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
                                    "set backspace=indent,eol,start\n")
@@ -258,9 +258,27 @@ class Jail:
             "--", "/usr/bin/setpriv", "--reuid", str(self.spec.uid), "--regid",
             str(self.spec.uid), "--clear-groups", "--inh-caps=-all", "--ambient-caps=-all",
             "--bounding-set=-all", "--no-new-privs",
-            "--", "/bin/bash", "-c", TUNNELS + f' cd {HOME}; exec "$@"', "jail", *argv,
+            "--", "/bin/bash", "-c", self._tunnels() + f' cd {HOME}; exec "$@"', "jail", *argv,
         ]
         return args
+
+    def _tunnels(self) -> str:
+        """Shell that starts the near ends of the tunnels inside the jail.
+
+        The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
+        (etcdctl's default) and also at its port on the host, so an endpoint
+        a task recorded from the host side (setup runs there) works here too.
+        """
+        listens = [(API_PORT, "api.sock")]
+        if self.spec.etcd_endpoint:
+            host_port = _host_port(self.spec.etcd_endpoint)[1]
+            listens += [(ETCD_PORT, "etcd.sock")] + (
+                [(host_port, "etcd.sock")] if host_port not in (ETCD_PORT, API_PORT) else [])
+        starts = "".join(
+            f"socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
+            f"UNIX-CONNECT:/run/proctor/{sock} >/dev/null 2>&1 & " for port, sock in listens)
+        return (starts + f"for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/{API_PORT}) "
+                "2>/dev/null && break; sleep 0.02; done;")
 
     def preexec(self) -> None:
         """Runs in the child before exec: join the cgroups, set rlimits (they
@@ -340,16 +358,6 @@ def _host_port(url: str) -> tuple[str, int]:
     return host, int(port)
 
 
-# Inside the jail, before the shell: the near ends of the tunnels.
-TUNNELS = (
-    f"socat TCP-LISTEN:{API_PORT},bind=127.0.0.1,fork,reuseaddr "
-    "UNIX-CONNECT:/run/proctor/api.sock >/dev/null 2>&1 & "
-    f"[ -S /run/proctor/etcd.sock ] && socat TCP-LISTEN:{ETCD_PORT},bind=127.0.0.1,fork,reuseaddr "
-    "UNIX-CONNECT:/run/proctor/etcd.sock >/dev/null 2>&1 & "
-    f"for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/{API_PORT}) 2>/dev/null && break; "
-    "sleep 0.02; done;"
-)
-
 BASHRC = r"""# Proctor exam shell
 [ -z "$PS1" ] && return
 shopt -s checkwinsize histappend
@@ -361,7 +369,7 @@ fi
 . /etc/proctor/kubectl_completion
 alias k=kubectl
 complete -o default -F __start_kubectl k
-{etcd}export do="--dry-run=client -o yaml"
+export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
   printf '\e[1mProctor exam shell\e[0m: kubectl (alias k, with completion), vim, nano, less.\n'
