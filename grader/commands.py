@@ -49,6 +49,11 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
         nonlocal bar
         if total == 0:
             return
+        if not sys.stderr.isatty():
+            # CI logs: a line per step instead of a bar nobody sees until the end
+            click.echo(f"[{done}/{total}] {label} ({time.monotonic() - started:.0f}s)",
+                       err=True)
+            return
         if bar is None:
             bar = click.progressbar(length=total, label=f"validating on {provider}",
                                     file=sys.stderr, show_pos=True, show_eta=True,
