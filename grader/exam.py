@@ -92,6 +92,12 @@ class Exam:
         def fits(task) -> bool:
             return capabilities is None or set(getattr(task, "requires", None) or ()) <= set(capabilities)
 
+        def clashes(task, chosen) -> list[str]:
+            """Ids among ``chosen`` that cannot share a cluster with ``task`` (either way)."""
+            mine = set(getattr(task, "conflicts", None) or ())
+            return [c.id for c in chosen
+                    if c.id in mine or task.id in set(getattr(c, "conflicts", None) or ())]
+
         if not self.is_draw:
             out = []
             for line in self.tasks:
@@ -101,6 +107,11 @@ class Exam:
                 if not fits(task):
                     raise ExamError(self.path, [f"task {line.id!r} requires {sorted(task.requires)}; "
                                                 f"the sandbox provider offers {sorted(capabilities)}"])
+                if clashes(task, [t for t, _ in out]):
+                    raise ExamError(self.path, [f"tasks {task.id!r} and "
+                                                f"{clashes(task, [t for t, _ in out])[0]!r} "
+                                                "conflict (see 'conflicts' in task.yaml); an exam "
+                                                "cannot have both"])
                 out.append((task, line.weight))
             return out
         rng = random.Random(f"{self.id}:{seed}")
@@ -113,12 +124,22 @@ class Exam:
             raise ExamError(self.path, [f"no task in the bank for any domain of track {self.track!r}"])
         counts = _apportion(domains, self.draw_count, {d: len(by_domain[d]) for d in domains})
         out = []
+        chosen: list = []
         for domain in sorted(domains, key=lambda d: (-domains[d], d)):
             n = counts[domain]
             if not n:
                 continue
-            for task in rng.sample(by_domain[domain], n):
-                out.append((task, round(domains[domain] / n, 2)))
+            # in a random order, the first n that clash with nothing chosen so far
+            picked = [t for t in rng.sample(by_domain[domain], len(by_domain[domain]))]
+            take = []
+            for task in picked:
+                if len(take) == n:
+                    break
+                if not clashes(task, chosen + take):
+                    take.append(task)
+            chosen += take
+            for task in take:
+                out.append((task, round(domains[domain] / len(take), 2)))
         return out
 
     def to_dict(self) -> dict:

@@ -95,6 +95,7 @@ class Task:
     requires: list[str]
     nodes: int
     params: dict[str, Param]
+    conflicts: list[str]
     hints: list[str]
     docs: list[str]
     path: Path
@@ -320,6 +321,7 @@ def build_task(folder: Path, data: dict) -> Task:
         difficulty=data["difficulty"], minutes=data["minutes"], weight=data["weight"],
         statement=data["statement"], requires=list(data.get("requires") or ["api"]),
         nodes=int(data.get("nodes", DEFAULT_NODES)), params=params,
+        conflicts=list(data.get("conflicts") or []),
         hints=list(data.get("hints") or []), docs=list(data.get("docs") or []),
         path=folder, raw=data,
     )

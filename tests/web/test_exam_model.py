@@ -83,3 +83,27 @@ def test_shipped_exams_are_valid():
     for exam in exams.values():
         paper = exam.select(bank, seed=1, capabilities={"api", "etcd"})
         assert paper and all(exam.track in t.tracks for t, _ in paper)
+
+
+def test_draw_never_puts_conflicting_tasks_in_one_paper():
+    exam = parse_exam({"title": "T", "track": "cka", "duration": 60, "pass_mark": 50,
+                       "draw": {"count": 2, "domains": {"Storage": 1, "Troubleshooting": 1}}}, "t")
+    a = FakeTask("taint", "x", "Storage", tracks=["cka"])
+    b = FakeTask("drain", "x", "Troubleshooting", tracks=["cka"])
+    c = FakeTask("other", "x", "Troubleshooting", tracks=["cka"])
+    a.conflicts = ["drain"]  # declared on one side only: it binds both ways
+    bank = {t.id: t for t in (a, b, c)}
+    papers = {tuple(sorted(t.id for t, _ in exam.select(bank, seed=s))) for s in range(30)}
+    assert ("drain", "taint") not in papers
+    assert ("other", "taint") in papers  # the draw still fills the domain
+
+
+def test_fixed_paper_with_conflicting_tasks_is_refused():
+    a = FakeTask("taint", "x", "Storage", tracks=["cka"])
+    b = FakeTask("drain", "x", "Troubleshooting", tracks=["cka"])
+    b.conflicts = ["taint"]
+    bank = {"taint": a, "drain": b}
+    exam = parse_exam({"title": "T", "track": "cka", "duration": 60, "pass_mark": 50,
+                       "tasks": ["taint", "drain"]}, "t", known_tasks=bank)
+    with pytest.raises(ExamError, match="'drain' and 'taint' conflict"):
+        exam.select(bank, seed=1)
