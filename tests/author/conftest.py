@@ -5,7 +5,9 @@ every role. Sandboxes are the web tests' fakes; tasks, lint and exams are real."
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import sys
 import textwrap
@@ -42,7 +44,27 @@ class BankServices(FakeServices):
 
 
 @pytest.fixture
-def app(tmp_path):
+def database_url():
+    """SQLite in the instance, or a fresh PostgreSQL database per test when
+    ``PROCTOR_TEST_DATABASE_URL`` points at a server (as tests/web does)."""
+    admin_url = os.environ.get("PROCTOR_TEST_DATABASE_URL")
+    if not admin_url:
+        yield ""
+        return
+    from sqlalchemy import create_engine, make_url, text
+    from web.db import normalise_url
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = f"proctor_author_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
     tasks = tmp_path / "tasks" / "ckad"
     tasks.mkdir(parents=True)
     shutil.copytree(FIXTURE_TASK, tasks / "svc-endpoints-fixture")
@@ -60,6 +82,7 @@ def app(tmp_path):
         "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "QUEUE_IMMEDIATE": True,
         "SERVICES": BankServices, "FAKE_ROOT": str(tmp_path), "TASKS_DIR": str(tmp_path / "tasks"),
         "EXAMS_DIR": str(exams), "POOL_SIZE": 0, "LOGIN_LIMIT": "100 per minute",
+        **({"DATABASE_URL": database_url} if database_url else {}),
     })
     with app.app_context():
         with get_db().session() as s:
