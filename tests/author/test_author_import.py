@@ -1,44 +1,22 @@
-"""A KillerCoda scenario becomes a draft task."""
+"""A KillerCoda scenario (tests/fixtures/killercoda/fix-the-broken-service) becomes a draft task."""
 
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
 
 from grader.lint import lint_task
 
-INDEX = {
-    "title": "Fix the broken Service",
-    "description": "A Service without endpoints",
-    "details": {
-        "intro": {"text": "intro.md", "background": "setup.sh"},
-        "steps": [
-            {"title": "Find the selector", "text": "step1/text.md", "verify": "step1/verify.sh"},
-            {"title": "Fix the Service", "text": "step2/text.md", "verify": "step2/verify.sh"},
-        ],
-        "finish": {"text": "finish.md"},
-    },
-    "backend": {"imageid": "kubernetes-kubeadm-1node"},
-}
-FILES = {
-    "index.json": json.dumps(INDEX),
-    "intro.md": "The Service `web` in namespace `shop` has no endpoints.",
-    "setup.sh": "#!/bin/bash\nkubectl create namespace shop\n",
-    "step1/text.md": "Which labels does it select?\n\n`kubectl -n shop get svc web -o yaml`{{exec}}\n",
-    "step1/verify.sh": "#!/bin/bash\nkubectl -n shop get svc web\n",
-    "step2/text.md": "Make it select `app=web`.\n\n<details><summary>Solution</summary>\n\n```plain\n"
-                     "kubectl -n shop patch svc web -p '{\"spec\":{\"selector\":{\"app\":\"web\"}}}'\n```\n\n</details>\n",
-    "step2/verify.sh": "#!/bin/bash\n[ \"$(kubectl -n shop get svc web -o jsonpath='{.spec.selector.app}')\" = web ]\n",
-    "finish.md": "Done!",
-}
+SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "killercoda" / "fix-the-broken-service"
 
 
 def scenario_zip(prefix="fix-svc/") -> bytes:
+    """The fixture scenario folder, zipped as a KillerCoda export would be."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        for name, text in FILES.items():
-            z.writestr(prefix + name, text)
+        for f in sorted(SCENARIO.rglob("*")):
+            if f.is_file():
+                z.write(f, prefix + f.relative_to(SCENARIO).as_posix())
     return buf.getvalue()
 
 
