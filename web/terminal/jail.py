@@ -372,9 +372,8 @@ complete -o default -F __start_kubectl k
 export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
-  printf '\e[1mProctor exam shell\e[0m: kubectl (alias k, with completion), vim, nano, less.\n'
-  printf 'Cluster nodes: {nodes}. Answer files go in {answers}.\n'
-  printf 'Context: exam (kubectl config get-contexts). Try: k get nodes\n\n'
+  printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), vim, nano, less\n'
+  printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: exam\n\n'
 fi
 """
 
