@@ -47,7 +47,9 @@ CREATE_TIMEOUT = 90.0
 # sandbox, bench/sandbox_start.py). The components inherit kwokctl's env.
 COMPONENT_ENV = {"GOGC": "40", "GOMEMLIMIT": "160MiB"}
 # One user per cluster: API priority and fairness only costs memory here.
-EXTRA_ARGS = ["--extra-args", "kube-apiserver=enable-priority-and-fairness=false"]
+EXTRA_ARGS = ["--extra-args", "kube-apiserver=enable-priority-and-fairness=false",
+              "--extra-args", "kube-controller-manager=leader-elect=false",
+              "--extra-args", "kube-scheduler=leader-elect=false"]
 
 
 @contextlib.contextmanager
