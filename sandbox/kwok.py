@@ -64,6 +64,17 @@ def _machine_lock():
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _listening_ports(procs: list[psutil.Process]) -> set[int]:
+    ports = set()
+    for p in procs:
+        try:
+            ports |= {c.laddr.port for c in p.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return ports
+
+
 def state_dir() -> Path:
     env = os.environ.get("PROCTOR_STATE_DIR")
     if env:
@@ -386,6 +397,7 @@ class KwokProvider(Provider):
                 raise NameTaken(f"kwok cluster {name!r} was not created by Proctor; "
                                 f"not touching {cluster}")
             return
+        ports = _listening_ports(self.processes(name))
         if cluster.exists():
             self._kwokctl("delete", "cluster", "--name", name, check=False, timeout=60)
         # kwokctl leaves nothing when its processes are healthy; after a crash
@@ -402,6 +414,14 @@ class KwokProvider(Provider):
                 p.kill()
             except psutil.NoSuchProcess:
                 pass
+        # A killed process's listening sockets close a moment after it dies;
+        # return only when the ports are free for the next sandbox.
+        deadline = time.monotonic() + 10
+        while ports and time.monotonic() < deadline:
+            ports &= {c.laddr.port for c in psutil.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN}
+            if ports:
+                time.sleep(0.05)
         shutil.rmtree(cluster, ignore_errors=True)
         shutil.rmtree(self._record_dir(name), ignore_errors=True)
 
