@@ -27,6 +27,7 @@ the host's processes are simply not in its mount or pid namespace.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import resource
@@ -168,7 +169,7 @@ class Jail:
                 [socat, f"UNIX-LISTEN:{path},fork,mode=0600,user={self.spec.uid}",
                  f"TCP:{host}:{port}"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True))
+                start_new_session=True, preexec_fn=_die_with_parent))
         deadline = time.monotonic() + 5
         while not all((self.run_dir / s).exists() for s in targets):
             if time.monotonic() > deadline:
@@ -344,6 +345,13 @@ class Jail:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """The relay ends when the portal does (shells are forked from a thread
+    that lives as long as the process, so the 'parent died' signal means it)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _write(path: Path, value) -> None:
