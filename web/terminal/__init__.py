@@ -93,17 +93,22 @@ def guard():
 
 @sock.route("/attempts/<int:attempt_id>/terminal", bp=bp)
 def terminal(ws, attempt_id: int):
+    from ..db import close_session
     attempt = _load_running_attempt(attempt_id)
-    sb = attempt.sandbox
+    sb, attempt_id, deadline = attempt.sandbox, attempt.id, attempt.deadline_at
+    memory_mb = int(current_app.config.get("TERMINAL_MEMORY_MB", 768))
+    max_pids = int(current_app.config.get("TERMINAL_MAX_PIDS", 256))
+    # The connection lives as long as the terminal is open: give the database
+    # connection back now, or twenty open terminals exhaust the pool.
+    close_session()
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
-        attempt=attempt.id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
+        attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
         etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
-        memory_mb=int(current_app.config.get("TERMINAL_MEMORY_MB", 768)),
-        max_pids=int(current_app.config.get("TERMINAL_MAX_PIDS", 256)))
+        memory_mb=memory_mb, max_pids=max_pids)
     try:
-        shell = shells().get_or_start(attempt.id, spec, attempt.deadline_at)
+        shell = shells().get_or_start(attempt_id, spec, deadline)
     except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause
-        log.exception("could not start the shell of attempt %s", attempt.id)
+        log.exception("could not start the shell of attempt %s", attempt_id)
         ws.send(f"\r\n\x1b[31mThe terminal could not start: {exc}\x1b[0m\r\n".encode())
         return
     backlog, q = shell.attach()
@@ -142,7 +147,7 @@ def terminal(ws, attempt_id: int):
             except Exception:  # noqa: BLE001 - the browser may be gone already
                 pass
 
-    t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt.id}")
+    t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt_id}")
     t.start()
     try:
         while True:
