@@ -319,11 +319,13 @@ class KwokProvider(Provider):
         has_sa = False
         while time.monotonic() < deadline:
             if ready != want:
+                # Ready, and no longer tainted not-ready/unreachable by the
+                # node lifecycle controller (it adds those to every new node).
                 res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                                    "{.metadata.name} {.status.conditions[?(@.type==\"Ready\")]"
-                                    ".status}{\"\\n\"}{end}")
+                                    "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
+                                    "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
                 ready = {line.split()[0] for line in res.stdout.splitlines()
-                         if line.endswith(" True")}
+                         if line.endswith(" True") and "node.kubernetes.io/" not in line}
             if ready == want:
                 has_sa = self._kubectl(sandbox, "get", "serviceaccount", "default",
                                        "-o", "name").returncode == 0

@@ -7,18 +7,13 @@ of the task bank, so the task made by the test never lands in the repository."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from e2e_portal import run_portal
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -26,50 +21,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 DOMAIN = "Application Environment, Configuration and Security"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def author_portal(tmp_path_factory):
     root = tmp_path_factory.mktemp("author-portal")
     shutil.copytree(REPO / "tasks", root / "tasks")
     shutil.copytree(REPO / "exams", root / "exams")
-    port = free_port()
-    env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(root / "instance"),
-               PROCTOR_STATE_DIR=str(root / "state"), PROCTOR_TASKS_DIR=str(root / "tasks"),
-               PROCTOR_EXAMS_DIR=str(root / "exams"), PROCTOR_POOL_SIZE="0", PYTHONUNBUFFERED="1")
-    log = (root / "portal.log").open("w")
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "proctor"), "run", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/login", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the portal did not start:\n{(root / 'portal.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-    logins = (root / "instance" / "demo-logins.txt").read_text().splitlines()
-    passwords = {line.split()[0]: line.split()[2] for line in logins if line.strip()}
-    yield {"base": base, "passwords": passwords, "root": root}
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    sys.path.insert(0, str(REPO))
-    from sandbox.kwok import KwokProvider
-    prov = KwokProvider(root=root / "state")
-    for sb in prov.list(include_creating=True):
-        prov.destroy(sb.name)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(root / "portal.log", ARTIFACTS / "author-portal.log")
+    with run_portal(root, "author-portal.log", PROCTOR_TASKS_DIR=str(root / "tasks"),
+                    PROCTOR_EXAMS_DIR=str(root / "exams"), PROCTOR_POOL_SIZE="0") as p:
+        yield p
 
 
 def test_instructor_creates_fixes_and_validates_a_task(author_portal, browser_page):

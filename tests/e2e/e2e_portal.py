@@ -1,0 +1,74 @@
+"""A real portal and worker (`proctor run`) on a free port, with its own
+instance folder and sandbox state, for a real browser to drive."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
+    """`proctor run` on a free port with its own instance folder and sandbox
+    state under ``root``; yields base URL, demo passwords and root. Afterwards
+    the portal is stopped, whatever sandboxes it left are removed and its log
+    is kept in artifacts/e2e/."""
+    port = free_port()
+    env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(root / "instance"),
+               PROCTOR_STATE_DIR=str(root / "state"), PYTHONUNBUFFERED="1", **env_extra)
+    log = (root / "portal.log").open("w")
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "proctor"), "run", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail("the portal did not start:\n"
+                                f"{(root / 'portal.log').read_text()[-3000:]}")
+                time.sleep(0.3)
+        logins = (root / "instance" / "demo-logins.txt").read_text().splitlines()
+        passwords = {line.split()[0]: line.split()[2] for line in logins if line.strip()}
+        yield {"base": base, "passwords": passwords, "root": root}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        sys.path.insert(0, str(REPO))
+        from sandbox.kwok import KwokProvider
+        prov = KwokProvider(root=root / "state")
+        for sb in prov.list(include_creating=True):
+            prov.destroy(sb.name)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / "portal.log", ARTIFACTS / log_name)
