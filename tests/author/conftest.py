@@ -6,7 +6,6 @@ every role. Sandboxes are the web tests' fakes; tasks, lint and exams are real."
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import sys
@@ -27,7 +26,7 @@ from web import create_app  # noqa: E402
 from web.db import get_db  # noqa: E402
 from web.models import User  # noqa: E402
 
-PASSWORD = "correct-horse-battery"
+from helpers import PASSWORD, AuthActions  # noqa: E402
 PASSWORD_HASH = generate_password_hash(PASSWORD)
 FIXTURE_TASK = REPO / "tests" / "fixtures" / "tasks" / "svc-endpoints-fixture"
 
@@ -97,20 +96,14 @@ def client(app):
     return app.test_client()
 
 
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
+class AuthorActions(AuthActions):
+    """As the web tests' AuthActions, logged in as the instructor by default,
+    keeping the session's CSRF token for form and JSON posts."""
 
-    def csrf(self, path: str = "/login") -> str:
-        html = self._client.get(path).get_data(as_text=True)
-        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
-        assert m, f"no csrf token on {path}"
-        return m.group(1)
+    default_user = "ines"
 
-    def login(self, username: str = "ines", password: str = PASSWORD):
-        token = self.csrf("/login")
-        resp = self._client.post("/login", data={"username": username, "password": password,
-                                                 "csrf_token": token})
+    def login(self, username: str | None = None, password: str = PASSWORD):
+        resp = super().login(username, password)
         self.token = self.csrf("/account")
         return resp
 
@@ -125,4 +118,4 @@ class AuthActions:
 
 @pytest.fixture
 def auth(client):
-    return AuthActions(client)
+    return AuthorActions(client)

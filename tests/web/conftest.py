@@ -5,7 +5,6 @@ instance folder, database and fake sandboxes under tmp_path), a client, and
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import sys
 import textwrap
@@ -30,7 +29,7 @@ from web import create_app
 from web.db import get_db
 from web.models import User
 
-PASSWORD = "correct-horse-battery"
+from helpers import PASSWORD, AuthActions  # noqa: E402,F401 (tests import PASSWORD from here)
 PASSWORD_HASH = generate_password_hash(PASSWORD)  # once: scrypt is slow on purpose
 
 EXAMS = {
@@ -106,31 +105,6 @@ def app(tmp_path, database_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
-
-    def csrf(self, path: str = "/login") -> str:
-        html = self._client.get(path).get_data(as_text=True)
-        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
-        assert m, f"no csrf token on {path}"
-        return m.group(1)
-
-    def login(self, username: str = "alice", password: str = PASSWORD):
-        token = self.csrf("/login")
-        return self._client.post("/login", data={"username": username, "password": password,
-                                                 "csrf_token": token})
-
-    def logout(self):
-        return self._client.post("/logout", data={"csrf_token": self.csrf("/account")})
-
-    def post(self, path: str, data: dict | None = None, **kwargs):
-        """A form POST with the session's CSRF token, as the browser sends it."""
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf("/account"))
-        return self._client.post(path, data=data, **kwargs)
 
 
 @pytest.fixture

@@ -8,6 +8,37 @@ from pathlib import Path
 from web.db import get_db
 from web.models import Attempt, Event
 
+PASSWORD = "correct-horse-battery"  # every seeded test user's password
+
+
+class AuthActions:
+    """Log in and post forms as the browser does, CSRF token included."""
+
+    default_user = "alice"
+
+    def __init__(self, client):
+        self._client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        html = self._client.get(path).get_data(as_text=True)
+        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert m, f"no csrf token on {path}"
+        return m.group(1)
+
+    def login(self, username: str | None = None, password: str = PASSWORD):
+        token = self.csrf("/login")
+        return self._client.post("/login", data={"username": username or self.default_user,
+                                                 "password": password, "csrf_token": token})
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": self.csrf("/account")})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """A form POST with the session's CSRF token, as the browser sends it."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf("/account"))
+        return self._client.post(path, data=data, **kwargs)
+
 
 def start(auth, exam="fake-ckad", mode="exam"):
     """Start an attempt through the page; returns its id (jobs run inline)."""

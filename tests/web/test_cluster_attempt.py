@@ -69,7 +69,7 @@ def kubectl(sandbox: dict, *args: str) -> str:
 def test_whole_attempt_on_kwok(kwok_app):
     app = kwok_app
     client = app.test_client()
-    from conftest import AuthActions
+    from helpers import AuthActions
     auth = AuthActions(client)
     auth.login("alice", "correct-horse-battery")
     t0 = time.monotonic()
