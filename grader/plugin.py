@@ -22,6 +22,7 @@ Markers: ``@pytest.mark.points(n)`` (default 1), ``@pytest.mark.timeout(s)``
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import re
@@ -262,7 +263,9 @@ class Grading:
         yield
         signal.setitimer(signal.ITIMER_REAL, 0)
 
+    @contextlib.contextmanager
     def _alarm_for(self, item):
+        """SIGALRM at what is left of the check's time limit, for one phase."""
         limit = self._limit(item)
         left = limit - (time.monotonic() - self.started.get(item.nodeid, time.monotonic()))
 
@@ -270,22 +273,20 @@ class Grading:
             raise CheckTimeout(f"check did not finish within its {limit:g}s time limit")
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
-        self._alarm_for(item)
-        try:
+        with self._alarm_for(item):
             yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
-        self._alarm_for(item)
-        try:
+        with self._alarm_for(item):
             yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
 
     # outcomes
     @pytest.hookimpl(hookwrapper=True)
