@@ -47,7 +47,8 @@ class ToolchainError(Exception):
 class Binary:
     name: str
     package: str
-    stamp: str  # which version stamp its ldflags need: "kube", "etcd", "kwok"
+    stamp: str  # which version stamp its ldflags need: "kube", "etcd", "kwok", ""
+    kind: bool = False  # only needed for kind node images (`build --with-kind`)
 
 
 BINARIES = (
@@ -59,6 +60,12 @@ BINARIES = (
     Binary("kubectl", "k8s.io/kubernetes/cmd/kubectl", "kube"),
     Binary("kwok", "sigs.k8s.io/kwok/cmd/kwok", "kwok"),
     Binary("kwokctl", "sigs.k8s.io/kwok/cmd/kwokctl", "kwok"),
+    # what runs on (or inside images on) a kind node
+    Binary("kubelet", "k8s.io/kubernetes/cmd/kubelet", "kube", kind=True),
+    Binary("kubeadm", "k8s.io/kubernetes/cmd/kubeadm", "kube", kind=True),
+    Binary("kube-proxy", "k8s.io/kubernetes/cmd/kube-proxy", "kube", kind=True),
+    Binary("etcdutl", "go.etcd.io/etcd/etcdutl/v3", "etcd", kind=True),
+    Binary("proctor-netd", "./cmd/proctor-netd", "", kind=True),
 )
 
 # go.mod requirement -> the name used in versions()
@@ -122,7 +129,7 @@ class Toolchain:
             )
         return path
 
-    def missing(self) -> list[Binary]:
+    def missing(self, with_kind: bool = False) -> list[Binary]:
         """Binaries not yet built (or built for different pins)."""
         try:
             recorded = json.loads(self.manifest.read_text()).get("binaries", {})
@@ -130,7 +137,8 @@ class Toolchain:
             recorded = {}
         return [
             b for b in BINARIES
-            if b.name not in recorded or not (self.bin_dir / b.name).is_file()
+            if (with_kind or not b.kind)
+            and b.name not in recorded or not (self.bin_dir / b.name).is_file()
         ]
 
     def status(self) -> dict:
@@ -146,13 +154,15 @@ class Toolchain:
         }
 
     # -- building ---------------------------------------------------------
-    def build(self, progress: Callable[[str], None] = lambda s: None, force: bool = False) -> Path:
+    def build(self, progress: Callable[[str], None] = lambda s: None, force: bool = False,
+              with_kind: bool = False) -> Path:
         """Build whatever is missing; return the bin directory.
 
         With everything present this reads one manifest and returns, so it is
         cheap enough to call at the start of every command that needs it.
         """
-        todo = list(BINARIES) if force else self.missing()
+        wanted = [b for b in BINARIES if with_kind or not b.kind]
+        todo = wanted if force else self.missing(with_kind)
         if not todo:
             return self.bin_dir
         go = self._check_go()
@@ -171,7 +181,7 @@ class Toolchain:
                 progress(f"[{i}/{len(todo)}] {b.name} …")
                 tmp = self.bin_dir / f".{b.name}.tmp"
                 cmd = [go, "build", "-trimpath", "-o", str(tmp),
-                       "-ldflags", "-s -w " + stamps[b.stamp], b.package]
+                       "-ldflags", " ".join(["-s -w", stamps.get(b.stamp, "")]), b.package]
                 log.write(f"\n$ {' '.join(cmd)}\n")
                 log.flush()
                 res = subprocess.run(cmd, cwd=MODULE_DIR, env=env, stdout=log,

@@ -1,0 +1,3 @@
+module proctor.dev/runtime
+
+go 1.26.0
