@@ -28,19 +28,29 @@ def toolchain_group():
 
 @toolchain_group.command("build")
 @click.option("--force", is_flag=True, help="Rebuild even what is already there.")
-def toolchain_build(force):
+@click.option("--with-kind", is_flag=True,
+              help="Also build the kind node image and every image it preloads (needs Docker "
+                   "and debootstrap; see docs/kind.md).")
+def toolchain_build(force, with_kind):
     """Build whatever is missing; with everything present this takes milliseconds."""
     tc = Toolchain()
     started = time.monotonic()
-    tc.build(progress=_progress, force=force)
+    tc.build(progress=_progress, force=force, with_kind=with_kind)
     click.echo(f"toolchain ready in {tc.bin_dir} ({time.monotonic() - started:.1f}s)")
+    if with_kind:
+        from .nodeimage import NodeImage
+        started = time.monotonic()
+        tag = NodeImage(tc).build(progress=_progress, force=force)
+        click.echo(f"kind node image ready: {tag} ({time.monotonic() - started:.1f}s)")
 
 
 @toolchain_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def toolchain_status(as_json):
     """Say which versions are pinned and which binaries are built."""
+    from .kind import node_image_status
     status = Toolchain().status()
+    image = status["kind_node_image"] = node_image_status()
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return
@@ -50,6 +60,12 @@ def toolchain_status(as_json):
     for name, path in status["binaries"].items():
         mark = click.style("built", fg="green") if path else click.style("missing", fg="red")
         click.echo(f"{name:>24}  {mark}")
+    if "error" in image:
+        click.echo(f"{'kind node image':>24}  {click.style(image['error'], fg='yellow')}")
+    else:
+        mark = (click.style("built", fg="green") if image["built"]
+                else click.style("not built (proctor toolchain build --with-kind)", fg="yellow"))
+        click.echo(f"{'kind node image':>24}  {mark}  {image['image']}")
     if not status["complete"]:
         click.echo("run `proctor toolchain build` to build what is missing")
         sys.exit(1)
