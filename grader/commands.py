@@ -35,7 +35,9 @@ def _echo_err(msg: str, **style) -> None:
 @click.option("--lint-only", is_flag=True, help="Lint only, without a cluster (for pre-commit).")
 @click.option("--seeds", default=2, show_default=True, type=click.IntRange(1, 10),
               help="Param seeds to prove each task with, each on a fresh sandbox.")
-@click.option("--provider", "-p", default="kwok", show_default=True, help="Sandbox provider.")
+@click.option("--provider", "-p", default="auto", show_default=True,
+              help="Sandbox provider: kwok, kind, or auto (kwok where the task needs only the "
+                   "API, kind where it needs real nodes).")
 @click.option("--check-timeout", type=float, help="Seconds per check (default 10).")
 def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
     """Lint tasks, then prove each on a live sandbox: after setup every check

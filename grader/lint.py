@@ -158,7 +158,14 @@ def requires_problems(task: Task, checks) -> list[Problem]:
                 out.append(problem(task.checks_path, f"check {c.id} uses the nodes fixture, but "
                                    "task.yaml does not require nodes; add `nodes` to requires",
                                    c.line))
-    if "etcd" not in task.requires:
+    for node in task.unjoined:
+        if "nodes" not in task.requires:
+            out.append(problem(file, f"unjoined: {node} needs real nodes; add `nodes` to requires"))
+        elif not 1 <= int(node[4:]) < task.nodes:
+            out.append(problem(file, f"unjoined: {node} is not a worker of a {task.nodes}-node "
+                                     f"sandbox (workers: node01..node{task.nodes - 1:02d})"))
+    # etcdctl on a real node (through the node's shell) needs no host-side etcd
+    if "etcd" not in task.requires and "nodes" not in task.requires:
         for script in (task.setup_path, task.solution_path):
             try:
                 text = script.read_text()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -67,8 +68,33 @@ def script_env(task: Task, sb: Sandbox, params: Params) -> dict[str, str]:
     etcd = getattr(sb, "etcd_endpoint", "")
     if etcd:
         env["ETCDCTL_ENDPOINTS"] = etcd
+    if "nodes" in sb.capabilities:
+        env["PATH"] = f"{_node_helper(sb)}:{env['PATH']}"
     env.update(task.script_env(params))
     return env
+
+
+def _node_helper(sb: Sandbox) -> Path:
+    """A bin dir with ``on-node NODE [COMMAND…]``: run a command as root on a
+    real node (a shell reading stdin when no command is given)."""
+    from sandbox import get_provider
+    provider = get_provider(sb.provider)
+    cases = "".join(
+        f"  {n}) set -- {' '.join(shlex.quote(a) for a in provider.node_shell(sb, n, tty=False))}"
+        ' "$@" ;;\n' for n in sb.nodes)
+    text = (f"#!/bin/sh\n# on-node NODE [COMMAND...]: run COMMAND as root on NODE of {sb.name}\n"
+            'node=${1:?usage: on-node NODE [COMMAND...]}; shift\n'
+            '[ $# -eq 0 ] && set -- bash -s\n'
+            f'case "$node" in\n{cases}'
+            f'  *) echo "on-node: no node $node (nodes: {", ".join(sb.nodes)})" >&2; exit 2 ;;\n'
+            'esac\nexec "$@"\n')
+    bin_dir = Path(sb.workspace) / ".proctor-bin"
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / "on-node"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        path.chmod(0o755)
+    return bin_dir
 
 
 def run_script(task: Task, which: str, sb: Sandbox, params: Params,

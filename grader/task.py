@@ -95,6 +95,7 @@ class Task:
     requires: list[str]
     nodes: int
     params: dict[str, Param]
+    unjoined: list[str]
     conflicts: list[str]
     hints: list[str]
     docs: list[str]
@@ -120,6 +121,10 @@ class Task:
     @property
     def checks_path(self) -> Path:
         return self.path / CHECKS
+
+    def sandbox_options(self) -> dict:
+        """Provider options beyond ``nodes`` (only those the task sets)."""
+        return {"unjoined": list(self.unjoined)} if self.unjoined else {}
 
     def draw_params(self, seed: int | str) -> Params:
         """Param values for one attempt; the same seed always gives the same values."""
@@ -151,7 +156,7 @@ class Task:
             "id": self.id, "title": self.title, "tracks": list(self.tracks),
             "domain": self.domain, "domains": dict(self.domains),
             "difficulty": self.difficulty, "minutes": self.minutes, "weight": self.weight,
-            "requires": list(self.requires), "nodes": self.nodes,
+            "requires": list(self.requires), "nodes": self.nodes, "unjoined": list(self.unjoined),
             "params": sorted(self.params), "docs": list(self.docs), "path": str(self.path),
         }
 
@@ -321,6 +326,7 @@ def build_task(folder: Path, data: dict) -> Task:
         difficulty=data["difficulty"], minutes=data["minutes"], weight=data["weight"],
         statement=data["statement"], requires=list(data.get("requires") or ["api"]),
         nodes=int(data.get("nodes", DEFAULT_NODES)), params=params,
+        unjoined=list(data.get("unjoined") or []),
         conflicts=list(data.get("conflicts") or []),
         hints=list(data.get("hints") or []), docs=list(data.get("docs") or []),
         path=folder, raw=data,

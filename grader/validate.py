@@ -118,7 +118,7 @@ def validate_seed(task: Task, seed: int, provider: Provider,
     kw = {"check_timeout": check_timeout} if check_timeout else {}
     try:
         try:
-            sb = provider.create(run.sandbox, nodes=task.nodes)
+            sb = provider.create(run.sandbox, nodes=task.nodes, **task.sandbox_options())
         except SandboxError as exc:
             run.violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
             return run
@@ -148,14 +148,31 @@ def validate_seed(task: Task, seed: int, provider: Provider,
 ProgressFn = Callable[[str, "TaskReport | None"], None]
 
 
+AUTO_ORDER = ("kwok", "kind")  # cheapest first
+
+
+def pick_provider(requires, order=AUTO_ORDER) -> Provider | None:
+    """The cheapest provider offering everything a task requires."""
+    from sandbox.registry import PROVIDERS
+    for name in order:
+        if name in PROVIDERS:
+            prov = get_provider(name)
+            if set(requires) <= set(prov.capabilities):
+                return prov
+    return None
+
+
 def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: bool = False,
-             provider: Provider | str = "kwok", check_timeout: float | None = None,
+             provider: Provider | str = "auto", check_timeout: float | None = None,
              progress: Callable[[int, int, str], None] | None = None) -> list[TaskReport]:
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
-    problems are not run live. Returns one report per task, sorted by id."""
-    prov = get_provider(provider) if isinstance(provider, str) else provider
+    problems are not run live. With ``provider="auto"`` each task runs on the
+    cheapest provider that offers what it requires (kwok, else kind). Returns
+    one report per task, sorted by id."""
+    auto = provider == "auto"
+    fixed = None if auto else (get_provider(provider) if isinstance(provider, str) else provider)
     linted: list[LintResult] = lint_paths(list(paths))
     reports = [TaskReport(r.path, r.name, r.task, list(r.problems)) for r in linted]
     if lint_only:
@@ -164,18 +181,22 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     for rep in reports:
         if rep.lint or rep.task is None:
             continue
+        prov = pick_provider(rep.task.requires) if auto else fixed
+        if prov is None:
+            rep.skipped = f"no provider offers {', '.join(sorted(rep.task.requires))}"
+            continue
         missing = set(rep.task.requires) - set(prov.capabilities)
         if missing:
             rep.skipped = (f"needs {', '.join(sorted(missing))}, which the {prov.name} provider "
                            f"does not offer (it has {', '.join(sorted(prov.capabilities))})")
             continue
-        units += [(rep, seed) for seed in range(1, seeds + 1)]
+        units += [(rep, seed, prov) for seed in range(1, seeds + 1)]
     total = len(units)
     if progress:
         progress(0, total, "")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(validate_seed, rep.task, seed, prov, check_timeout): (rep, seed)
-                   for rep, seed in units}
+                   for rep, seed, prov in units}
         for done, fut in enumerate(as_completed(futures), 1):
             rep, seed = futures[fut]
             rep.runs.append(fut.result())

@@ -10,10 +10,13 @@ small on purpose, so the portal and the grader never care which one they got:
     provider.list() -> [Sandbox]
     provider.reap(older_than=3600) -> [names]        # orphans after a crash
     provider.node_host(sandbox, "node01")            # testinfra host or None
+    provider.node_shell(sandbox, "node01")           # argv of a shell there, or None
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 from abc import ABC, abstractmethod
@@ -162,3 +165,56 @@ class Provider(ABC):
     def node_host(self, sandbox: Sandbox, node: str):
         """A testinfra host for a node, or None where nodes are simulated."""
         return None
+
+    def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str] | None:
+        """The host command that runs, as root on ``node``, the command appended
+        to it (``bash -l``); None where nodes are simulated. The candidate's
+        ``ssh node01`` (with a tty) and task scripts' ``on-node`` use it."""
+        return None
+
+
+def state_dir() -> Path:
+    """``$PROCTOR_STATE_DIR``, else ``$XDG_DATA_HOME/proctor``."""
+    env = os.environ.get("PROCTOR_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "proctor"
+
+
+class RecordedProvider(Provider):
+    """A provider that keeps one ``sandbox.json`` per sandbox under ``records``.
+
+    Each provider has its own records directory, so one never lists, reaps or
+    destroys another's sandboxes.
+    """
+
+    records: Path
+
+    def _record_dir(self, name: str) -> Path:
+        return self.records / name
+
+    def _read(self, name: str) -> dict | None:
+        try:
+            return json.loads((self._record_dir(name) / "sandbox.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, name: str, record: dict) -> None:
+        path = self._record_dir(name) / "sandbox.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2))
+        tmp.replace(path)
+
+    def get(self, name: str) -> Sandbox | None:
+        rec = self._read(name)
+        return Sandbox.from_dict(rec) if rec and rec.get("state") == "ready" else None
+
+    def list(self, include_creating: bool = False) -> list[Sandbox]:
+        out = []
+        if self.records.is_dir():
+            for d in sorted(self.records.iterdir()):
+                rec = self._read(d.name)
+                if rec is not None and (include_creating or rec.get("state") == "ready"):
+                    out.append(Sandbox.from_dict(rec))
+        return out

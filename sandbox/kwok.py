@@ -36,8 +36,8 @@ from pathlib import Path
 import psutil
 import yaml
 
-from .base import (CreateFailed, Health, NameTaken, NotFound, Provider, Sandbox,
-                   check_name, check_nodes, node_names)
+from .base import (CreateFailed, Health, NameTaken, RecordedProvider, Sandbox, check_name,
+                   check_nodes, node_names, state_dir)
 from .toolchain import Toolchain
 
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -73,14 +73,6 @@ def _listening_ports(procs: list[psutil.Process]) -> set[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return ports
-
-
-def state_dir() -> Path:
-    env = os.environ.get("PROCTOR_STATE_DIR")
-    if env:
-        return Path(env).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "proctor"
 
 
 def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bool) -> dict:
@@ -126,7 +118,7 @@ def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bo
     }
 
 
-class KwokProvider(Provider):
+class KwokProvider(RecordedProvider):
     name = "kwok"
     capabilities = frozenset({"api", "etcd"})
 
@@ -137,17 +129,8 @@ class KwokProvider(Provider):
         self.records = self.root / "sandboxes"
 
     # -- paths -------------------------------------------------------------
-    def _record_dir(self, name: str) -> Path:
-        return self.records / name
-
     def _cluster_dir(self, name: str) -> Path:
         return self.kwok_workdir / "clusters" / name
-
-    def _read(self, name: str) -> dict | None:
-        try:
-            return json.loads((self._record_dir(name) / "sandbox.json").read_text())
-        except (OSError, ValueError):
-            return None
 
     # -- kwokctl -------------------------------------------------------------
     def _config_file(self) -> Path:
@@ -279,12 +262,6 @@ class KwokProvider(Provider):
                 return f"http://127.0.0.1:{doc['options']['etcdPort']}"
         return ""
 
-    def _write(self, name: str, record: dict) -> None:
-        path = self._record_dir(name) / "sandbox.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        tmp.replace(path)
-
     def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
                  timeout: float = 30) -> subprocess.CompletedProcess:
         cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
@@ -341,10 +318,6 @@ class KwokProvider(Provider):
         with log.open("a") as fh:
             fh.write(f"not usable after {timeout}s: {last}\n")
         raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {last}", log)
-
-    def get(self, name: str) -> Sandbox | None:
-        rec = self._read(name)
-        return Sandbox.from_dict(rec) if rec and rec.get("state") == "ready" else None
 
     def processes(self, name: str) -> list[psutil.Process]:
         """Every process that belongs to this cluster (found by its workdir)."""
@@ -426,15 +399,6 @@ class KwokProvider(Provider):
                 time.sleep(0.05)
         shutil.rmtree(cluster, ignore_errors=True)
         shutil.rmtree(self._record_dir(name), ignore_errors=True)
-
-    def list(self, include_creating: bool = False) -> list[Sandbox]:
-        out = []
-        if self.records.is_dir():
-            for d in sorted(self.records.iterdir()):
-                rec = self._read(d.name)
-                if rec is not None and (include_creating or rec.get("state") == "ready"):
-                    out.append(Sandbox.from_dict(rec))
-        return out
 
     def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
         """As ``Provider.reap``, plus creates that died half-way."""

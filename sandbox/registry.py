@@ -13,6 +13,7 @@ from .base import Provider, SandboxError, UnknownProvider, check_name, check_nod
 
 PROVIDERS: dict[str, str] = {
     "kwok": "sandbox.kwok:KwokProvider",
+    "kind": "sandbox.kind:KindProvider",
 }
 _instances: dict[str, Provider] = {}
 

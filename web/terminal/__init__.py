@@ -91,6 +91,15 @@ def guard():
     _load_running_attempt(request.view_args["attempt_id"])
 
 
+def _node_shells(sb: dict) -> dict[str, list[str]]:
+    """node -> host command for ``ssh node`` where the sandbox's nodes are real."""
+    from sandbox import Sandbox, get_provider
+    sandbox = Sandbox.from_dict(sb)
+    provider = get_provider(sandbox.provider)
+    shells_ = {n: provider.node_shell(sandbox, n) for n in sandbox.nodes}
+    return {n: argv for n, argv in shells_.items() if argv}
+
+
 @sock.route("/attempts/<int:attempt_id>/terminal", bp=bp)
 def terminal(ws, attempt_id: int):
     from ..db import close_session
@@ -104,7 +113,7 @@ def terminal(ws, attempt_id: int):
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
         attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
         etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
-        memory_mb=memory_mb, max_pids=max_pids)
+        node_shells=_node_shells(sb), memory_mb=memory_mb, max_pids=max_pids)
     try:
         shell = shells().get_or_start(attempt_id, spec, deadline)
     except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause

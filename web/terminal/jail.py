@@ -34,6 +34,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import termios
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from pathlib import Path
 import yaml
 
 from sandbox.toolchain import Toolchain
+
+from . import nodeshell
 
 API_PORT = 6443
 ETCD_PORT = 2379
@@ -60,6 +63,9 @@ class JailSpec:
     kubeconfig: Path         # the sandbox's admin kubeconfig (host side)
     etcd_endpoint: str = ""  # "http://127.0.0.1:PORT" when the sandbox exposes etcd
     nodes: list[str] = field(default_factory=list)
+    # node -> the host command that opens a shell on it (kind: docker exec …);
+    # empty where nodes are simulated
+    node_shells: dict[str, list[str]] = field(default_factory=dict)
     memory_mb: int = 768
     max_pids: int = 256
     cpu_percent: int = 100   # of one core
@@ -150,7 +156,7 @@ class Jail:
         (etc / "vimrc").write_text("runtime! debian.vim\nset nocompatible\nsyntax on\n"
                                    "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
                                    "set backspace=indent,eol,start\n")
-        (etc / "ssh").write_text(SSH_WRAPPER)
+        (etc / "ssh").write_text(nodeshell.CLIENT)
         (etc / "ssh").chmod(0o755)
 
     def _start_relays(self) -> None:
@@ -170,6 +176,22 @@ class Jail:
                  f"TCP:{host}:{port}"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, preexec_fn=_die_with_parent))
+        # ssh NODE: one socket per node; each connection runs the node's fixed
+        # shell command on a fresh pty (web/terminal/nodeshell.py)
+        nodes_dir = self.run_dir / "nodes"
+        shutil.rmtree(nodes_dir, ignore_errors=True)
+        if self.spec.node_shells:
+            nodes_dir.mkdir(mode=0o755)
+        for node, argv in self.spec.node_shells.items():
+            sock = f"nodes/{node}.sock"
+            (self.run_dir / sock).unlink(missing_ok=True)
+            host = " ".join([sys.executable, nodeshell.__file__, node, *argv])
+            self._relays.append(subprocess.Popen(
+                [socat, f"UNIX-LISTEN:{self.run_dir / sock},fork,mode=0600,user={self.spec.uid}",
+                 f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=_die_with_parent))
+            targets[sock] = ("", 0)
         deadline = time.monotonic() + 5
         while not all((self.run_dir / s).exists() for s in targets):
             if time.monotonic() > deadline:
@@ -383,10 +405,4 @@ if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), vim, nano, less\n'
   printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: exam\n\n'
 fi
-"""
-
-SSH_WRAPPER = """#!/bin/sh
-echo "ssh: the nodes of this cluster are simulated (kwok); there is no host '$1' to log in to." >&2
-echo "Tasks that need real nodes run on a kind sandbox, where 'ssh node01' works." >&2
-exit 255
 """

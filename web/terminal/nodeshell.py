@@ -1,0 +1,108 @@
+"""``ssh node01`` from the jailed terminal, without ssh or a network.
+
+The jail has loopback only. For a sandbox with real nodes, each node gets a
+Unix socket in the jail's ``/run/proctor/nodes/``; on the host, socat
+listens on it and, per connection, runs this module's ``main`` on a fresh
+pty with the provider's fixed command for that node (``docker exec -it
+<container> …``). The candidate chooses only what runs *inside* the node
+(a login shell, or ``ssh node01 <command>``), never a host command.
+
+The first line on the socket is a JSON header from the client:
+``{"rows": 40, "cols": 120, "command": ["systemctl", "status", "kubelet"]}``.
+
+``CLIENT`` below is the program installed as ``ssh`` inside the jail.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+import sys
+import termios
+
+NODES_DIR = "/run/proctor/nodes"
+
+
+def _read_header(fd: int) -> dict:
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < 65536:
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        buf += chunk
+    try:
+        header = json.loads(buf or b"{}")
+    except ValueError:
+        header = {}
+    return header if isinstance(header, dict) else {}
+
+
+def main(argv: list[str]) -> None:
+    """Host side: ``nodeshell.py <node> <argv of the node's shell command …>``."""
+    node, base = argv[0], argv[1:]
+    header = _read_header(0)
+    rows, cols = int(header.get("rows") or 24), int(header.get("cols") or 80)
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    command = header.get("command") or []
+    if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+        command = []
+    # `docker exec -it c bash -l` for a login shell, `… bash -lc "<command>"` otherwise
+    shell = ["bash", "-l"] if not command else ["bash", "-lc", " ".join(command)]
+    os.execvp(base[0], base + shell)
+
+
+CLIENT = r'''#!/usr/bin/python3 -I
+"""ssh NODE [COMMAND…]: a root shell on one of this cluster's nodes."""
+import json, os, select, shutil, socket, sys, termios, tty
+
+args = [a for a in sys.argv[1:] if not a.startswith("-")]
+if not args:
+    sys.exit("usage: ssh NODE [COMMAND...]   (nodes: %s)" % ", ".join(
+        sorted(n[:-5] for n in os.listdir("@NODES@"))) if os.path.isdir("@NODES@") else
+        "usage: ssh NODE [COMMAND...]")
+node = args[0].split("@")[-1]
+path = os.path.join("@NODES@", node + ".sock")
+if not os.path.isdir("@NODES@"):
+    sys.exit("ssh: the nodes of this cluster are simulated (kwok); there is no host %r to "
+             "log in to. Tasks that need real nodes run on kind, where 'ssh node01' works." % node)
+if not os.path.exists(path):
+    sys.exit("ssh: Could not resolve hostname %s: this cluster's nodes are %s" % (
+        node, ", ".join(sorted(n[:-5] for n in os.listdir("@NODES@")))))
+size = shutil.get_terminal_size((80, 24))
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(path)
+except OSError as exc:
+    sys.exit("ssh: connect to host %s: %s" % (node, exc.strerror))
+s.sendall((json.dumps({"rows": size.lines, "cols": size.columns,
+                       "command": args[1:]}) + "\n").encode())
+interactive = os.isatty(0)
+saved = termios.tcgetattr(0) if interactive else None
+try:
+    if interactive:
+        tty.setraw(0)
+    fds = [0, s]
+    while True:
+        ready, _, _ = select.select(fds, [], [])
+        if s in ready:
+            data = s.recv(65536)
+            if not data:
+                break
+            os.write(1, data)
+        if 0 in ready:
+            data = os.read(0, 65536)
+            if not data:
+                fds.remove(0)
+                s.shutdown(socket.SHUT_WR)
+            else:
+                s.sendall(data)
+finally:
+    if saved:
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+'''.replace("@NODES@", NODES_DIR)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
