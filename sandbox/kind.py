@@ -231,29 +231,33 @@ class KindProvider(RecordedProvider):
         want = set(joined)
         state = "nothing checked yet"
         while time.monotonic() < deadline:
-            res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                                "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
-                                "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
-            ready = {line.split()[0] for line in res.stdout.splitlines()
-                     if line.endswith(" True") and "node.kubernetes.io/" not in line}
-            if ready != want:
-                state = f"ready nodes {sorted(ready)} of {sorted(want)}"
-                time.sleep(1)
-                continue
-            res = self._kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
-                                "-o", "jsonpath={.status.availableReplicas}")
-            if res.stdout.strip() in ("", "0"):
-                state = "CoreDNS not available"
-                time.sleep(1)
-                continue
-            if self._kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:
-                state = "no default ServiceAccount"
-                time.sleep(0.5)
-                continue
-            return
+            try:
+                state = self._usable_state(sandbox, want) or ""
+            except subprocess.TimeoutExpired as exc:  # a busy machine: ask again
+                state = f"kubectl did not answer within {exc.timeout:.0f}s"
+            if not state:
+                return
+            time.sleep(1)
         with log.open("a") as fh:
             fh.write(f"not usable after {timeout:.0f}s: {state}\n")
         raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}", log)
+
+    def _usable_state(self, sandbox: Sandbox, want: set[str]) -> str | None:
+        """None when usable, else what is still missing."""
+        res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
+                            "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
+                            "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
+        ready = {line.split()[0] for line in res.stdout.splitlines()
+                 if line.endswith(" True") and "node.kubernetes.io/" not in line}
+        if ready != want:
+            return f"ready nodes {sorted(ready)} of {sorted(want)}"
+        res = self._kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
+                            "-o", "jsonpath={.status.availableReplicas}")
+        if res.stdout.strip() in ("", "0"):
+            return "CoreDNS not available"
+        if self._kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:
+            return "no default ServiceAccount"
+        return None
 
     def health(self, name: str) -> Health:
         rec = self._read(name)

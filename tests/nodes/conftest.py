@@ -1,0 +1,76 @@
+"""Fixtures for tests against real kind nodes (Docker containers from
+Proctor's own node image; see sandbox/nodeimage).
+
+The image is built by the bootstrap (`proctor toolchain build --with-kind`);
+these tests fail, rather than skip, when it or Docker is missing, so CI can
+never pass without exercising real nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sandbox.kind import KindProvider
+
+pytestmark = pytest.mark.nodes
+
+
+@pytest.fixture
+def docker_objects():
+    """A function listing Docker's containers, networks and volumes by id."""
+    return _docker_objects
+
+
+def _docker_objects() -> dict[str, set[str]]:
+    out = {}
+    for kind, cmd in {"containers": ["ps", "-aq"], "networks": ["network", "ls", "-q"],
+                      "volumes": ["volume", "ls", "-q"]}.items():
+        res = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=True)
+        out[kind] = set(res.stdout.split())
+    return out
+
+
+@pytest.fixture(scope="session")
+def kind_root():
+    root = Path(tempfile.mkdtemp(prefix="proctor-test-kind-"))
+    yield root
+    prov = KindProvider(root=root)
+    for sb in prov.list(include_creating=True):
+        prov.destroy(sb.name)
+    failed = root / "kind" / "failed"
+    if failed.is_dir():  # keep the logs of failed creates for whoever reads CI
+        shutil.copytree(failed, Path("artifacts") / "kind-failed", dirs_exist_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kind(kind_root):
+    prov = KindProvider(root=kind_root)
+    assert prov.image.exists(), (
+        f"node image {prov.image.tag} is not built; run `proctor toolchain build --with-kind`")
+    return prov
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(kind):
+    """One 3-node cluster shared by the tests that only add objects."""
+    name = f"nodes-{os.getpid()}"
+    sb = kind.create(name, nodes=3)
+    yield sb
+    kind.destroy(name)
+
+
+@pytest.fixture
+def kubectl(kind):
+    def run(sb, *args, input=None, timeout=240, check=True):
+        res = kind._kubectl(sb, *args, input=input, timeout=timeout)
+        if check:
+            assert res.returncode == 0, f"kubectl {' '.join(args)}: {res.stderr}"
+        return res
+    return run

@@ -1,0 +1,164 @@
+"""The kind provider on real nodes: the cluster, pods, Services, DNS,
+storage, node hosts for checks, and a clean destroy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from sandbox.base import InvalidOption
+from sandbox.kind import NETWORK_PREFIX, container_name
+from sandbox.nodeimage import WORKLOAD_IMAGES
+
+pytestmark = pytest.mark.nodes
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: nginx, image: nginx:1.22, ports: [{containerPort: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 80}]
+"""
+
+
+def test_nodes_are_ready_with_exam_names(kind, kind_cluster, kubectl):
+    out = json.loads(kubectl(kind_cluster, "get", "nodes", "-o", "json").stdout)
+    nodes = {n["metadata"]["name"]: n for n in out["items"]}
+    assert sorted(nodes) == ["controlplane", "node01", "node02"]
+    for name, node in nodes.items():
+        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+        assert ready == "True", f"{name} is not Ready"
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == kind.toolchain.pins["kubernetes"]
+        assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://2.")
+    taints = [t["key"] for t in nodes["controlplane"]["spec"].get("taints", [])]
+    assert "node-role.kubernetes.io/control-plane" in taints
+    # the API is on loopback only
+    assert kind_cluster.api_url.startswith("https://127.0.0.1:")
+
+
+def test_nothing_was_pulled_and_the_network_is_the_sandboxs_own(kind, kind_cluster):
+    """Every image on every node is one the node image preloaded (nothing can
+    be pulled here), and the nodes sit on this sandbox's own Docker network."""
+    preloaded = set(kind.image.component_images().values())
+    for node in kind_cluster.nodes:
+        res = kind.node_exec(kind_cluster, node, "ctr", "-n", "k8s.io", "images", "ls", "-q")
+        names = {i for i in res.stdout.split() if not i.startswith("sha256:")}
+        assert names <= preloaded, f"{node} has images nobody preloaded: {names - preloaded}"
+        nets = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}",
+             container_name(kind_cluster.name, node)], capture_output=True, text=True).stdout
+        assert list(json.loads(nets)) == [NETWORK_PREFIX + kind_cluster.name]
+
+
+def test_pods_answer_through_a_service_and_dns(kind, kind_cluster, kubectl):
+    ns = "svc-test"
+    kubectl(kind_cluster, "create", "namespace", ns)
+    kubectl(kind_cluster, "-n", ns, "apply", "-f", "-", input=WEB)
+    kubectl(kind_cluster, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+    res = kubectl(kind_cluster, "-n", ns, "run", "client", "--image", WORKLOAD_IMAGES["busybox"],
+                  "--restart=Never", "--rm", "-i", "--command", "--", "sh", "-c",
+                  f"wget -qO- http://web.{ns}.svc.cluster.local:8080/", timeout=120)
+    assert "Welcome to nginx!" in res.stdout
+    # real containers: exec and logs reach them
+    res = kubectl(kind_cluster, "-n", ns, "exec", "deploy/web", "--", "cat", "/etc/hostname")
+    assert res.stdout.strip().startswith("web-")
+    logs = kubectl(kind_cluster, "-n", ns, "logs", "-l", "app=web", "--prefix").stdout
+    assert '"GET / HTTP/1.1" 200' in logs
+
+
+def test_default_storage_class_binds_a_claim(kind, kind_cluster, kubectl):
+    ns = "pvc-test"
+    kubectl(kind_cluster, "create", "namespace", ns)
+    kubectl(kind_cluster, "-n", ns, "apply", "-f", "-", input="""
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node01}  # not nodeName: binding waits for the scheduler
+  containers:
+  - name: w
+    image: busybox:1.35
+    command: [sh, -c, "echo kept > /data/file && sleep 3600"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
+""")
+    kubectl(kind_cluster, "-n", ns, "wait", "--for=condition=Ready", "pod/writer", "--timeout=120s")
+    pvc = json.loads(kubectl(kind_cluster, "-n", ns, "get", "pvc", "data", "-o", "json").stdout)
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["storageClassName"] == "standard"
+    host = kind.node_host(kind_cluster, "node01")
+    found = host.check_output("cat /var/local-path-provisioner/*_%s_data/file", ns)
+    assert found == "kept"
+
+
+def test_node_hosts_for_checks(kind, kind_cluster):
+    host = kind.node_host(kind_cluster, "node01")
+    kubelet = host.service("kubelet")
+    assert kubelet.is_running and kubelet.is_enabled
+    assert host.check_output("hostname") == "node01"
+    assert host.file("/var/lib/kubelet/config.yaml").contains("failCgroupV1: false")
+    cp = kind.node_host(kind_cluster, "controlplane")
+    assert cp.file("/etc/kubernetes/manifests/etcd.yaml").exists
+    with pytest.raises(InvalidOption):
+        kind.node_host(kind_cluster, "node07")
+
+
+def test_ssh_command_runs_on_the_node(kind, kind_cluster):
+    """The command behind `ssh node02` in the terminal: a root shell there."""
+    argv = kind.node_shell(kind_cluster, "node02", tty=False)
+    res = subprocess.run(argv + ["bash", "-lc", "id -u; hostname; crictl ps -q | wc -l"],
+                         capture_output=True, text=True, timeout=60)
+    uid, host, containers = res.stdout.split()
+    assert (uid, host) == ("0", "node02") and int(containers) >= 2
+
+
+def test_unjoined_worker_and_clean_destroy(kind, kubectl, docker_objects):
+    """A 2-node sandbox whose node01 has kubeadm and a kubelet but is not in the
+    cluster; destroying it leaves no container, network or volume."""
+    before = docker_objects()
+    sb = kind.create("unjoined", nodes=2, unjoined=["node01"])
+    try:
+        names = kubectl(sb, "get", "nodes", "-o", "name").stdout.split()
+        assert names == ["node/controlplane"]
+        host = kind.node_host(sb, "node01")
+        assert host.exists("kubeadm") and host.exists("kubelet")
+        assert not host.file("/etc/kubernetes/kubelet.conf").exists
+        during = docker_objects()
+        assert len(during["containers"] - before["containers"]) == 2
+        assert len(during["volumes"] - before["volumes"]) == 2  # each node's /var
+    finally:
+        kind.destroy("unjoined")
+    after = docker_objects()
+    assert after == before, "destroy left Docker objects behind"
+    assert kind.get("unjoined") is None
+    kind.destroy("unjoined")  # idempotent
+
+
+def test_bad_options_are_refused_before_anything_starts(kind):
+    with pytest.raises(InvalidOption, match="node05"):
+        kind.create("badopt", nodes=3, unjoined=["node05"])
+    with pytest.raises(InvalidOption, match="controlplane"):
+        kind.create("badopt", nodes=3, unjoined=["controlplane"])
+    assert kind._read("badopt") is None
