@@ -4,7 +4,7 @@ VENV    ?= .venv
 PROCTOR := $(VENV)/bin/proctor
 PYTEST  := $(VENV)/bin/pytest
 
-.PHONY: run test bootstrap toolchain lint clean-sandboxes bench
+.PHONY: run test bootstrap toolchain lint clean-sandboxes bench kind
 
 bootstrap:
 	@scripts/bootstrap
@@ -12,10 +12,13 @@ bootstrap:
 toolchain: bootstrap
 	@$(PROCTOR) toolchain build
 
-run: bootstrap
+# kind (Docker, the node image) only where real nodes are wanted
+run:
+	@scripts/bootstrap $$([ "$${PROCTOR_KIND_SANDBOXES:-0}" = 0 ] || echo --with-kind)
 	@scripts/run
 
-test: bootstrap
+test:
+	@scripts/bootstrap --with-kind
 	@scripts/test
 
 lint: bootstrap
@@ -23,6 +26,9 @@ lint: bootstrap
 
 bench: bootstrap
 	@$(VENV)/bin/python bench/sandbox_start.py
+
+kind:
+	@scripts/bootstrap --with-kind
 
 clean-sandboxes: bootstrap
 	@$(PROCTOR) sandbox down --all

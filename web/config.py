@@ -22,6 +22,9 @@ DEFAULTS: dict = {
     "DATABASE_URL": "",            # default: sqlite:///<instance>/proctor.db
     "SIGNUP": False,               # may visitors create candidate accounts?
     "PROVIDER": "kwok",            # sandbox provider for attempts
+    # Real nodes (kind) for papers with node-level tasks. Off by default: a
+    # candidate is root on privileged node containers (docs/kind.md#security).
+    "KIND_SANDBOXES": False,
     "POOL_SIZE": 1,                # warm sandboxes kept ready per pooled exam (0: none)
     "POOL_EXAMS": "",              # exam ids to keep warm, comma-separated; "" = every exam
     "QUEUE_URL": "",               # redis://… for RedisHuey; default SqliteHuey in the instance

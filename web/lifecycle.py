@@ -112,13 +112,31 @@ class Lifecycle:
                                             Attempt.lease_owner == WORKER_ID)
                       .values(progress=text, **values))
 
+    def sandbox_spec(self, task_ids) -> dict:
+        """``create_sandbox`` options for a paper: what its tasks require, and
+        the workers that must start unjoined (a join task)."""
+        requires, unjoined = set(), set()
+        for tid in task_ids:
+            task = self.bank.task(tid)
+            if task is not None:
+                requires |= set(getattr(task, "requires", None) or ())
+                unjoined |= set(getattr(task, "unjoined", None) or ())
+        spec = {"requires": sorted(requires)}
+        if unjoined:
+            spec["unjoined"] = sorted(unjoined)
+        return spec
+
     def sandbox_name(self, attempt_id: int) -> str:
         return f"{self.prefix}a{attempt_id}"
 
     # -- start -------------------------------------------------------------------
     def paper(self, exam, seed: int):
-        """The exam's tasks for ``seed`` and the node count they need."""
-        paper = exam.select(self.bank.tasks, seed, self.services.capabilities())
+        """The exam's tasks for ``seed`` and the node count they need.
+
+        A draw takes only tasks the default clusters (kwok) can hold; a fixed
+        paper may name tasks that need real nodes, and then runs on kind."""
+        paper = exam.select(self.bank.tasks, seed,
+                            self.services.capabilities(real_nodes=not exam.is_draw))
         if not paper:
             raise ValueError("it has no tasks")
         # The cluster must suit every task of the paper (kwok nodes are cheap).
@@ -249,6 +267,7 @@ class Lifecycle:
         with self.db.session() as s:
             a = s.get(Attempt, attempt_id)
             sandbox, nodes, name = a.sandbox, a.nodes, a.sandbox_name
+            spec = self.sandbox_spec(t.task_id for t in a.tasks)
         t0 = time.time()
         if sandbox and self.services.sandbox_healthy(sandbox["name"]):
             from_pool = None  # reattached after a restart: keep what was recorded
@@ -258,7 +277,7 @@ class Lifecycle:
             from_pool = False
             self._progress(attempt_id, f"Creating your {nodes}-node cluster")
             try:
-                sandbox = self.services.create_sandbox(name, nodes)
+                sandbox = self.services.create_sandbox(name, nodes, **spec)
             except Exception as exc:
                 raise RuntimeError(f"your cluster did not come up: {exc}") from None
         with self.db.session() as s:
@@ -535,7 +554,8 @@ class Lifecycle:
             return "failed"
 
         try:
-            sandbox = self.services.create_sandbox(name, nodes)
+            sandbox = self.services.create_sandbox(
+                name, nodes, **self.sandbox_spec(t.id for t, _ in paper))
         except Exception as exc:
             return drop(f"cluster did not come up: {exc}")
         todo = [(i, t.id, self.services.draw_params(t, seed)) for i, (t, _) in enumerate(paper)]

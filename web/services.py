@@ -18,6 +18,7 @@ class RealServices:
 
     def __init__(self, config):
         self.provider_name = config["PROVIDER"]
+        self.kind_enabled = bool(config.get("KIND_SANDBOXES"))
         self.tasks_dir = Path(config["TASKS_DIR"])
 
     @property
@@ -60,20 +61,50 @@ class RealServices:
         return task.draw_params(seed)
 
     # -- sandboxes -----------------------------------------------------------------
-    def capabilities(self) -> frozenset[str]:
-        return frozenset(self.provider.capabilities)
+    # The configured provider (kwok) makes every cluster, except for papers
+    # with tasks that need real nodes: those get kind, where it is enabled.
+    NODES_PROVIDER = "kind"
 
-    def create_sandbox(self, name: str, nodes: int) -> dict:
-        return self.provider.create(name, nodes=nodes).to_dict()
+    def _providers(self) -> list:
+        from sandbox import get_provider
+        names = [self.provider_name]
+        if self.kind_enabled and self.NODES_PROVIDER not in names:
+            names.append(self.NODES_PROVIDER)
+        return [get_provider(n) for n in names]
+
+    def capabilities(self, real_nodes: bool = False) -> frozenset[str]:
+        """What the clusters can offer; with ``real_nodes``, also kind's, if enabled."""
+        caps = set(self.provider.capabilities)
+        if real_nodes:
+            for prov in self._providers():
+                caps |= set(prov.capabilities)
+        return frozenset(caps)
+
+    def create_sandbox(self, name: str, nodes: int, requires=(), **options) -> dict:
+        """A cluster for a paper whose tasks need ``requires``."""
+        from sandbox import get_provider
+        provider = self.provider
+        if not set(requires) <= set(provider.capabilities):
+            if not self.kind_enabled:
+                raise RuntimeError(
+                    f"the paper needs {', '.join(sorted(set(requires) - set(provider.capabilities)))}"
+                    ", which only kind sandboxes offer; they are not enabled on this portal "
+                    "(PROCTOR_KIND_SANDBOXES=1, see docs/kind.md)")
+            provider = get_provider(self.NODES_PROVIDER)
+        else:
+            options.pop("unjoined", None)
+        return provider.create(name, nodes=nodes, **options).to_dict()
 
     def sandbox_healthy(self, name: str) -> bool:
-        return self.provider.health(name).ok
+        return any(p.get(name) is not None and p.health(name).ok for p in self._providers())
 
     def destroy_sandbox(self, name: str) -> None:
-        self.provider.destroy(name)
+        for prov in self._providers():
+            prov.destroy(name)
 
     def list_sandboxes(self) -> list[tuple[str, float]]:
-        return [(sb.name, sb.created_at) for sb in self.provider.list(include_creating=True)]
+        return [(sb.name, sb.created_at) for prov in self._providers()
+                for sb in prov.list(include_creating=True)]
 
     # -- setup and grading -------------------------------------------------------
     def _sandbox(self, sandbox: dict):
