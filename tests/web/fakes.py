@@ -60,7 +60,7 @@ class FakeServices:
         self.root = root / "fake-sandboxes"
         self.log = root / "grade-runs.log"
 
-    def capabilities(self):
+    def capabilities(self, real_nodes=False):
         return frozenset({"api"})
 
     def load_tasks(self):
@@ -75,7 +75,7 @@ class FakeServices:
     def draw_params(self, task, seed):
         return task.draw_params(seed)
 
-    def create_sandbox(self, name, nodes):
+    def create_sandbox(self, name, nodes, requires=(), **options):
         time.sleep(float(os.environ.get("FAKE_CREATE_SECONDS", 0)))
         if self.config.get("FAKE_FAIL_CREATE") or os.environ.get("FAKE_FAIL_CREATE"):
             raise RuntimeError(f"kwok sandbox {name!r} did not become usable in time")
