@@ -148,6 +148,30 @@ def param_use_problems(task: Task) -> list[Problem]:
     return out
 
 
+IMAGE_REF = re.compile(r"(?:\bimage:\s*|--image[= ])[\"']?([A-Za-z0-9][\w.\-/]*(?::[\w.\-]+)?)")
+
+
+def image_problems(task: Task) -> list[Problem]:
+    """Tasks on real nodes can only run images the node image preloads."""
+    from sandbox.nodeimage import WORKLOAD_IMAGES
+    allowed = set(WORKLOAD_IMAGES.values())
+    allowed |= {ref.removeprefix("docker.io/library/") for ref in allowed}
+    allowed |= {ref.removeprefix("docker.io/") for ref in allowed}
+    out = []
+    for f in (task.setup_path, task.solution_path, task.checks_path, task.path / "task.yaml"):
+        try:
+            lines = f.read_text().splitlines()
+        except OSError:
+            continue
+        for n, line in enumerate(lines, 1):
+            for ref in IMAGE_REF.findall(line):
+                if ref not in allowed and "{" not in ref and "$" not in ref:
+                    out.append(problem(f, f"image {ref} is not preloaded on kind nodes (nothing "
+                                          f"can be pulled); use one of "
+                                          f"{', '.join(sorted(WORKLOAD_IMAGES.values()))}", n))
+    return out
+
+
 def requires_problems(task: Task, checks) -> list[Problem]:
     """What the task uses must be in ``requires``, or it would be given a sandbox without it."""
     out = []
@@ -164,6 +188,8 @@ def requires_problems(task: Task, checks) -> list[Problem]:
         elif not 1 <= int(node[4:]) < task.nodes:
             out.append(problem(file, f"unjoined: {node} is not a worker of a {task.nodes}-node "
                                      f"sandbox (workers: node01..node{task.nodes - 1:02d})"))
+    if "nodes" in task.requires:
+        out += image_problems(task)
     # etcdctl on a real node (through the node's shell) needs no host-side etcd
     if "etcd" not in task.requires and "nodes" not in task.requires:
         for script in (task.setup_path, task.solution_path):

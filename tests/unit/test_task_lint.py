@@ -251,3 +251,20 @@ def test_etcdctl_needs_requires_etcd(task_dir):
     edit(task_dir / "solution", "set -euo pipefail\n",
          "set -euo pipefail\netcdctl snapshot save \"$ANSWERS_DIR/snap.db\"\n")
     assert "solution uses etcd (etcdctl), but task.yaml does not require etcd" in only(task_dir)
+
+
+def test_node_tasks_may_only_use_preloaded_images(task_dir):
+    """kind nodes cannot pull: a node task naming another image is told which exist."""
+    edit(task_dir / "task.yaml", "requires: [api]", "requires: [api, nodes]")
+    (task_dir / "setup").write_text("#!/usr/bin/env bash\n"
+                                    "kubectl run a --image=busybox:1.35 -- sleep 1d\n"
+                                    "kubectl run b --image nginx:1.27\n")
+    msg = only(task_dir)
+    assert "setup:3" in msg and "nginx:1.27 is not preloaded" in msg and "nginx:1.22" in msg
+
+
+def test_unjoined_needs_real_nodes_and_an_existing_worker(task_dir):
+    edit(task_dir / "task.yaml", "requires: [api]", "requires: [api]\nunjoined: [node02]")
+    assert "needs real nodes" in only(task_dir)
+    edit(task_dir / "task.yaml", "requires: [api]", "requires: [api, nodes]\nnodes: 2")
+    assert "node02 is not a worker of a 2-node sandbox" in only(task_dir)
