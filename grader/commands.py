@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import yaml
 
-from .errors import GraderError, TaskError
+from .errors import GraderError
 from .task import Task, find_tasks, load_task
 
 

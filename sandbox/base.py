@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -190,6 +192,8 @@ class RecordedProvider(Provider):
     """
 
     records: Path
+    toolchain = None          # sandbox.toolchain.Toolchain, for kubectl
+    create_timeout = 90.0     # a create older than twice this that never got ready is dead
 
     def _record_dir(self, name: str) -> Path:
         return self.records / name
@@ -218,3 +222,28 @@ class RecordedProvider(Provider):
                 if rec is not None and (include_creating or rec.get("state") == "ready"):
                     out.append(Sandbox.from_dict(rec))
         return out
+
+    def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
+                 timeout: float = 30) -> subprocess.CompletedProcess:
+        """The toolchain's kubectl against one sandbox (never a kubectl on PATH)."""
+        cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
+               *args]
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+
+    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
+        """As ``Provider.reap``, plus creates that died half-way, and record
+        directories whose sandbox.json never got written (a crash between
+        mkdir and write)."""
+        reaped = super().reap(older_than, unhealthy)
+        for sb in self.list(include_creating=True):
+            if sb.name not in reaped and time.time() - sb.created_at > 2 * self.create_timeout \
+                    and self.get(sb.name) is None:
+                self.destroy(sb.name)
+                reaped.append(sb.name)
+        if self.records.is_dir():
+            for d in self.records.iterdir():
+                if d.is_dir() and self._read(d.name) is None:
+                    self.destroy(d.name)
+                    shutil.rmtree(d, ignore_errors=True)
+                    reaped.append(d.name)
+        return reaped

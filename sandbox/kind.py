@@ -60,6 +60,7 @@ def container_name(cluster: str, node: str) -> str:
 class KindProvider(RecordedProvider):
     name = "kind"
     capabilities = frozenset({"api", "nodes"})
+    create_timeout = CREATE_TIMEOUT
 
     def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None,
                  image=None):
@@ -94,11 +95,6 @@ class KindProvider(RecordedProvider):
                               "--format", "{{.Names}}"], capture_output=True, text=True)
         return sorted(res.stdout.split())
 
-    def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
-                 timeout: float = 30) -> subprocess.CompletedProcess:
-        cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
-               *args]
-        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
 
     def node_exec(self, sandbox: Sandbox, node: str, *cmd: str, input: str | None = None,
                   timeout: float = 120) -> subprocess.CompletedProcess:
@@ -295,14 +291,6 @@ class KindProvider(RecordedProvider):
         subprocess.run(["docker", "network", "rm", NETWORK_PREFIX + name], capture_output=True)
         shutil.rmtree(self._record_dir(name), ignore_errors=True)
 
-    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
-        reaped = super().reap(older_than, unhealthy)
-        for sb in self.list(include_creating=True):
-            if sb.name not in reaped and time.time() - sb.created_at > 2 * CREATE_TIMEOUT \
-                    and self.get(sb.name) is None:
-                self.destroy(sb.name)
-                reaped.append(sb.name)
-        return reaped
 
     def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str]:
         tty_args = ["-it", "-e", "TERM=xterm-256color"] if tty else ["-i"]
@@ -324,4 +312,3 @@ def node_image_status() -> dict:
         return NodeImage().status()
     except (ToolchainError, OSError) as exc:
         return {"error": str(exc)}
-

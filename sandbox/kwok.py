@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -121,6 +120,7 @@ def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bo
 class KwokProvider(RecordedProvider):
     name = "kwok"
     capabilities = frozenset({"api", "etcd"})
+    create_timeout = CREATE_TIMEOUT
 
     def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None):
         self.root = root or state_dir()
@@ -262,11 +262,6 @@ class KwokProvider(RecordedProvider):
                 return f"http://127.0.0.1:{doc['options']['etcdPort']}"
         return ""
 
-    def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
-                 timeout: float = 30) -> subprocess.CompletedProcess:
-        cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
-               *args]
-        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
 
     def _add_nodes(self, sandbox: Sandbox, log: Path) -> None:
         tainted = len(sandbox.nodes) > 1
@@ -399,20 +394,3 @@ class KwokProvider(RecordedProvider):
                 time.sleep(0.05)
         shutil.rmtree(cluster, ignore_errors=True)
         shutil.rmtree(self._record_dir(name), ignore_errors=True)
-
-    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
-        """As ``Provider.reap``, plus creates that died half-way."""
-        reaped = super().reap(older_than, unhealthy)
-        for sb in self.list(include_creating=True):
-            if sb.name not in reaped and time.time() - sb.created_at > 2 * CREATE_TIMEOUT \
-                    and self.get(sb.name) is None:
-                self.destroy(sb.name)
-                reaped.append(sb.name)
-        # Record directories whose sandbox.json never got written (a crash
-        # between mkdir and write) are orphans too.
-        if self.records.is_dir():
-            for d in self.records.iterdir():
-                if d.is_dir() and self._read(d.name) is None:
-                    shutil.rmtree(d, ignore_errors=True)
-                    reaped.append(d.name)
-        return reaped

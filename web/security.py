@@ -15,7 +15,7 @@ import secrets
 import time
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required

@@ -5,11 +5,10 @@ import os
 import re
 from pathlib import Path
 
-from sqlalchemy import select
 
 from web.author import files as author_files
 from web.db import get_db
-from web.models import Attempt, TaskValidation
+from web.models import Attempt
 
 TASK = "/author/tasks/bank/ckad/svc-endpoints-fixture"
 

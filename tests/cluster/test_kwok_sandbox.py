@@ -10,7 +10,6 @@ import time
 import psutil
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
 
 from sandbox import NameTaken, node_names
 from sandbox.toolchain import Toolchain

@@ -3,7 +3,6 @@
 import re
 import time
 
-import pytest
 
 from fakes import SECRET_CHECK, SECRET_SOLUTION
 from helpers import attempt, events, set_values, solve, start

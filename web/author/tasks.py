@@ -23,7 +23,7 @@ from ..forms import EmptyForm
 from ..models import TaskValidation
 from ..views import render_markdown
 from . import bp, bank, lock_dir, roots, touch_bank
-from .files import (FILES, LANGUAGES, NAME, SCRIPTS, Conflict, diff, read_files, splice_statement,
+from .files import (FILES, LANGUAGES, NAME, Conflict, diff, read_files, splice_statement,
                     statement_of, version, working_copy, write_files)
 
 TEMPLATE = Path(__file__).with_name("template")

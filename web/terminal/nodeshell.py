@@ -40,8 +40,9 @@ def _read_header(fd: int) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """Host side: ``nodeshell.py <node> <argv of the node's shell command …>``."""
-    node, base = argv[0], argv[1:]
+    """Host side: ``nodeshell.py <node> <argv of the node's shell command …>``
+    (the node's name is there for whoever reads ``ps``)."""
+    base = argv[1:]
     header = _read_header(0)
     rows, cols = int(header.get("rows") or 24), int(header.get("cols") or 80)
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
