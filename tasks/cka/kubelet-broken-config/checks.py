@@ -1,0 +1,68 @@
+"""Checks for kubelet-broken-config: node01's kubelet repaired in its configuration file."""
+
+import os.path
+
+import pytest
+import yaml
+
+CONFIG = "/var/lib/kubelet/config.yaml"
+# fault -> (path of the setting in the configuration, the wrong value setup wrote)
+FAULTS = {
+    "client-ca": (("authentication", "x509", "clientCAFile"), "/etc/kubernetes/pki/kubelet-ca.crt"),
+    "runtime-endpoint": (("containerRuntimeEndpoint",), "unix:///var/run/cri-dockerd.sock"),
+}
+
+
+def _ready(node) -> str:
+    for c in node.status.conditions or []:
+        if c.type == "Ready":
+            return c.status
+    return "Unknown"
+
+
+@pytest.mark.points(2)
+def test_node01_ready(k8s):
+    """node01 is Ready"""
+    node = k8s.get(k8s.core.read_node, "node01")
+    assert node is not None, "node node01 is not registered; expected it Ready"
+    status = k8s.wait_until(lambda: _ready(k8s.core.read_node("node01")) == "True" or None,
+                            timeout=5)
+    assert status, f"node01 is Ready={_ready(k8s.core.read_node('node01'))}; expected Ready=True"
+
+
+@pytest.mark.timeout(20)
+def test_kubelet_service(nodes):
+    """The kubelet service on node01 is running, healthy and enabled at boot"""
+    host = nodes["node01"]
+    enabled = host.run("systemctl is-enabled kubelet").stdout.strip() or "unknown"
+    assert enabled == "enabled", (
+        f"the kubelet service on node01 is {enabled}; expected it enabled, to start at boot")
+    state = host.run("systemctl is-active kubelet").stdout.strip() or "unknown"
+    # A crash-looping kubelet is 'active' for a moment between restarts: ask it too.
+    health = host.run("curl -s -m 3 http://127.0.0.1:10248/healthz").stdout.strip()
+    assert state == "active" and health == "ok", (
+        f"the kubelet service on node01 is {state} and its health endpoint answers "
+        f"{health or 'nothing'}; expected it running and healthy")
+
+
+def test_config_corrected(nodes, params):
+    """The wrong setting is corrected in the kubelet's configuration file"""
+    keys, bad = FAULTS[params["fault"]]
+    setting = ".".join(keys)
+    host = nodes["node01"]
+    f = host.file(CONFIG)
+    assert f.exists, f"{CONFIG} does not exist on node01; expected the kubelet's configuration there"
+    try:
+        value = yaml.safe_load(f.content_string) or {}
+    except yaml.YAMLError as exc:
+        pytest.fail(f"{CONFIG} on node01 is not valid YAML ({str(exc).splitlines()[0]})")
+    for k in keys:
+        value = value.get(k) if isinstance(value, dict) else None
+    assert value != bad, f"{setting} in {CONFIG} on node01 is still {bad}; expected it corrected"
+    assert isinstance(value, str) and value, (
+        f"{setting} is not set in {CONFIG} on node01; expected it corrected, not removed")
+    target = value.removeprefix("unix://")
+    kind = "-S" if value.startswith("unix://") else "-f"
+    assert os.path.isabs(target) and host.run(f"test {kind} '{target}'").rc == 0, (
+        f"{setting} in {CONFIG} on node01 is {value}, which does not exist on the node; "
+        f"expected the {'container runtime socket' if kind == '-S' else 'cluster CA certificate'}")
