@@ -57,7 +57,11 @@ def catalog():
         Attempt.state.in_(("provisioning", "setting_up", "running", "submitted", "grading", "error"))))
     recent = s.scalars(select(Attempt).where(Attempt.user_id == current_user.id)
                        .order_by(Attempt.created_at.desc()).limit(5)).all()
-    return render_template("catalog.html", exams=bank.catalog(), active=active, recent=recent,
+    lc = lifecycle()
+    exams = bank.catalog()
+    return render_template("catalog.html", exams=exams, active=active, recent=recent,
+                           real_nodes={e.id for e in exams if lc.needs_real_nodes(e)},
+                           unavailable={e.id: lc.unavailable(e) for e in exams},
                            problems=bank.problems if current_user.is_staff else [])
 
 
@@ -80,7 +84,9 @@ def exam(exam_id: str):
         for t in tasks:
             by_domain[t["domain"]] += t["share"]
         domains = dict(by_domain)
+    lc = lifecycle()
     return render_template("exam_detail.html", exam=ex, tasks=tasks, domains=domains,
+                           real_nodes=lc.needs_real_nodes(ex), unavailable=lc.unavailable(ex),
                            form=EmptyForm())
 
 

@@ -112,6 +112,20 @@ class Lifecycle:
                                             Attempt.lease_owner == WORKER_ID)
                       .values(progress=text, **values))
 
+    def needs_real_nodes(self, exam) -> bool:
+        """Does a fixed paper name tasks that need real nodes (kind)?"""
+        from grader.exam import resolve_task
+        return not exam.is_draw and any(
+            "nodes" in (getattr(resolve_task(self.bank.tasks, line.id), "requires", None) or ())
+            for line in exam.tasks)
+
+    def unavailable(self, exam) -> str | None:
+        """Why ``exam`` cannot start on this portal, or None."""
+        if self.needs_real_nodes(exam) and "nodes" not in self.services.capabilities(True):
+            return ("it needs real nodes (kind sandboxes), which this portal has not enabled; "
+                    "an operator can set PROCTOR_KIND_SANDBOXES=1 (see docs/kind.md)")
+        return None
+
     def sandbox_spec(self, task_ids) -> dict:
         """``create_sandbox`` options for a paper: what its tasks require, and
         the workers that must start unjoined (a join task)."""
@@ -135,6 +149,9 @@ class Lifecycle:
 
         A draw takes only tasks the default clusters (kwok) can hold; a fixed
         paper may name tasks that need real nodes, and then runs on kind."""
+        reason = self.unavailable(exam)
+        if reason:
+            raise ValueError(reason)
         paper = exam.select(self.bank.tasks, seed,
                             self.services.capabilities(real_nodes=not exam.is_draw))
         if not paper:
