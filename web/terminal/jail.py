@@ -167,15 +167,9 @@ class Jail:
         targets = {"api.sock": _host_port(server)}
         if self.spec.etcd_endpoint:
             targets["etcd.sock"] = _host_port(self.spec.etcd_endpoint)
-        socat = _socat()
         for sock, (host, port) in targets.items():
-            path = self.run_dir / sock
-            path.unlink(missing_ok=True)
-            self._relays.append(subprocess.Popen(
-                [socat, f"UNIX-LISTEN:{path},fork,mode=0600,user={self.spec.uid}",
-                 f"TCP:{host}:{port}"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent))
+            self._relay(sock, f"TCP:{host}:{port}")
+        socks = list(targets)
         # ssh NODE: one socket per node; each connection runs the node's fixed
         # shell command on a fresh pty (web/terminal/nodeshell.py)
         nodes_dir = self.run_dir / "nodes"
@@ -184,19 +178,24 @@ class Jail:
             nodes_dir.mkdir(mode=0o755)
         for node, argv in self.spec.node_shells.items():
             sock = f"nodes/{node}.sock"
-            (self.run_dir / sock).unlink(missing_ok=True)
             host = " ".join([sys.executable, nodeshell.__file__, node, *argv])
-            self._relays.append(subprocess.Popen(
-                [socat, f"UNIX-LISTEN:{self.run_dir / sock},fork,mode=0600,user={self.spec.uid}",
-                 f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent))
-            targets[sock] = ("", 0)
+            self._relay(sock, f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr")
+            socks.append(sock)
         deadline = time.monotonic() + 5
-        while not all((self.run_dir / s).exists() for s in targets):
+        while not all((self.run_dir / s).exists() for s in socks):
             if time.monotonic() > deadline:
                 raise JailError(f"tunnel sockets did not appear in {self.run_dir}")
             time.sleep(0.01)
+
+    def _relay(self, sock: str, remote: str) -> None:
+        """socat from the Unix socket ``run_dir/sock`` (owned by the jail's uid)
+        to ``remote``. It runs in run_dir with a relative path: a socket path
+        is limited to 107 bytes, which a deep instance folder can exceed."""
+        (self.run_dir / sock).unlink(missing_ok=True)
+        self._relays.append(subprocess.Popen(
+            [_socat(), f"UNIX-LISTEN:{sock},fork,mode=0600,user={self.spec.uid}", remote],
+            cwd=self.run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent))
 
     def _make_cgroups(self) -> None:
         self.cgroups = []
