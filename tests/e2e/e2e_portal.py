@@ -66,9 +66,10 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         sys.path.insert(0, str(REPO))
+        from sandbox.kind import KindProvider
         from sandbox.kwok import KwokProvider
-        prov = KwokProvider(root=root / "state")
-        for sb in prov.list(include_creating=True):
-            prov.destroy(sb.name)
+        for prov in (KwokProvider(root=root / "state"), KindProvider(root=root / "state")):
+            for sb in prov.list(include_creating=True):
+                prov.destroy(sb.name)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)
