@@ -5,8 +5,6 @@ every role. Sandboxes are the web tests' fakes; tasks, lint and exams are real."
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import sys
 import textwrap
@@ -26,7 +24,7 @@ from web import create_app  # noqa: E402
 from web.db import get_db  # noqa: E402
 from web.models import User  # noqa: E402
 
-from helpers import PASSWORD, AuthActions  # noqa: E402
+from helpers import PASSWORD, AuthActions, fresh_database  # noqa: E402
 PASSWORD_HASH = generate_password_hash(PASSWORD)
 FIXTURE_TASK = REPO / "tests" / "fixtures" / "tasks" / "svc-endpoints-fixture"
 
@@ -46,20 +44,8 @@ class BankServices(FakeServices):
 def database_url():
     """SQLite in the instance, or a fresh PostgreSQL database per test when
     ``PROCTOR_TEST_DATABASE_URL`` points at a server (as tests/web does)."""
-    admin_url = os.environ.get("PROCTOR_TEST_DATABASE_URL")
-    if not admin_url:
-        yield ""
-        return
-    from sqlalchemy import create_engine, make_url, text
-    from web.db import normalise_url
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"proctor_author_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database("proctor_author") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ instance folder, database and fake sandboxes under tmp_path), a client, and
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 import textwrap
 from pathlib import Path
@@ -29,7 +27,7 @@ from web import create_app
 from web.db import get_db
 from web.models import User
 
-from helpers import PASSWORD, AuthActions  # noqa: E402,F401 (tests import PASSWORD from here)
+from helpers import PASSWORD, AuthActions, fresh_database  # noqa: E402,F401 (tests import PASSWORD from here)
 PASSWORD_HASH = generate_password_hash(PASSWORD)  # once: scrypt is slow on purpose
 
 EXAMS = {
@@ -59,20 +57,8 @@ EXAMS = {
 def database_url():
     """SQLite in the instance (default), or a fresh PostgreSQL database per test
     when ``PROCTOR_TEST_DATABASE_URL`` points at a server (``scripts/postgres``)."""
-    admin_url = os.environ.get("PROCTOR_TEST_DATABASE_URL")
-    if not admin_url:
-        yield ""
-        return
-    from sqlalchemy import create_engine, make_url, text
-    from web.db import normalise_url
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = f"proctor_test_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database("proctor_test") as url:
+        yield url
 
 
 @pytest.fixture

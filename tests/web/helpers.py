@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import secrets
 from pathlib import Path
 
 from web.db import get_db
@@ -80,3 +83,27 @@ def events(app, attempt_id, kind=None):
             if kind:
                 q = q.where(Event.kind == kind)
             return [(e.kind, e.detail) for e in s.scalars(q.order_by(Event.id))]
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str):
+    """SQLite in the instance (yields ""), or a fresh PostgreSQL database when
+    ``PROCTOR_TEST_DATABASE_URL`` points at a server (``scripts/postgres``),
+    dropped afterwards."""
+    admin_url = os.environ.get("PROCTOR_TEST_DATABASE_URL")
+    if not admin_url:
+        yield ""
+        return
+    from sqlalchemy import create_engine, make_url, text
+    from web.db import normalise_url
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
