@@ -73,3 +73,13 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
                 prov.destroy(sb.name)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)
+
+
+def log_in(page, portal: dict, user: str) -> None:
+    """Log ``user`` (a demo login: candidate, instructor, admin) in through the form."""
+    base = portal["base"]
+    page.goto(base + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", portal["passwords"][user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")

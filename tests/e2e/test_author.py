@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_portal import run_portal
+from e2e_portal import log_in, run_portal
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -34,11 +34,7 @@ def author_portal(tmp_path_factory):
 def test_instructor_creates_fixes_and_validates_a_task(author_portal, browser_page):
     page, base = browser_page, author_portal["base"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.goto(base + "/login")
-    page.fill("input[name=username]", "instructor")
-    page.fill("input[name=password]", author_portal["passwords"]["instructor"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
+    log_in(page, author_portal, "instructor")
 
     page.get_by_role("link", name="Author").click()
     page.get_by_role("link", name="New task").click()

@@ -5,10 +5,10 @@ terminal, check the work, submit, and read the results."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
+from e2e_portal import log_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 
@@ -30,11 +30,7 @@ def test_candidate_fixes_a_service_in_the_browser_terminal(portal, browser_page)
     base = portal["base"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    page.goto(base + "/login")
-    page.fill("input[name=username]", "candidate")
-    page.fill("input[name=password]", portal["passwords"]["candidate"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
+    log_in(page, portal, "candidate")
 
     page.goto(base + "/exams/ckad-mock")
     page.get_by_role("button", name="Practice").click()

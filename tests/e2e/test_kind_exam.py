@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_portal import run_portal
+from e2e_portal import log_in, run_portal
 from test_journey import ARTIFACTS, SCREEN, wait_screen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nodes]
@@ -23,11 +23,7 @@ def kind_portal(tmp_path_factory):
 def test_node_exam_on_real_nodes(kind_portal, browser_page):
     page, base = browser_page, kind_portal["base"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.goto(base + "/login")
-    page.fill("input[name=username]", "candidate")
-    page.fill("input[name=password]", kind_portal["passwords"]["candidate"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
+    log_in(page, kind_portal, "candidate")
     assert "real nodes" in page.inner_text("main")
 
     page.goto(base + "/exams/cka-nodes")
