@@ -59,9 +59,11 @@ def catalog():
                        .order_by(Attempt.created_at.desc()).limit(5)).all()
     lc = lifecycle()
     exams = bank.catalog()
+    real_nodes = {e.id for e in exams if lc.needs_real_nodes(e)}
     return render_template("catalog.html", exams=exams, active=active, recent=recent,
-                           real_nodes={e.id for e in exams if lc.needs_real_nodes(e)},
-                           unavailable={e.id: lc.unavailable(e) for e in exams},
+                           real_nodes=real_nodes,
+                           unavailable={e.id: lc.unavailable(e) for e in exams
+                                        if e.id in real_nodes},
                            problems=bank.problems if current_user.is_staff else [])
 
 
