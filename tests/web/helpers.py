@@ -104,6 +104,22 @@ def fresh_database(prefix: str):
         yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(
             hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin, name: str, attempts: int = 20):
+    """DROP ... WITH (FORCE) needs pg_signal_backend to end an autovacuum
+    worker on the database (scripts/postgres grants it); a server whose role
+    lacks it gets a few retries, as the worker finishes in moments."""
+    import time
+    from sqlalchemy import exc, text
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except exc.ProgrammingError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
