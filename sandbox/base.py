@@ -105,6 +105,7 @@ class Sandbox:
     created_at: float = field(default_factory=time.time)
     capabilities: frozenset[str] = frozenset({"api"})
     etcd_endpoint: str = ""  # e.g. "http://127.0.0.1:32379" where etcd is reachable
+    unjoined: list[str] = field(default_factory=list)  # machines not yet joined (kind)
 
     @property
     def url(self) -> str:
@@ -123,7 +124,7 @@ class Sandbox:
             name=d["name"], provider=d["provider"], kubeconfig=Path(d["kubeconfig"]),
             api_url=d["api_url"], nodes=list(d["nodes"]), workspace=Path(d["workspace"]),
             created_at=float(d["created_at"]), capabilities=frozenset(d["capabilities"]),
-            etcd_endpoint=d.get("etcd_endpoint", ""),
+            etcd_endpoint=d.get("etcd_endpoint", ""), unjoined=list(d.get("unjoined", [])),
         )
 
 

@@ -87,17 +87,26 @@ provider_option = click.option(
 @click.option("--name", help="Name (default: a random sbx-xxxx).")
 @click.option("--nodes", "-n", default="3", show_default=True,
               help="Nodes in all, the first being 'controlplane'.")
+@click.option("--unjoined", "-u", multiple=True, metavar="NODE",
+              help="A worker left as a machine for you to join with kubeadm "
+                   "(kind only; repeat or separate by commas).")
 @provider_option
-def sandbox_up(name, nodes, provider):
+def sandbox_up(name, nodes, unjoined, provider):
     """Create a sandbox and print how to use it."""
     name = check_name(name or f"sbx-{secrets.token_hex(2)}")
     nodes = check_nodes(nodes)
+    options = {}
+    if unjoined:
+        options["unjoined"] = [n.strip() for u in unjoined for n in u.split(",") if n.strip()]
     prov = get_provider(provider)
     _progress(f"creating {provider} sandbox {name!r} with {nodes} node(s) …")
     started = time.monotonic()
-    sb = prov.create(name, nodes=nodes)
+    sb = prov.create(name, nodes=nodes, **options)
     click.echo(f"sandbox {sb.url} is ready in {time.monotonic() - started:.1f}s")
     click.echo(f"  nodes:      {', '.join(sb.nodes)}")
+    if sb.unjoined:
+        click.echo(f"  unjoined:   {', '.join(sb.unjoined)} (machines, not yet nodes: "
+                   f"proctor sandbox ssh {name} {sb.unjoined[0]})")
     click.echo(f"  API:        {sb.api_url}")
     click.echo(f"  kubeconfig: {sb.kubeconfig}")
     click.echo(f"  try:        proctor sandbox kubectl {name} -- get nodes")
@@ -187,3 +196,23 @@ def sandbox_kubectl(name, args, provider):
     sb = _existing(provider, name)
     kubectl = str(Toolchain().binary("kubectl"))
     os.execv(kubectl, [kubectl, "--kubeconfig", str(sb.kubeconfig), *args])
+
+
+@sandbox_group.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("node")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@provider_option
+def sandbox_ssh(name, node, command, provider):
+    """A root shell on a node of a sandbox with real nodes (kind), or run COMMAND there:
+    proctor sandbox ssh NAME node01 -- systemctl status kubelet"""
+    prov = get_provider(provider)
+    if "nodes" not in prov.capabilities:
+        raise click.UsageError(f"{provider} nodes are simulated and have no shell; "
+                               "use a sandbox with real nodes (-p kind)")
+    sb = _existing(provider, name)
+    if node not in sb.nodes:
+        raise click.UsageError(f"sandbox {name} has no node {node!r} (it has {', '.join(sb.nodes)})")
+    argv = prov.node_shell(sb, node, tty=sys.stdin.isatty())
+    argv += list(command) if command else ["bash", "-l"]
+    os.execvp(argv[0], argv)

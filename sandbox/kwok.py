@@ -35,7 +35,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from .base import (CreateFailed, Health, NameTaken, RecordedProvider, Sandbox, check_name,
+from .base import (CreateFailed, Health, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
                    check_nodes, node_names, state_dir)
 from .toolchain import Toolchain
 
@@ -186,7 +186,8 @@ class KwokProvider(RecordedProvider):
         check_name(name)
         nodes = check_nodes(nodes)
         if options:
-            raise NameTaken(f"kwok sandboxes take no options {sorted(options)}")
+            raise InvalidOption(f"kwok sandboxes take no options {sorted(options)}: its nodes "
+                                "are simulated (unjoined workers need real nodes: -p kind)")
         existing = self._read(name)
         if existing is not None:
             if len(existing.get("nodes", [])) != nodes:

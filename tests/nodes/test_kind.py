@@ -4,7 +4,10 @@ storage, node hosts for checks, and a clean destroy."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +128,23 @@ def test_node_hosts_for_checks(kind, kind_cluster):
         kind.node_host(kind_cluster, "node07")
 
 
+def proctor(state_root, *args, timeout=60):
+    """The `proctor` command, on the tests' own kind state."""
+    exe = Path(sys.executable).parent / "proctor"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PROCTOR_STATE_DIR": str(state_root)})
+
+
+def test_sandbox_ssh_command(kind_root, kind_cluster):
+    """`proctor sandbox ssh NAME NODE -- CMD`, as an instructor trying a task."""
+    res = proctor(kind_root, "sandbox", "ssh", "-p", "kind", kind_cluster.name, "node01",
+                  "--", "systemctl", "is-active", "kubelet")
+    assert (res.returncode, res.stdout.strip()) == (0, "active"), res.stderr
+    res = proctor(kind_root, "sandbox", "ssh", "-p", "kind", kind_cluster.name, "node07")
+    assert res.returncode == 2 and "has no node 'node07' (it has controlplane, node01, node02)" \
+        in res.stderr, res.stderr
+
+
 def test_ssh_command_runs_on_the_node(kind, kind_cluster):
     """The command behind `ssh node02` in the terminal: a root shell there."""
     argv = kind.node_shell(kind_cluster, "node02", tty=False)
@@ -134,12 +154,19 @@ def test_ssh_command_runs_on_the_node(kind, kind_cluster):
     assert (uid, host) == ("0", "node02") and int(containers) >= 2
 
 
-def test_unjoined_worker_and_clean_destroy(kind, kubectl, docker_objects):
+def test_unjoined_worker_and_clean_destroy(kind, kind_root, kubectl, docker_objects):
     """A 2-node sandbox whose node01 has kubeadm and a kubelet but is not in the
-    cluster; destroying it leaves no container, network or volume."""
+    cluster, made by `proctor sandbox up --unjoined`; destroying it leaves no
+    container, network or volume."""
     before = docker_objects()
-    sb = kind.create("unjoined", nodes=2, unjoined=["node01"])
+    res = proctor(kind_root, "sandbox", "up", "-p", "kind", "--name", "unjoined", "--nodes", "2",
+                  "--unjoined", "node01", timeout=300)
     try:
+        assert res.returncode == 0, res.stderr
+        assert "unjoined:   node01 (machines, not yet nodes: proctor sandbox ssh unjoined node01)" \
+            in res.stdout, res.stdout
+        sb = kind.get("unjoined")
+        assert sb.nodes == ["controlplane", "node01"] and sb.unjoined == ["node01"]
         names = kubectl(sb, "get", "nodes", "-o", "name").stdout.split()
         assert names == ["node/controlplane"]
         host = kind.node_host(sb, "node01")

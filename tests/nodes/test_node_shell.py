@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.nodes,
 def jail(tmp_path, kind, kind_cluster):
     sb = kind_cluster
     j = Jail(JailSpec(attempt=4242, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                      nodes=sb.nodes,
+                      nodes=sb.nodes, unjoined=["node02"],  # banner only: node02 is joined here
                       node_shells={n: kind.node_shell(sb, n) for n in sb.nodes}),
              tmp_path / "jails")
     j.prepare()
@@ -47,6 +47,11 @@ def test_ssh_reaches_each_node_as_root_and_nothing_else(jail):
     assert "No such file or directory" in lines[6], "the jail sees the Docker socket"
     assert "Could not resolve hostname node09" in out and "controlplane, node01, node02" in out
     assert lines[-1] == "rc=1"
+
+
+def test_the_banner_names_the_nodes_and_which_is_not_joined(jail):
+    rc, out = run(jail, "grep -o 'Nodes: [^\\\\]*' /etc/bash.bashrc")
+    assert out.strip() == "Nodes: controlplane, node01, node02 (not joined)", out
 
 
 def test_a_node_shell_is_interactive(jail):

@@ -85,6 +85,14 @@ def test_cli_turns_known_errors_into_one_red_line(tmp_path):
     res = subprocess.run([str(proctor), "sandbox", "up", "--nodes", "0"],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "nodes must be between 1 and 50, got 0" in res.stderr
+    res = subprocess.run([str(proctor), "sandbox", "up", "--unjoined", "node02"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 1 and res.stderr.strip().splitlines()[-1:] == [
+        "error: kwok sandboxes take no options ['unjoined']: its nodes are simulated "
+        "(unjoined workers need real nodes: -p kind)"]
+    res = subprocess.run([str(proctor), "sandbox", "ssh", "demo", "node01"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and "kwok nodes are simulated and have no shell" in res.stderr
     res = subprocess.run([str(proctor), "sandbox", "ls", "--provider", "vmware"],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "unknown sandbox provider 'vmware'" in res.stderr

@@ -116,7 +116,7 @@ def terminal(ws, attempt_id: int):
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
         attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
         etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
-        node_shells=_node_shells(sb), memory_mb=memory_mb, max_pids=max_pids)
+        unjoined=list(sb.get("unjoined", [])), node_shells=_node_shells(sb), memory_mb=memory_mb, max_pids=max_pids)
     try:
         shell = shells().get_or_start(attempt_id, spec, deadline)
     except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause

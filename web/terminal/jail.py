@@ -63,6 +63,7 @@ class JailSpec:
     kubeconfig: Path         # the sandbox's admin kubeconfig (host side)
     etcd_endpoint: str = ""  # "http://127.0.0.1:PORT" when the sandbox exposes etcd
     nodes: list[str] = field(default_factory=list)
+    unjoined: list[str] = field(default_factory=list)  # machines the candidate is to join
     # node -> the host command that opens a shell on it (kind: docker exec …);
     # empty where nodes are simulated
     node_shells: dict[str, list[str]] = field(default_factory=dict)
@@ -149,7 +150,8 @@ class Jail:
         completion = subprocess.run([str(kubectl), "completion", "bash"], capture_output=True,
                                     text=True, timeout=30).stdout
         (etc / "kubectl_completion").write_text(completion)
-        nodes = ", ".join(self.spec.nodes) or "see kubectl get nodes"
+        nodes = ", ".join(n + (" (not joined)" if n in self.spec.unjoined else "")
+                          for n in self.spec.nodes) or "see kubectl get nodes"
         # No ETCDCTL_ENDPOINTS: etcdctl 3.6 refuses --endpoints when it is set,
         # and 127.0.0.1:2379, etcdctl's default, is the tunnel to this etcd.
         (etc / "bashrc").write_text(BASHRC.format(nodes=nodes, answers=ANSWERS))
