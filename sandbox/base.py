@@ -231,6 +231,36 @@ class RecordedProvider(Provider):
                *args]
         return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
 
+    def health(self, name: str) -> Health:
+        """Ready in its record, every part running (``_parts_down``), and the
+        API server's /readyz passing."""
+        rec = self._read(name)
+        if rec is None:
+            return Health(False, f"no sandbox named {name!r}")
+        if rec.get("state") != "ready":
+            return Health(False, f"sandbox {name!r} is {rec.get('state')}")
+        problem = self._parts_down(rec)
+        if problem:
+            return Health(False, problem)
+        try:
+            self._readyz(Sandbox.from_dict(rec))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Health(False, f"API server at {rec['api_url']} does not answer: {exc}")
+        return Health(True, "healthy")
+
+    @abstractmethod
+    def _parts_down(self, rec: dict) -> str | None:
+        """What of the sandbox's processes or containers is not running, or None."""
+
+    def _readyz(self, sandbox: Sandbox) -> None:
+        res = self._kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
+                            timeout=5)
+        if res.returncode != 0:
+            failing = [line[3:].split()[0] for line in res.stdout.splitlines()
+                       if line.startswith("[-]")]
+            raise OSError("readyz failing: " + ", ".join(failing) if failing
+                          else (res.stderr.strip().splitlines() or ["no answer"])[-1])
+
     def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
         """As ``Provider.reap``, plus creates that died half-way, and record
         directories whose sandbox.json never got written (a crash between

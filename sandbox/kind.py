@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from .base import (CreateFailed, Health, InvalidOption, NameTaken, RecordedProvider, Sandbox,
+from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                    check_name, check_nodes, node_names, state_dir)
 from .toolchain import Toolchain, ToolchainError
 
@@ -255,24 +255,15 @@ class KindProvider(RecordedProvider):
             return "no default ServiceAccount"
         return None
 
-    def health(self, name: str) -> Health:
-        rec = self._read(name)
-        if rec is None:
-            return Health(False, f"no sandbox named {name!r}")
-        if rec.get("state") != "ready":
-            return Health(False, f"sandbox {name!r} is {rec.get('state')}")
+    def _parts_down(self, rec: dict) -> str | None:
         res = subprocess.run(["docker", "inspect", "--format", "{{.Name}} {{.State.Status}}",
-                              *[container_name(name, n) for n in rec["nodes"]]],
+                              *[container_name(rec["name"], n) for n in rec["nodes"]]],
                              capture_output=True, text=True)
         down = [line.split()[0].lstrip("/") for line in res.stdout.splitlines()
                 if not line.endswith(" running")]
         if res.returncode != 0 or down:
-            return Health(False, f"node containers not running: {', '.join(down) or res.stderr.strip()}")
-        res = self._kubectl(Sandbox.from_dict(rec), "get", "--raw=/readyz", "--request-timeout=3s",
-                            timeout=5)
-        if res.returncode != 0:
-            return Health(False, f"API server at {rec['api_url']} does not answer")
-        return Health(True, "healthy")
+            return f"node containers not running: {', '.join(down) or res.stderr.strip()}"
+        return None
 
     def destroy(self, name: str) -> None:
         check_name(name)

@@ -35,7 +35,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from .base import (CreateFailed, Health, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
+from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
                    check_nodes, node_names, state_dir)
 from .toolchain import Toolchain
 
@@ -327,37 +327,17 @@ class KwokProvider(RecordedProvider):
                 continue
         return found
 
-    def health(self, name: str) -> Health:
-        rec = self._read(name)
-        if rec is None:
-            return Health(False, f"no sandbox named {name!r}")
-        if rec.get("state") != "ready":
-            return Health(False, f"sandbox {name!r} is {rec.get('state')}")
+    def _parts_down(self, rec: dict) -> str | None:
         names = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
                  "kwok-controller"}
         running = set()
-        for p in self.processes(name):
+        for p in self.processes(rec["name"]):
             try:
                 running.add(Path(p.cmdline()[0]).name)
             except (psutil.NoSuchProcess, IndexError):
                 pass
         missing = sorted(names - running)
-        if missing:
-            return Health(False, f"{', '.join(missing)} not running")
-        try:
-            self._readyz(Sandbox.from_dict(rec))
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return Health(False, f"API server at {rec['api_url']} does not answer: {exc}")
-        return Health(True, "healthy")
-
-    def _readyz(self, sandbox: Sandbox) -> None:
-        res = self._kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
-                            timeout=5)
-        if res.returncode != 0:
-            failing = [line[3:].split()[0] for line in res.stdout.splitlines()
-                       if line.startswith("[-]")]
-            raise OSError("readyz failing: " + ", ".join(failing) if failing
-                          else (res.stderr.strip().splitlines() or ["no answer"])[-1])
+        return f"{', '.join(missing)} not running" if missing else None
 
     def destroy(self, name: str) -> None:
         check_name(name)
