@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -83,3 +84,50 @@ def log_in(page, portal: dict, user: str) -> None:
     page.fill("input[name=password]", portal["passwords"][user])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(base + "/")
+
+
+# -- what a candidate does on the exam pages ----------------------------------
+
+SCREEN = """() => {
+  const b = window.proctorTerminal.term.buffer.active; const out = [];
+  for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+  return out.join('\\n');
+}"""
+
+
+def wait_screen(page, text: str, timeout: float = 30_000) -> None:
+    """Wait until ``text`` is on the browser terminal's screen."""
+    page.wait_for_function(f"({SCREEN})().includes({text!r})", timeout=timeout)
+
+
+def start_practice(page, portal: dict, exam: str, timeout: float) -> str:
+    """Start ``exam`` in practice mode; returns the attempt's URL once its
+    first task page is up (``timeout``: the sandbox and the setups)."""
+    page.goto(portal["base"] + f"/exams/{exam}")
+    page.get_by_role("button", name="Practice").click()
+    page.wait_for_url(re.compile(r".*/attempts/\d+/tasks/\d+"), timeout=timeout)
+    return re.match(r"(.*/attempts/\d+)", page.url).group(1)
+
+
+def open_task(page, title: str) -> None:
+    """Open a task by its title in the task list, and wait for its terminal's prompt."""
+    page.get_by_role("link", name=re.compile(title)).first.click()
+    page.wait_for_function(
+        "window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
+        timeout=60_000)
+    wait_screen(page, "candidate@exam")
+
+
+def check_my_work(page, timeout: float) -> list[str]:
+    """Press "Check my work"; returns each check's class (check-passed, …)."""
+    page.get_by_role("button", name="Check my work").click()
+    page.wait_for_function("document.querySelectorAll('#check-result li').length > 0",
+                           timeout=timeout)
+    return page.eval_on_selector_all("#check-result li", "els => els.map(e => e.className)")
+
+
+def finish_practice(page, attempt_url: str, timeout: float) -> None:
+    """Finish the practice, confirming the dialog, and wait for the results page."""
+    page.once("dialog", lambda d: d.accept())  # "Submit and end this practice?"
+    page.get_by_role("button", name="Finish practice").click()
+    page.wait_for_url(re.compile(re.escape(attempt_url) + r"/results"), timeout=timeout)

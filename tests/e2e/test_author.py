@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
-from e2e_portal import log_in, run_portal
+from e2e_portal import ARTIFACTS, REPO, log_in, run_portal
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts" / "e2e"
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 DOMAIN = "Application Environment, Configuration and Security"
 

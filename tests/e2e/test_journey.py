@@ -5,44 +5,23 @@ terminal, check the work, submit, and read the results."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from e2e_portal import log_in
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+from e2e_portal import (ARTIFACTS, check_my_work, finish_practice, log_in, open_task,
+                        start_practice, wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
-
-SCREEN = """() => {
-  const b = window.proctorTerminal.term.buffer.active; const out = [];
-  for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
-  return out.join('\\n');
-}"""
-
-
-def wait_screen(page, text: str, timeout: float = 30_000) -> None:
-    page.wait_for_function(f"({SCREEN})().includes({text!r})", timeout=timeout)
 
 
 def test_candidate_fixes_a_service_in_the_browser_terminal(portal, browser_page):
     page = browser_page
-    base = portal["base"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     log_in(page, portal, "candidate")
 
-    page.goto(base + "/exams/ckad-mock")
-    page.get_by_role("button", name="Practice").click()
-    page.wait_for_url(re.compile(r".*/attempts/\d+/tasks/\d+"), timeout=180_000)
-    attempt_url = re.match(r"(.*/attempts/\d+)", page.url).group(1)
-
+    attempt_url = start_practice(page, portal, "ckad-mock", timeout=180_000)
     # The "fix the Service selector" task, by its title in the task list.
-    page.get_by_role("link", name=re.compile("Fix a Service that has no endpoints")).first.click()
-    page.wait_for_function(
-        "window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-        timeout=60_000)
-    wait_screen(page, "candidate@exam")
+    open_task(page, "Fix a Service that has no endpoints")
     statement = page.inner_text("main")
     namespace = re.search(r"In namespace (\S+) the Deployment", statement).group(1)
 
@@ -55,17 +34,12 @@ def test_candidate_fixes_a_service_in_the_browser_terminal(portal, browser_page)
     wait_screen(page, "service/web patched")
     page.screenshot(path=str(ARTIFACTS / "exam-page.png"))
 
-    page.get_by_role("button", name="Check my work").click()
-    page.wait_for_function("document.querySelectorAll('#check-result li').length > 0",
-                           timeout=90_000)
-    outcomes = page.eval_on_selector_all("#check-result li", "els => els.map(e => e.className)")
+    outcomes = check_my_work(page, timeout=90_000)
     assert len(outcomes) >= 2 and set(outcomes) == {"check-passed"}, \
         page.inner_text("#check-result")
     page.screenshot(path=str(ARTIFACTS / "check-my-work.png"))
 
-    page.once("dialog", lambda d: d.accept())  # "Submit and end this practice?"
-    page.get_by_role("button", name="Finish practice").click()
-    page.wait_for_url(re.compile(re.escape(attempt_url) + r"/results"), timeout=180_000)
+    finish_practice(page, attempt_url, timeout=180_000)
     results = page.inner_text("main")
     page.screenshot(path=str(ARTIFACTS / "results-page.png"), full_page=True)
     task_block = results[results.index("Fix a Service that has no endpoints"):][:800]

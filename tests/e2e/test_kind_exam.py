@@ -4,11 +4,9 @@ terminal's `ssh` reaches the nodes."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from e2e_portal import log_in, run_portal
-from test_journey import ARTIFACTS, SCREEN, wait_screen
+from e2e_portal import (ARTIFACTS, SCREEN, check_my_work, finish_practice, log_in, open_task,
+                        run_portal, start_practice, wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nodes]
 
@@ -21,21 +19,14 @@ def kind_portal(tmp_path_factory):
 
 
 def test_node_exam_on_real_nodes(kind_portal, browser_page):
-    page, base = browser_page, kind_portal["base"]
+    page = browser_page
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_in(page, kind_portal, "candidate")
     assert "real nodes" in page.inner_text("main")
 
-    page.goto(base + "/exams/cka-nodes")
-    page.get_by_role("button", name="Practice").click()
     # a kind cluster, then the setups (the broken kubelet waits for NotReady)
-    page.wait_for_url(re.compile(r".*/attempts/\d+/tasks/\d+"), timeout=600_000)
-    attempt_url = re.match(r"(.*/attempts/\d+)", page.url).group(1)
-    page.get_by_role("link", name=re.compile("Join a new worker node")).first.click()
-    page.wait_for_function(
-        "window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-        timeout=60_000)
-    wait_screen(page, "candidate@exam")
+    attempt_url = start_practice(page, kind_portal, "cka-nodes", timeout=600_000)
+    open_task(page, "Join a new worker node")
 
     page.click("#terminal")
     page.keyboard.type("k get nodes -o name | sort | tr '\\n' ' '; echo\n")
@@ -54,13 +45,8 @@ def test_node_exam_on_real_nodes(kind_portal, browser_page):
     page.screenshot(path=str(ARTIFACTS / "kind-terminal.png"))
 
     # nothing solved yet: the graded checks of this task fail, none errors
-    page.get_by_role("button", name="Check my work").click()
-    page.wait_for_function("document.querySelectorAll('#check-result li').length > 0",
-                           timeout=120_000)
-    outcomes = page.eval_on_selector_all("#check-result li", "els => els.map(e => e.className)")
+    outcomes = check_my_work(page, timeout=120_000)
     assert outcomes and set(outcomes) == {"check-failed"}, page.inner_text("#check-result")
 
-    page.once("dialog", lambda d: d.accept())
-    page.get_by_role("button", name="Finish practice").click()
-    page.wait_for_url(re.compile(re.escape(attempt_url) + r"/results"), timeout=300_000)
+    finish_practice(page, attempt_url, timeout=300_000)
     assert "Join a new worker node" in page.inner_text("main")
