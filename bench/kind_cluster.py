@@ -148,8 +148,7 @@ def main() -> None:
         result["destroy_s"] = summary(destroys)
         result["app_answers_s"] = round(app_answers(prov, "bench-app"), 1)
     finally:
-        for sb in prov.list(include_creating=True):
-            prov.destroy(sb.name)
+        prov.destroy_all()
         shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result, indent=2))
 

@@ -103,8 +103,7 @@ def main() -> None:
             "available_gib_at_end": round(psutil.virtual_memory().available / 1024**3, 1),
         }
     finally:
-        for sb in prov.list(include_creating=True):
-            prov.destroy(sb.name)
+        prov.destroy_all()
         shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(out, indent=2))
 

@@ -261,6 +261,14 @@ class RecordedProvider(Provider):
             raise OSError("readyz failing: " + ", ".join(failing) if failing
                           else (res.stderr.strip().splitlines() or ["no answer"])[-1])
 
+    def destroy_all(self) -> list[str]:
+        """Destroy every sandbox of this provider, ready or half-made; returns
+        their names (for tear-downs of a whole state root)."""
+        names = [sb.name for sb in self.list(include_creating=True)]
+        for name in names:
+            self.destroy(name)
+        return names
+
     def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
         """As ``Provider.reap``, plus creates that died half-way, and record
         directories whose sandbox.json never got written (a crash between

@@ -22,8 +22,7 @@ def kwok_root():
     root = Path(tempfile.mkdtemp(prefix="proctor-test-state-"))
     yield root
     prov = KwokProvider(root=root)
-    for sb in prov.list(include_creating=True):
-        prov.destroy(sb.name)
+    prov.destroy_all()
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -70,8 +70,7 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
         from sandbox.kind import KindProvider
         from sandbox.kwok import KwokProvider
         for prov in (KwokProvider(root=root / "state"), KindProvider(root=root / "state")):
-            for sb in prov.list(include_creating=True):
-                prov.destroy(sb.name)
+            prov.destroy_all()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)
 

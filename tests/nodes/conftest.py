@@ -41,8 +41,7 @@ def kind_root():
     root = Path(tempfile.mkdtemp(prefix="proctor-test-kind-"))
     yield root
     prov = KindProvider(root=root)
-    for sb in prov.list(include_creating=True):
-        prov.destroy(sb.name)
+    prov.destroy_all()
     failed = root / "kind" / "failed"
     if failed.is_dir():  # keep the logs of failed creates for whoever reads CI
         shutil.copytree(failed, Path("artifacts") / "kind-failed", dirs_exist_ok=True)
