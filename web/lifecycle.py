@@ -24,10 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from grader.exam import task_domain
 
-from .models import ACTIVE_STATES, FINAL_STATES, Attempt, AttemptTask, Event, PoolSandbox
+from .models import BLOCKING_STATES, FINAL_STATES, Attempt, AttemptTask, Event, PoolSandbox
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Lifecycle:
         if mode not in exam.modes:
             raise StartError(f"{exam.title} cannot be taken in {mode} mode")
         active = s.scalar(select(Attempt).where(Attempt.user_id == user.id,
-                                                Attempt.state.in_(ACTIVE_STATES + ("error",))))
+                                                Attempt.state.in_(BLOCKING_STATES)))
         if active is not None:
             raise StartError(f"you already have an attempt in progress (#{active.id}, "
                              f"{active.exam_title}); finish or abandon it first")
@@ -196,7 +197,14 @@ class Lifecycle:
                 domain=task_domain(task, exam.track), setup_ok=True if warm else None,
                 weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
         s.add(attempt)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:  # a concurrent start of the same candidate won the race
+            s.rollback()
+            if warm:
+                self._destroy_quietly(warm["name"])
+            raise StartError("you already have an attempt in progress; finish or abandon "
+                             "it first") from None
         self.event(s, attempt.id, "started", f"{exam.id} in {mode} mode by {user.username}")
         if warm:
             now = time.time()

@@ -20,14 +20,16 @@ import json
 import time
 
 from flask_login import UserMixin
-from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("candidate", "instructor", "admin")
 ACTIVE_STATES = ("provisioning", "setting_up", "running", "submitted", "grading")
 FINAL_STATES = ("graded", "abandoned")
+# A candidate has at most one attempt in these states (a unique index says so).
+BLOCKING_STATES = ACTIVE_STATES + ("error",)
 
 
 class Base(DeclarativeBase):
@@ -43,6 +45,8 @@ class User(UserMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default="candidate")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    # Raised by logout and a password change: every session made before is void.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="user")
 
@@ -80,6 +84,11 @@ class ApiToken(Base):
 
 class Attempt(Base):
     __tablename__ = "attempts"
+    __table_args__ = (
+        Index("uq_attempts_one_active_per_user", "user_id", unique=True,
+              sqlite_where=text(f"state IN {BLOCKING_STATES!r}"),
+              postgresql_where=text(f"state IN {BLOCKING_STATES!r}")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -115,6 +124,9 @@ class Attempt(Base):
 
     score: Mapped[float | None] = mapped_column(Float, nullable=True)      # percent, weighted
     passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Why an instructor should look at this grade before trusting it (the API
+    # was not whole at grading time, a checker could not be loaded); "" = none.
+    review: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     current_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     current_since: Mapped[float | None] = mapped_column(Float, nullable=True)
