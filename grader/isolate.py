@@ -12,6 +12,12 @@ The server (``python -m grader.isolate``) is started on first use, serves
 every thread of its parent, and exits when the parent does (its stdin closes).
 ``PROCTOR_GRADER_PROCESS=subprocess`` selects plain ``python -m pytest``
 instead; the server falls back to that by itself if it cannot start.
+
+Either way, when the caller is root the child confines itself
+(``grader.confine``) before pytest imports a single check: the room
+(``grader.room``) says what it may see and which uid it becomes. The server
+starts with a minimal environment, since a forked child's
+``/proc/self/environ`` is the server's own.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import time
 from pathlib import Path
 
 PRELOAD = ["pytest", "_pytest.python", "_pytest.fixtures", "kubernetes.config",
-           "kubernetes.client.api.core_v1_api", "grader.kube", "grader.plugin"]
+           "kubernetes.client.api.core_v1_api", "grader.kube", "grader.plugin", "grader.confine",
+           "grader.answers"]
 EXIT_FILE = "pytest.exit"
 SERVER_START_TIMEOUT = 90.0
 
@@ -49,6 +56,13 @@ def _child(req: dict) -> None:
     os.environ.update(req["env"])
     import tempfile
     tempfile.tempdir = req["env"].get("TMPDIR") or None
+    if req.get("confine"):
+        from grader import confine
+        try:
+            confine.enter(req["confine"])
+        except OSError as exc:
+            print(f"proctor: cannot confine the grading process: {exc}", file=sys.stderr, flush=True)
+            os._exit(71)
     os.chdir(req["cwd"])
     import pytest
     code = int(pytest.main(req["argv"]))
@@ -78,11 +92,17 @@ def serve() -> None:
 
 # -- the client side ------------------------------------------------------------------------
 
+def minimal_env() -> dict[str, str]:
+    """What a grading process needs of the caller's environment, and nothing else."""
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "LANG", "LC_ALL", "PROCTOR_TOOLCHAIN_DIR")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    return env
+
+
 class _Server:
     def __init__(self):
-        env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "HOME", "LANG", "LC_ALL") or k.startswith(("PROCTOR_", "XDG_"))}
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env = minimal_env()
         self.proc = subprocess.Popen([sys.executable, "-m", "grader.isolate"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, start_new_session=True,
@@ -125,13 +145,19 @@ def mode() -> str:
     return "subprocess" if os.environ.get("PROCTOR_GRADER_PROCESS") == "subprocess" else "fork"
 
 
-def run(argv: list[str], env: dict, cwd: Path, timeout: float) -> tuple[int | None, str]:
-    """Run ``pytest argv`` in a separate process; ``(exit code, or None if killed; output)``."""
+def run(argv: list[str], env: dict, cwd: Path, timeout: float,
+        room=None) -> tuple[int | None, str]:
+    """Run ``pytest argv`` in a separate process; ``(exit code, or None if killed; output)``.
+
+    With ``room`` (``grader.room.Room``) the process is confined as the room says."""
     log = cwd / "pytest.log"
-    pid = _spawn({"argv": argv, "env": env, "cwd": str(cwd), "log": str(log)}) \
-        if mode() == "fork" else None
+    confine = room.spec() if room is not None else None
+    pid = _spawn({"argv": argv, "env": env, "cwd": str(cwd), "log": str(log),
+                  "confine": confine}) if mode() == "fork" else None
     if pid is None:
-        return _run_subprocess(argv, env, cwd, timeout)
+        command = [sys.executable, "-m", "pytest", *argv]
+        return _run_subprocess(room.wrap(command, cwd) if room is not None else command,
+                               env, cwd, timeout)
     deadline = time.monotonic() + timeout
     exit_file = cwd / EXIT_FILE
     code: int | None = None
@@ -160,8 +186,8 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _run_subprocess(argv, env, cwd: Path, timeout: float) -> tuple[int | None, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *argv], cwd=str(cwd), env=env,
+def _run_subprocess(command, env, cwd: Path, timeout: float) -> tuple[int | None, str]:
+    proc = subprocess.Popen(command, cwd=str(cwd), env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:

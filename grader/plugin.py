@@ -12,9 +12,13 @@ Fixtures for checks:
 ``k8s``       ``grader.kube.K8s`` bound to the sandbox's kubeconfig (session-wide)
 ``kubectl``   ``grader.kube.Kubectl``: the toolchain's kubectl, same kubeconfig
 ``params``    this attempt's param values for the check's task (a dict)
-``answers``   ``Path`` of ``<workspace>/answers``, where candidates write answer files
+``answers``   ``grader.answers.Answers``: ``(answers / "q3.txt").read_text()`` reads what the
+              candidate wrote in /opt/answers, never following a link (a failed check if
+              it is not a plain file)
 ``sandbox``   the ``sandbox.Sandbox`` record
-``nodes``     ``{node name: testinfra host}``; an error on sandboxes without real nodes
+``nodes``     ``{node name: testinfra host}``; an error on sandboxes without real nodes.
+              Commands reach the node through the caller's relay (``grader.noderelay``):
+              the checks themselves hold no Docker socket or SSH key
 
 Markers: ``@pytest.mark.points(n)`` (default 1), ``@pytest.mark.timeout(s)``
 (default: the spec's ``check_timeout``, 10 s).
@@ -34,7 +38,7 @@ from pathlib import Path
 import pytest
 
 DEFAULT_CHECK_TIMEOUT = 10.0
-MAX_MESSAGE = 1000
+MAX_MESSAGE = 500
 WARM_APIS = {"core", "apps", "batch", "rbac", "networking", "storage", "authz", "policy",
              "discovery", "autoscaling", "custom"}
 
@@ -107,20 +111,25 @@ def params(request) -> dict:
 
 
 @pytest.fixture
-def answers(sandbox) -> Path:
-    """Where the candidate writes answer files: ``<workspace>/answers``."""
-    return Path(sandbox.workspace) / "answers"
+def answers(sandbox):
+    """The candidate's answer files (``grader.answers.Answers``)."""
+    from .answers import Answers
+    return Answers(Path(sandbox.workspace) / "answers")
 
 
 @pytest.fixture(scope="session")
-def nodes(sandbox) -> dict:
+def nodes(request, sandbox) -> dict:
     """A testinfra host per node, where the sandbox has real nodes."""
     if "nodes" not in sandbox.capabilities:
         raise RuntimeError(
             f"this check needs real nodes, but sandbox {sandbox.url} has capabilities "
             f"{', '.join(sorted(sandbox.capabilities))}; declare `requires: [api, nodes]` in "
             "task.yaml so it runs on a provider with real nodes (kind)")
-    from sandbox import get_provider
+    relay = _grading(request).spec.get("node_relay")
+    if relay:
+        from .noderelay import relay_host
+        return {n: relay_host(relay, n) for n in sandbox.nodes}
+    from sandbox import get_provider  # not confined (not root): the provider's own hosts
     prov = get_provider(sandbox.provider)
     return {n: prov.node_host(sandbox, n) for n in sandbox.nodes}
 
@@ -132,9 +141,12 @@ def check_id(item) -> str:
 
 
 def first_line(text: str) -> str:
+    """The first non-empty line, at most ``MAX_MESSAGE`` characters, control
+    characters escaped: a message may repeat what the candidate's cluster said."""
     for line in str(text).splitlines():
         if line.strip():
-            return line.strip()[:MAX_MESSAGE]
+            line = line.strip()[:MAX_MESSAGE]
+            return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
     return ""
 
 
@@ -216,6 +228,15 @@ class Grading:
         for name in sorted(used & WARM_APIS):
             getattr(k8s, name)
 
+    def api_problems(self) -> list[str]:
+        """Whether the API is whole before the checks read it (``grader.apihealth``)."""
+        from .apihealth import survey
+        try:
+            return survey(self.k8s().api_client)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unreadable kubeconfig
+            return [f"the cluster's API could not be reached at grading time ({first_line(exc)}): "
+                    "checks that need it failed"]
+
     def task_of(self, item) -> dict:
         return self.tasks[str(Path(str(item.path)).resolve())]
 
@@ -235,6 +256,8 @@ class Grading:
             self.warm_up(session.items)
         except Exception:  # e.g. a bad kubeconfig: the checks themselves will say so
             pass
+        if any({"k8s", "kubectl"} & set(getattr(item, "fixturenames", ())) for item in session.items):
+            self.emit(event="api", problems=self.api_problems())
         for item in session.items:
             marker = item.get_closest_marker("points")
             points = marker.args[0] if marker and marker.args else 1

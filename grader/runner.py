@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
-import tempfile
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from . import isolate
 from .checkfile import scan_checks
 from .errors import GradeError
 from .plugin import DEFAULT_CHECK_TIMEOUT
+from .room import RELAY_PY, Room
 from .task import Params, Task
 
 SCRIPT_TIMEOUT = 180.0
@@ -52,74 +52,74 @@ class ScriptResult:
         return asdict(self)
 
 
-def script_env(task: Task, sb: Sandbox, params: Params) -> dict[str, str]:
-    """The environment of setup and solution: nothing of the caller's but PATH's tail."""
-    answers = Path(sb.workspace) / "answers"
+def script_env(task: Task, sb: Sandbox, params: Params, room: Room) -> dict[str, str]:
+    """The environment of setup and solution: nothing of the caller's but, when
+    not confined, PATH's tail."""
+    tail = "/usr/local/bin:/usr/bin:/bin" if room.confined else os.environ.get("PATH", os.defpath)
     env = {
-        "PATH": f"{Toolchain().bin_dir}:{os.environ.get('PATH', os.defpath)}",
-        "HOME": str(sb.workspace),
+        "PATH": f"{Toolchain().bin_dir}:{tail}",
+        "HOME": str(room.dir / "home"),
+        "TMPDIR": str(room.dir / "home"),
         "LANG": "C.UTF-8",
-        "KUBECONFIG": str(sb.kubeconfig),
-        "ANSWERS_DIR": str(answers),
+        "KUBECONFIG": str(room.kubeconfig),
+        "ANSWERS_DIR": str(room.answers),
         "WORKSPACE": str(sb.workspace),
         "TASK_DIR": str(task.path),
     }
     etcd = getattr(sb, "etcd_endpoint", "")
     if etcd:
         env["ETCDCTL_ENDPOINTS"] = etcd
-    if "nodes" in sb.capabilities:
-        env["PATH"] = f"{_node_helper(sb)}:{env['PATH']}"
+    if room.relay_socket:
+        env["PATH"] = f"{_node_helper(room)}:{env['PATH']}"
     env.update(task.script_env(params))
     return env
 
 
-def _node_helper(sb: Sandbox) -> Path:
+def _node_helper(room: Room) -> Path:
     """A bin dir with ``on-node NODE [COMMAND…]``: run a command as root on a
-    real node (a shell reading stdin when no command is given)."""
-    from sandbox import get_provider
-    provider = get_provider(sb.provider)
-    cases = "".join(
-        f"  {n}) set -- {' '.join(shlex.quote(a) for a in provider.node_shell(sb, n, tty=False))}"
-        ' "$@" ;;\n' for n in sb.nodes)
-    text = (f"#!/bin/sh\n# on-node NODE [COMMAND...]: run COMMAND as root on NODE of {sb.name}\n"
-            'node=${1:?usage: on-node NODE [COMMAND...]}; shift\n'
-            '[ $# -eq 0 ] && set -- bash -s\n'
-            f'case "$node" in\n{cases}'
-            f'  *) echo "on-node: no node $node (nodes: {", ".join(sb.nodes)})" >&2; exit 2 ;;\n'
-            'esac\nexec "$@"\n')
-    bin_dir = Path(sb.workspace) / ".proctor-bin"
+    real node, through the room's node relay (a shell reading stdin when no
+    command is given)."""
+    bin_dir = room.dir / "bin"
     bin_dir.mkdir(exist_ok=True)
     path = bin_dir / "on-node"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-        path.chmod(0o755)
+    path.write_text(f"#!/bin/sh\n# on-node NODE [COMMAND...]: run COMMAND as root on NODE of "
+                    f"{room.sb.name}\nexec {sys.executable} -I {RELAY_PY} {room.relay_socket} \"$@\"\n")
+    path.chmod(0o755)
     return bin_dir
 
 
 def run_script(task: Task, which: str, sb: Sandbox, params: Params,
                timeout: float = SCRIPT_TIMEOUT) -> ScriptResult:
     """Run ``setup`` or ``solution`` of ``task`` against ``sb``; never raises for the
-    script's own failure (``ok`` is False and ``output`` says why)."""
+    script's own failure (``ok`` is False and ``output`` says why).
+
+    The script runs confined (``grader.room``) as the sandbox's grader uid: it
+    sees its task's folder (never ``checks.py``; ``solution`` only when it is
+    the solution that runs), the answers folder and a kubeconfig copy."""
     if which not in ("setup", "solution"):
         raise ValueError(f"which must be 'setup' or 'solution', got {which!r}")
     script = task.path / which
-    (Path(sb.workspace) / "answers").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen([str(script)], cwd=str(sb.workspace),
-                                env=script_env(task, sb, params), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    except OSError as exc:
-        return ScriptResult(False, -1, f"cannot run {script}: {exc}", 0.0)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        code = proc.returncode
-        note = ""
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, _ = proc.communicate()
-        code, note = -signal.SIGKILL, f"\n[{which} did not finish within {timeout:g}s and was killed]"
+    with Room(sb, scripts=[task], solution_visible=which == "solution", answers_writable=True,
+              prefix="proctor-script-") as room:
+        env = script_env(task, sb, params, room)
+        home = room.dir / "home"
+        argv = room.wrap([str(script)], cwd=home)
+        room.seal()
+        try:
+            proc = subprocess.Popen(argv, cwd=str(home), env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except OSError as exc:
+            return ScriptResult(False, -1, f"cannot run {script}: {exc}", 0.0)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            code = proc.returncode
+            note = ""
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, _ = proc.communicate()
+            code, note = -signal.SIGKILL, f"\n[{which} did not finish within {timeout:g}s and was killed]"
     text = out.decode(errors="replace")[-MAX_OUTPUT:] + note
     return ScriptResult(code == 0, code, text, round(time.monotonic() - started, 3))
 
@@ -156,6 +156,7 @@ class TaskResult:
     checks: list[CheckResult] = field(default_factory=list)
     duration: float = 0.0
     error: str | None = None   # the checker as a whole broke (import error, time limit)
+    api_problems: list[str] = field(default_factory=list)  # the API was not whole (apihealth)
 
     @property
     def score(self) -> float:
@@ -173,6 +174,7 @@ class TaskResult:
     def to_dict(self) -> dict:
         return {"task_id": self.task_id, "score": self.score, "max_score": self.max_score,
                 "duration": self.duration, "error": self.error,
+                "api_problems": list(self.api_problems),
                 "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -194,21 +196,21 @@ def grade(sb: Sandbox, tasks: list[tuple[Task, Params]], check_timeout: float = 
     declared = {t.id: scan_checks(t.checks_path)[0] for t, _ in tasks}
     n_checks = sum(max(len(c), 1) for c in declared.values())
     timeout = timeout or STARTUP_ALLOWANCE + check_timeout * n_checks
-    with tempfile.TemporaryDirectory(prefix="proctor-grade-") as tmp:
-        tmpdir = Path(tmp)
-        results_file = tmpdir / "results.jsonl"
+    with Room(sb, checks=[t for t, _ in tasks]) as room:
+        results_file = room.dir / "results.jsonl"
         results_file.touch()
         spec = {
-            "sandbox": sb.to_dict(), "check_timeout": check_timeout,
-            "results": str(results_file), "tmp": str(tmpdir),
-            "kubectl": str(Toolchain().bin_dir / "kubectl"),
+            "sandbox": room.sandbox_dict(), "check_timeout": check_timeout,
+            "results": str(results_file), "tmp": str(room.dir),
+            "kubectl": str(Toolchain().bin_dir / "kubectl"), "node_relay": room.relay_socket,
             "tasks": [{"id": t.id, "checks": str(t.checks_path.resolve()), "params": p}
                       for t, p in tasks],
         }
-        (tmpdir / "spec.json").write_text(json.dumps(spec, default=str))
-        (tmpdir / "pytest.ini").write_text(PYTEST_INI)
+        (room.dir / "spec.json").write_text(json.dumps(spec, default=str))
+        (room.dir / "pytest.ini").write_text(PYTEST_INI)
+        room.seal()
         started = time.monotonic()
-        run = _run_pytest(tmpdir, [str(t.checks_path.resolve()) for t, _ in tasks], timeout)
+        run = _run_pytest(room, [str(t.checks_path.resolve()) for t, _ in tasks], timeout)
         elapsed = time.monotonic() - started
         events = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
     return _assemble(tasks, declared, events, run, elapsed, timeout)
@@ -220,7 +222,8 @@ class _Run:
     output: str
 
 
-def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
+def _run_pytest(room: Room, files: list[str], timeout: float) -> _Run:
+    tmpdir = room.dir
     argv = ["-p", "grader.plugin",
             "--proctor-spec", str(tmpdir / "spec.json"), "-c", str(tmpdir / "pytest.ini"),
             # rootdir above every checks file, so a file that fails to import is
@@ -230,15 +233,14 @@ def _run_pytest(tmpdir: Path, files: list[str], timeout: float) -> _Run:
             "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header",
             # tracebacks are not shown to anyone, and formatting one costs seconds
             "-o", "console_output_style=classic", "--tb=no", *files]
-    # Only what the checks need: never the caller's secrets or its KUBECONFIG.
-    env = {k: v for k, v in os.environ.items()
-           if k in ("PATH", "HOME", "LANG", "LC_ALL") or k.startswith(("PROCTOR_", "XDG_"))}
+    # Only what the checks need: never the caller's secrets, settings or KUBECONFIG.
+    env = isolate.minimal_env()
     env.update({
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "HOME": str(tmpdir / "home"),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # faster, and only our fixtures
         "TMPDIR": str(tmpdir),
     })
-    code, output = isolate.run(argv, env, tmpdir, timeout)
+    code, output = isolate.run(argv, env, tmpdir, timeout, room=room)
     return _Run(code, output)
 
 
@@ -246,6 +248,7 @@ def _assemble(tasks, declared, events, run: _Run, elapsed: float, timeout: float
     collected: dict[str, dict[str, dict]] = {t.id: {} for t, _ in tasks}
     done: dict[str, dict[str, dict]] = {t.id: {} for t, _ in tasks}
     collect_errors: dict[str, str] = {}
+    api_problems: list[str] = []
     for ev in events:
         if ev["event"] == "collected":
             collected[ev["task"]][ev["check"]] = ev
@@ -253,13 +256,15 @@ def _assemble(tasks, declared, events, run: _Run, elapsed: float, timeout: float
             done[ev["task"]][ev["check"]] = ev
         elif ev["event"] == "collect_error":
             collect_errors[ev["path"]] = ev["message"]
+        elif ev["event"] == "api":
+            api_problems = list(ev["problems"])
     if not events and run.returncode not in (None, 0, 1):
         tail = "\n".join(run.output.strip().splitlines()[-15:])
         raise GradeError(f"the grading process failed (exit {run.returncode}) before running "
                          f"any check:\n{tail}")
     out = []
     for task, _ in tasks:
-        result = TaskResult(task.id)
+        result = TaskResult(task.id, api_problems=api_problems)
         broken = collect_errors.get(str(task.checks_path.resolve()))
         if broken is None and not collected[task.id]:
             # attributed to a directory or the session: find it by the file's path

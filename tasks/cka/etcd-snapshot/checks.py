@@ -15,7 +15,7 @@ BOLT_MAGIC = 0xED0CDAED
 
 def _data(answers):
     f = answers / "etcd-snapshot.db"
-    assert f.is_file(), "/opt/answers/etcd-snapshot.db does not exist; expected an etcd snapshot there"
+    assert f.exists(), "/opt/answers/etcd-snapshot.db does not exist; expected an etcd snapshot there"
     data = f.read_bytes()
     assert len(data) > 8192, f"/opt/answers/etcd-snapshot.db has {len(data)} bytes; expected an etcd database"
     return data

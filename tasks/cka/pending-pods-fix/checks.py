@@ -3,6 +3,8 @@
 import pytest
 from kubernetes.utils.quantity import parse_quantity
 
+from grader.answers import quote
+
 
 def _deploy(k8s, params):
     ns = params["namespace"]
@@ -53,8 +55,8 @@ def test_kept(k8s, params):
 def test_reason(answers):
     """reporter-reason.txt holds the scheduler's message from before the fix"""
     f = answers / "reporter-reason.txt"
-    assert f.is_file(), "/opt/answers/reporter-reason.txt does not exist; expected the scheduler's message"
-    text = " ".join(f.read_text(errors="replace").lower().split())
+    assert f.exists(), "/opt/answers/reporter-reason.txt does not exist; expected the scheduler's message"
+    text = " ".join(f.read_text().lower().split())
     assert "node affinity/selector" in text, (
-        f"reporter-reason.txt says '{text[:160]}'; expected the scheduler's message from before the fix, "
-        "which says the nodes didn't match the Pod's node affinity/selector")
+        f"reporter-reason.txt says {quote(text, 160)}; expected the scheduler's message from before "
+        "the fix, which says the nodes didn't match the Pod's node affinity/selector")

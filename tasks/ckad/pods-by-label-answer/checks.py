@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.answers import quote
+
 
 def _expected(k8s, params):
     ns = params["namespace"]
@@ -13,15 +15,9 @@ def _expected(k8s, params):
 
 def _lines(answers):
     f = answers / "pods.txt"
-    assert f.is_file(), "/opt/answers/pods.txt does not exist; expected the list of Pod names"
-    names = []
-    for line in f.read_text(errors="replace").splitlines():
-        line = line.strip()
-        if line.startswith("pod/"):  # `-o name` output is accepted too
-            line = line[4:]
-        if line:
-            names.append(line)
-    return names
+    assert f.exists(), "/opt/answers/pods.txt does not exist; expected the list of Pod names"
+    # `-o name` output (pod/NAME) is accepted too
+    return [line.removeprefix("pod/") for line in f.lines() if line.removeprefix("pod/")]
 
 
 @pytest.mark.points(2)
@@ -40,5 +36,6 @@ def test_nothing_else(k8s, params, answers):
     names = _lines(answers)
     extra = sorted(set(names) - want)
     assert names, "/opt/answers/pods.txt is empty; expected the matching Pod names"
-    assert not extra, f"/opt/answers/pods.txt also lists {', '.join(extra)}, which do not match"
+    assert not extra, (f"/opt/answers/pods.txt also lists {', '.join(quote(e) for e in extra[:5])}"
+                       f"{' …' if len(extra) > 5 else ''}, which do not match")
     assert len(names) == len(set(names)), "/opt/answers/pods.txt lists some names more than once"
