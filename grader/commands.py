@@ -173,9 +173,11 @@ def _params(task: Task, seed: int, overrides: tuple[str, ...]) -> dict:
 def grade_cmd(tasks, kubeconfig, seed, overrides, workspace, bank, as_json):
     """Grade TASKS (folders or ids) against a cluster you bring. Exits 1 unless every check passes."""
     from .runner import grade
+    from .score import score
     loaded = [resolve_task(t, bank) for t in tasks]
     sb = external_sandbox(kubeconfig, workspace)
     results = grade(sb, [(t, _params(t, seed, overrides if len(loaded) == 1 else ())) for t in loaded])
+    total = score([(t.weight, r.to_dict()) for t, r in zip(loaded, results)])
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -189,6 +191,10 @@ def grade_cmd(tasks, kubeconfig, seed, overrides, workspace, bank, as_json):
                            + f" {c.points:g}pt  {c.description.splitlines()[0] if c.description else c.id}")
                 if c.message:
                     click.echo(f"         {c.message}")
+        click.secho(f"score: {total.percent:g}% (tasks weighted as in task.yaml; a check "
+                    "that errors scores zero)", bold=True)
+        for reason in total.review:
+            click.secho(f"  for review: {reason}", fg="yellow")
     if not all(r.passed for r in results):
         sys.exit(1)
 

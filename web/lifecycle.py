@@ -27,6 +27,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.exam import task_domain
+from grader.score import score, task_points
 
 from .models import BLOCKING_STATES, FINAL_STATES, Attempt, AttemptTask, Event, PoolSandbox
 
@@ -431,23 +432,24 @@ class Lifecycle:
             duration = time.time() - t0
             with self.db.session() as s:
                 a = s.get(Attempt, attempt_id)
-                score, passed = score_attempt(
-                    [(t.weight, results[t.id]) for t in a.tasks], a.pass_mark)
+                sc = score([(t.weight, results[t.id]) for t in a.tasks], a.pass_mark)
                 res = s.execute(update(Attempt).where(
                     Attempt.id == attempt_id, Attempt.state == "grading",
                     Attempt.lease_owner == WORKER_ID).values(
-                    state="graded", graded_at=time.time(), score=score, passed=passed,
-                    lease_owner="", lease_until=0, progress=""))
+                    state="graded", graded_at=time.time(), score=sc.percent, passed=sc.passed,
+                    review="\n".join(sc.review), lease_owner="", lease_until=0, progress=""))
                 if res.rowcount != 1:
                     s.rollback()  # another worker took over after our lease ran out
                     return "lost"
                 for t in a.tasks:
                     r = results[t.id]
                     t.result_json = json.dumps(r)
-                    t.score, t.max_score = effective_scores(r)
+                    t.score, t.max_score = task_points(r)
                 a.add_timing("grade", duration)
                 a.add_timing("submit_to_results", time.time() - (a.submitted_at or t0))
-                self.event(s, attempt_id, "graded", f"{score:.1f}% in {duration:.1f}s")
+                self.event(s, attempt_id, "graded", f"{sc.percent:.1f}% in {duration:.1f}s")
+                if sc.held:
+                    self.event(s, attempt_id, "review", "\n".join(sc.review))
         self._enqueue("reap", attempt_id)
         return "graded"
 
@@ -463,11 +465,11 @@ class Lifecycle:
                 pairs.append((task, params))
                 ids.append((row_id, task_id))
         if pairs:
+            # An unhealthy cluster is still graded: what cannot be read fails
+            # (never a free point), and the API survey says why.
             problem = None
             if sandbox is None:
                 problem = "the attempt's cluster is gone; it could not be graded"
-            elif not self.services.sandbox_healthy(sandbox["name"]):
-                problem = f"the attempt's cluster {sandbox['name']} is not healthy; it could not be graded"
             if problem is None:
                 try:
                     out = self.services.grade(sandbox, pairs)
@@ -682,30 +684,6 @@ def owner_alive(owner: str) -> bool:
     except (PermissionError, ValueError):
         return True
     return True
-
-
-def effective_scores(result: dict) -> tuple[float, float]:
-    """A task's (score, max): checks that *errored* are the task's fault, so
-    their points leave both sides instead of counting against the candidate."""
-    checks = result.get("checks") or []
-    if not checks:
-        return 0.0, 0.0 if result.get("error") else float(result.get("max_score") or 0)
-    got = sum(c.get("points", 1) for c in checks if c.get("outcome") == "passed")
-    out_of = sum(c.get("points", 1) for c in checks if c.get("outcome") != "error")
-    return float(got), float(out_of)
-
-
-def score_attempt(weighted: list[tuple[float, dict]], pass_mark: float) -> tuple[float, bool]:
-    """Weighted percent over the tasks that could be graded, and pass/fail."""
-    total = got = 0.0
-    for weight, result in weighted:
-        score, out_of = effective_scores(result)
-        if out_of <= 0:
-            continue
-        total += weight
-        got += weight * score / out_of
-    percent = round(100.0 * got / total, 1) if total else 0.0
-    return percent, bool(total) and percent >= pass_mark
 
 
 def error_result(task_id: str, message: str) -> dict:

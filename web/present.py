@@ -67,6 +67,7 @@ def results(a) -> dict:
     d = status(a)
     d["time_taken_seconds"] = round((a.submitted_at or 0) - (a.ready_at or 0), 1) if a.ready_at else None
     d["domains"] = domain_breakdown(a)
+    d["review"] = [line for line in (a.review or "").splitlines() if line]
     tasks = []
     for t in a.tasks:
         r = t.result or {}
@@ -76,7 +77,8 @@ def results(a) -> dict:
             "domain_name": domain_name(t.domain), "weight": t.weight,
             "score": t.score, "max_score": t.max_score,
             "percent": round(100 * t.fraction, 1) if t.max_score else None,
-            "error": r.get("error") or "", "seconds_spent": round(t.seconds_spent, 1),
+            "error": r.get("error") or "", "api_problems": list(r.get("api_problems") or []),
+            "seconds_spent": round(t.seconds_spent, 1),
             "checks": [{k: c.get(k) for k in ("id", "description", "points", "outcome", "message")}
                        for c in r.get("checks") or []],
             "statement": text["statement"], "hints": text["hints"], "solution": solution(t),

@@ -59,11 +59,10 @@ def fmt_time(ts) -> str:
 
 
 def domain_breakdown(attempt) -> list[dict]:
-    """Per domain: weight, weighted score and percent, from the graded tasks."""
+    """Per domain: weight, weighted score and percent. A task that could not be
+    graded counts as zero, as it does in the score (``grader.score``)."""
     acc: dict[str, dict] = defaultdict(lambda: {"weight": 0.0, "got": 0.0, "tasks": 0})
     for t in attempt.tasks:
-        if not t.max_score:
-            continue
         d = acc[t.domain]
         d["weight"] += t.weight
         d["got"] += t.weight * t.fraction

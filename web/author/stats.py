@@ -1,10 +1,10 @@
 """Statistics over the portal's stored results: per task, per check, per exam/cohort.
 
-Only graded attempts count. A task row's *points* are its effective score
-(``AttemptTask.score`` of ``max_score``: errored checks are left out of both,
-as the results page does); a task counts as *passed* when it got full marks.
+Only graded attempts count. A task row's *points* are its score
+(``AttemptTask.score`` of ``max_score``, as ``grader.score`` counts them: an
+errored check scores zero); a task counts as *passed* when it got full marks.
 A check's pass rate is over the gradings where it passed or failed (an
-``error`` is the checker's fault, counted apart).
+``error`` is counted apart, so a checker that often errors stands out).
 
 Review flags (with at least ``MIN_SAMPLES`` graded attempts of the task):
 
