@@ -28,6 +28,9 @@ def attempts():
     state = request.args.get("state", "")
     exam = request.args.get("exam", "")
     user = request.args.get("user", "")
+    review = request.args.get("review", "") == "1"
+    if review:
+        q = q.where(Attempt.review != "")
     if state:
         q = q.where(Attempt.state == state)
     if exam:
@@ -38,10 +41,12 @@ def attempts():
     total = s.scalar(select(func.count()).select_from(q.subquery()))
     rows = s.scalars(q.order_by(Attempt.created_at.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
     counts = dict(s.execute(select(Attempt.state, func.count()).group_by(Attempt.state)).all())
+    held = s.scalar(select(func.count()).select_from(Attempt).where(Attempt.review != ""))
     pool = s.scalars(select(PoolSandbox).order_by(PoolSandbox.created_at)).all()
     exams = sorted({e for (e,) in s.execute(select(Attempt.exam_id).distinct())})
     return render_template("admin/attempts.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE)),
-                           counts=counts, pool=pool, state=state, exam=exam, user=user, exams=exams)
+                           counts=counts, pool=pool, state=state, exam=exam, user=user, exams=exams,
+                           review=review, held=held)
 
 
 @bp.route("/attempts/<int:attempt_id>")

@@ -112,19 +112,26 @@ class FakeServices:
         time.sleep(float(os.environ.get("FAKE_GRADE_SECONDS", self.config.get("FAKE_GRADE_SECONDS", 0))))
         out = []
         solved_dir = Path(sandbox["workspace"]) / "solved"
+        # FAKE_API_BROKEN: what a candidate who broke their API gets: the checks
+        # of unsolved tasks error, and the survey says why
+        broken = os.environ.get("FAKE_API_BROKEN") == "1"
+        problems = ["the API group apps/v1 was unavailable at grading time (ServiceNotFound: "
+                    "service/nope in \"default\" is not present): checks that need it failed"] if broken else []
         for task, params in pairs:
             ok = (solved_dir / task.id).exists()
+            miss = "error" if broken else "failed"
             checks = [
                 {"id": f"{task.id}::test_one", "description": f"{SECRET_CHECK} one of {task.id}",
-                 "points": 2, "outcome": "passed" if ok else "failed",
+                 "points": 2, "outcome": "passed" if ok else miss,
                  "message": "" if ok else "expected selector app=web, found app=frontend",
                  "duration": 0.01},
                 {"id": f"{task.id}::test_two", "description": f"{SECRET_CHECK} two of {task.id}",
-                 "points": 1, "outcome": "passed" if ok else "failed",
+                 "points": 1, "outcome": "passed" if ok else miss,
                  "message": "" if ok else "expected 3 endpoints, found 0", "duration": 0.01},
             ]
             out.append({"task_id": task.id, "score": 3 if ok else 0, "max_score": 3,
-                        "duration": 0.02, "error": None, "checks": checks})
+                        "duration": 0.02, "error": None, "checks": checks,
+                        "api_problems": problems})
         with self.log.open("a") as fh:
             fh.write(f"done {os.getpid()}\n")
         return out
