@@ -172,7 +172,7 @@ def test_checks_run_unprivileged_and_see_no_host_secret(sb, targets):
 PAPER = ["ckad/pods-by-label-answer", "ckad/deployment-scale", "ckad/broken-deployment-fix"]
 
 
-def test_breaking_the_api_of_other_tasks_does_not_raise_the_score(kwok):
+def test_breaking_the_api_of_other_tasks_does_not_raise_the_score(kwok, tmp_path):
     """The attack: solve one task of three, then point apps/v1 at nothing so the
     other tasks' checks cannot read their Deployments. Before the fix the errored
     checks were left out and the paper passed at 100 %."""
@@ -187,7 +187,7 @@ def test_breaking_the_api_of_other_tasks_does_not_raise_the_score(kwok):
 
         honest = score([(1.0, r.to_dict()) for r in grade(sb, tasks)], pass_mark=66)
         kubectl = ["kubectl", "--kubeconfig", str(sb.kubeconfig)]
-        env = {"PATH": f"{_toolchain_bin()}:/usr/bin:/bin"}
+        env = {"PATH": f"{_toolchain_bin()}:/usr/bin:/bin", "HOME": str(tmp_path)}
         for cmd in (["label", "apiservice", "v1.apps", "kube-aggregator.kubernetes.io/automanaged-"],
                     ["patch", "apiservice", "v1.apps", "--type=merge", "-p",
                      '{"spec":{"service":{"name":"nope","namespace":"default","port":443},'
