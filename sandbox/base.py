@@ -176,6 +176,45 @@ class Provider(ABC):
         return None
 
 
+def unmount_under(path: Path) -> list[str]:
+    """Detach every mount at or below ``path`` (deepest first), so that removing
+    ``path`` removes files, not what is mounted there: the terminal jail
+    loop-mounts each attempt's disk image in its workspace. A lazy unmount
+    (MNT_DETACH) succeeds even while a process still uses the mount; the loop
+    device frees itself (autoclear) when the last user is gone. Returns the
+    mount points it detached; without the privilege to unmount, nothing."""
+    import ctypes
+    MNT_DETACH, UMOUNT_NOFOLLOW = 2, 8
+    real = os.path.realpath(path)
+    libc = ctypes.CDLL(None, use_errno=True)
+    detached: list[str] = []
+    for _ in range(16):  # mounts stacked on one point come off one per round
+        try:
+            with open("/proc/self/mountinfo") as f:
+                points = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                 line.split()[4]) for line in f]
+        except OSError:
+            return detached
+        under = sorted({p for p in points if p == real or p.startswith(real.rstrip("/") + "/")},
+                       key=lambda p: p.count("/"), reverse=True)
+        if not under:
+            break
+        progress = False
+        for point in under:
+            if libc.umount2(point.encode(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0:
+                detached.append(point)
+                progress = True
+        if not progress:
+            break
+    return detached
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -rf path``, after detaching whatever is mounted below it."""
+    unmount_under(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def state_dir() -> Path:
     """``$PROCTOR_STATE_DIR``, else ``$XDG_DATA_HOME/proctor``."""
     env = os.environ.get("PROCTOR_STATE_DIR")
@@ -198,6 +237,10 @@ class RecordedProvider(Provider):
 
     def _record_dir(self, name: str) -> Path:
         return self.records / name
+
+    def _remove_record(self, name: str) -> None:
+        """Remove a sandbox's record folder, workspace included (and unmounted)."""
+        remove_tree(self._record_dir(name))
 
     def _read(self, name: str) -> dict | None:
         try:
@@ -283,6 +326,6 @@ class RecordedProvider(Provider):
             for d in self.records.iterdir():
                 if d.is_dir() and self._read(d.name) is None:
                     self.destroy(d.name)
-                    shutil.rmtree(d, ignore_errors=True)
+                    remove_tree(d)
                     reaped.append(d.name)
         return reaped

@@ -31,7 +31,6 @@ Layout under the state directory::
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -280,7 +279,7 @@ class KindProvider(RecordedProvider):
         if left:
             subprocess.run(["docker", "rm", "-f", "-v", *left], capture_output=True)
         subprocess.run(["docker", "network", "rm", NETWORK_PREFIX + name], capture_output=True)
-        shutil.rmtree(self._record_dir(name), ignore_errors=True)
+        self._remove_record(name)
 
 
     def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str]:

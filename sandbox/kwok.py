@@ -374,4 +374,4 @@ class KwokProvider(RecordedProvider):
             if ports:
                 time.sleep(0.05)
         shutil.rmtree(cluster, ignore_errors=True)
-        shutil.rmtree(self._record_dir(name), ignore_errors=True)
+        self._remove_record(name)
