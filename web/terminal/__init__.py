@@ -43,7 +43,8 @@ def shells() -> ShellManager:
     if manager is None:
         manager = ShellManager(Path(app.instance_path) / "jails",
                                idle_timeout=float(app.config.get("TERMINAL_IDLE_TIMEOUT", 1800)),
-                               status=_status_fn(app))
+                               status=_status_fn(app),
+                               prefix=app.config.get("SANDBOX_PREFIX", ""))
         app.extensions["proctor.shells"] = manager
     return manager
 
@@ -103,20 +104,37 @@ def _node_shells(sb: dict) -> dict[str, list[str]]:
     return {n: argv for n, argv in shells_.items() if argv}
 
 
+def _unmounts_on_destroy(sb: dict) -> bool:
+    """Whether the sandbox's provider detaches mounts in its workspace when it
+    destroys the sandbox (every ``RecordedProvider`` does): only then does the
+    jail loop-mount a disk image there, which would otherwise outlive it."""
+    from sandbox import SandboxError, get_provider
+    from sandbox.base import RecordedProvider
+    try:
+        return isinstance(get_provider(sb.get("provider", "")), RecordedProvider)
+    except SandboxError:
+        return False
+
+
 @sock.route("/attempts/<int:attempt_id>/terminal", bp=bp)
 def terminal(ws, attempt_id: int):
     from ..db import close_session
     attempt = _load_running_attempt(attempt_id)
     sb, attempt_id, deadline = attempt.sandbox, attempt.id, attempt.deadline_at
-    memory_mb = int(current_app.config.get("TERMINAL_MEMORY_MB", 768))
-    max_pids = int(current_app.config.get("TERMINAL_MAX_PIDS", 256))
+    cfg = current_app.config
+    limits = {"memory_mb": int(cfg.get("TERMINAL_MEMORY_MB", 768)),
+              "max_pids": int(cfg.get("TERMINAL_MAX_PIDS", 256)),
+              "disk_mb": int(cfg.get("TERMINAL_DISK_MB", 512)),
+              "tmp_mb": int(cfg.get("TERMINAL_TMP_MB", 256))}
+    prefix = cfg.get("SANDBOX_PREFIX", "")
     # The connection lives as long as the terminal is open: give the database
     # connection back now, or twenty open terminals exhaust the pool.
     close_session()
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
         attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
         etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
-        unjoined=list(sb.get("unjoined", [])), node_shells=_node_shells(sb), memory_mb=memory_mb, max_pids=max_pids)
+        unjoined=list(sb.get("unjoined", [])), node_shells=_node_shells(sb),
+        prefix=prefix, sandbox=sb.get("name", ""), disk_image=_unmounts_on_destroy(sb), **limits)
     try:
         shell = shells().get_or_start(attempt_id, spec, deadline)
     except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause

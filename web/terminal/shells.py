@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import cgroups
 from .jail import Jail, JailSpec
 
 log = logging.getLogger(__name__)
@@ -129,10 +130,16 @@ class ShellManager:
     """All live shells of this portal process, by attempt id."""
 
     def __init__(self, jail_root: Path, idle_timeout: float = 1800.0,
-                 status: Callable[[int], tuple[bool, float | None]] | None = None):
+                 status: Callable[[int], tuple[bool, float | None]] | None = None,
+                 prefix: str = ""):
         """``status(attempt) -> (running, deadline)`` lets the reaper end a
         shell as soon as its attempt ends, whoever ended it (the candidate, the
-        worker at the deadline, an admin)."""
+        worker at the deadline, an admin). ``prefix`` is the portal's
+        SANDBOX_PREFIX: the empty cgroups a crash of this portal left behind
+        are removed now."""
+        removed = cgroups.sweep(prefix)
+        if removed:
+            log.info("removed %d empty cgroups left by a previous run", len(removed))
         self.jail_root = jail_root
         self.idle_timeout = idle_timeout
         self.status = status

@@ -1,0 +1,77 @@
+"""The exam's tools still work in the hardened jail (seccomp, private /tmp,
+disk image, relays as the candidate): driven through a real pty, as the
+browser terminal drives them."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+
+import pytest
+
+from web.terminal.jail import Jail, JailSpec
+from web.terminal.shells import Shell
+
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
+
+
+@pytest.fixture
+def shell(kwok, tmp_path):
+    sb = kwok.create("tools", nodes=2)
+    jail = Jail(JailSpec(attempt=31, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
+                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes), tmp_path / "jails")
+    s = Shell(jail, deadline=None, idle_timeout=600)
+    yield s
+    s.stop()
+    jail.destroy()
+    kwok.destroy("tools")
+
+
+class Screen:
+    def __init__(self, shell: Shell):
+        self.shell = shell
+        backlog, self.q = shell.attach()
+        self.text = backlog.decode(errors="replace")
+
+    def expect(self, marker: str, timeout: float = 30) -> str:
+        """Wait until ``marker`` is on the screen; return what came before it."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.text:
+            try:
+                data = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                data = b""
+            if data is None or time.monotonic() > deadline:
+                raise AssertionError(f"{marker!r} never appeared; the screen:\n{self.text[-3000:]}")
+            self.text += data.decode(errors="replace")
+        before, _, self.text = self.text.partition(marker)
+        return before
+
+    def run(self, command: str, timeout: float = 30) -> str:
+        """Type ``command``; return its output (up to an end marker it prints)."""
+        self.shell.write(f"{command}; echo END-$((40+2))\r".encode())
+        self.expect("END-$((40+2))", timeout)  # the echo of what was typed
+        return self.expect("END-42", timeout)
+
+
+def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
+    s = Screen(shell)
+    s.expect("candidate@exam")
+    assert "node/node01" in s.run("k get nodes -o name"), "kubectl (alias k)"
+    s.run("vim -es -c 'normal ihello from vim' -c 'wq' ~/v.txt")
+    assert "hello from vim" in s.run("cat ~/v.txt"), "vim"
+    assert "GNU nano" in s.run("nano --version"), "nano"
+    assert "localhost exam" in s.run("less -FX /etc/hosts"), "less"
+    assert "42" in s.run("python3 -c 'print(6 * 7)'"), "python3"
+    assert "simulated (kwok)" in s.run("ssh node01"), "ssh node01 on kwok"
+    assert "is healthy" in s.run("etcdctl endpoint health 2>&1"), "etcdctl through its tunnel"
+    # job control: a background job, then Ctrl-C of a foreground one
+    out = s.run("sleep 300 & jobs")
+    assert "Running" in out and "sleep 300" in out, f"bash job control: {out}"
+    shell.write(b"sleep 300\r")
+    s.expect("sleep 300")
+    shell.write(b"\x03")
+    s.expect("candidate@exam")
+    assert "Terminated" in s.run("kill %1; wait") + s.run("true"), "kill %1"

@@ -1,0 +1,131 @@
+"""The files the jail sees under /etc and /opt/proctor, handed to bwrap by fd.
+
+None of them exists on the host: each is rendered here into an anonymous
+memory file (``memfd``) that bwrap copies into the jail's own tmpfs
+(``--ro-bind-data FD DEST``), so no host path of the portal's instance
+folder appears in the jail's ``/proc/self/mountinfo`` and no file of them is
+left to clean up. Root writes nothing into the candidate's home: ``START``,
+run as the candidate inside the jail, copies the kubeconfig there the first
+time (``kubectl config set-context --current --namespace …`` needs a file of
+their own), where a link the candidate planted can only lead to their own
+files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from . import nodeshell
+
+HOME = "/home/candidate"
+ANSWERS = "/opt/answers"
+API_PORT = 6443
+ETCD_PORT = 2379
+
+
+def kubeconfig(host_kubeconfig: Path) -> str:
+    """The sandbox's admin kubeconfig, pointed at the jail's tunnel, as context ``exam``."""
+    cfg = yaml.safe_load(host_kubeconfig.read_text())
+    cluster = cfg["clusters"][0]
+    cluster["cluster"]["server"] = f"https://127.0.0.1:{API_PORT}"
+    cluster["name"] = "kubernetes"
+    user = cfg["users"][0]
+    user["name"] = "candidate"
+    cfg["clusters"], cfg["users"] = [cluster], [user]
+    cfg["contexts"] = [{"name": "exam", "context": {
+        "cluster": "kubernetes", "user": "candidate", "namespace": "default"}}]
+    cfg["current-context"] = "exam"
+    return yaml.safe_dump(cfg)
+
+
+@functools.lru_cache(maxsize=4)
+def kubectl_completion(kubectl: str, mtime: float) -> str:
+    return subprocess.run([kubectl, "completion", "bash"], capture_output=True, text=True,
+                          timeout=30).stdout
+
+
+def start_script(etcd_host_port: int | None) -> str:
+    """Runs first in the jail, as the candidate: the near ends of the tunnels,
+    the kubeconfig in the home, then the command (``exec "$@"``).
+
+    The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
+    (etcdctl's default) and also at its port on the host, so an endpoint a
+    task recorded from the host side (setup runs there) works here too.
+    """
+    listens = [(API_PORT, "api.sock")]
+    if etcd_host_port is not None:
+        listens += [(ETCD_PORT, "etcd.sock")] + (
+            [(etcd_host_port, "etcd.sock")] if etcd_host_port not in (ETCD_PORT, API_PORT) else [])
+    starts = "".join(
+        f"socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
+        f"UNIX-CONNECT:/run/proctor/{sock} >/dev/null 2>&1 &\n" for port, sock in listens)
+    return (
+        "umask 022\n" + starts +
+        f"for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/{API_PORT}) 2>/dev/null && break; "
+        "sleep 0.02; done\n"
+        'if [ ! -e "$HOME/.kube/config" ] && [ ! -L "$HOME/.kube/config" ]; then\n'
+        '  mkdir -p "$HOME/.kube" 2>/dev/null &&\n'
+        '    install -m 600 /etc/proctor/kubeconfig "$HOME/.kube/config" 2>/dev/null\n'
+        "fi\n"
+        'cd "$HOME" 2>/dev/null || cd /\n'
+        'exec "$@"\n')
+
+
+def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path,
+          nodes: list[str], unjoined: list[str], etcd_host_port: int | None
+          ) -> dict[str, tuple[str, int]]:
+    """Path inside the jail -> (content, mode)."""
+    names = ", ".join(n + (" (not joined)" if n in unjoined else "") for n in nodes)
+    mtime = kubectl.stat().st_mtime
+    return {
+        "/etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                        f"candidate:x:{uid}:{uid}:candidate:{HOME}:/bin/bash\n", 0o444),
+        "/etc/group": (f"root:x:0:\ncandidate:x:{uid}:\ngrader:x:{grader_gid}:\n", 0o444),
+        "/etc/hosts": ("127.0.0.1 localhost exam\n", 0o444),
+        # No ETCDCTL_ENDPOINTS: etcdctl 3.6 refuses --endpoints when it is set,
+        # and 127.0.0.1:2379, etcdctl's default, is the tunnel to this etcd.
+        "/etc/bash.bashrc": (BASHRC.format(nodes=names or "see kubectl get nodes",
+                                           answers=ANSWERS), 0o444),
+        "/etc/vim/vimrc": ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
+                           "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
+                           "set backspace=indent,eol,start\n", 0o444),
+        "/etc/proctor/kubectl_completion": (kubectl_completion(str(kubectl), mtime), 0o444),
+        "/etc/proctor/kubeconfig": (kubeconfig(host_kubeconfig), 0o444),
+        "/etc/proctor/start": (start_script(etcd_host_port), 0o444),
+        "/opt/proctor/bin/ssh": (nodeshell.CLIENT, 0o555),
+    }
+
+
+def memfd(name: str, data: bytes) -> int:
+    """An anonymous file holding ``data``, positioned at its start."""
+    fd = os.memfd_create(name, 0)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+BASHRC = r"""# Proctor exam shell
+[ -z "$PS1" ] && return
+shopt -s checkwinsize histappend
+HISTSIZE=5000
+PS1='\[\e[1;32m\]candidate@exam\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]\$ '
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+  . /usr/share/bash-completion/bash_completion
+fi
+. /etc/proctor/kubectl_completion
+alias k=kubectl
+complete -o default -F __start_kubectl k
+export do="--dry-run=client -o yaml"
+if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
+  export PROCTOR_BANNER_SHOWN=1
+  printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), vim, nano, less\n'
+  printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: exam\n\n'
+fi
+"""
