@@ -1,0 +1,221 @@
+"""The jail's limits, attacked for real: the disk, and identities shared
+between two portals on one machine.
+
+Real bubblewrap jails (as root, like the portal) against real kwok sandboxes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.identity import grader_uid
+from web.terminal import cgroups
+from web.terminal.disk import mounts
+from web.terminal.jail import Jail, JailSpec
+from web.terminal.shells import ShellManager
+
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
+
+DISK_MB = 64
+
+
+@pytest.fixture(scope="module")
+def sandboxes(kwok):
+    a, b = kwok.create("sec-limits-a", nodes=1), kwok.create("sec-limits-b", nodes=1)
+    yield a, b
+    kwok.destroy("sec-limits-a")
+    kwok.destroy("sec-limits-b")
+
+
+@pytest.fixture
+def jail(sandboxes, tmp_path):
+    """``jail(sandbox, attempt, **spec)``: a prepared jail, destroyed afterwards."""
+    made: list[Jail] = []
+
+    def make(sb, attempt: int = 11, **spec) -> Jail:
+        spec.setdefault("disk_mb", DISK_MB)
+        j = Jail(JailSpec(attempt=attempt, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
+                          **spec), tmp_path / "jails")
+        j.prepare()
+        made.append(j)
+        return j
+
+    yield make
+    for j in made:
+        j.destroy()
+
+
+def run(jail: Jail, script: str, timeout: float = 120) -> tuple[int, str]:
+    p = jail.spawn(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = p.communicate(timeout=timeout)
+    return p.returncode, out.decode(errors="replace")
+
+
+def mounts_under(path: Path) -> list[str]:
+    real = os.path.realpath(path)
+    return sorted(p for p in mounts() if p == real or p.startswith(real + "/"))
+
+
+# -- the disk ---------------------------------------------------------------------------------
+
+def test_filling_the_disk_from_home_and_answers_stops_at_the_limit(jail, sandboxes):
+    sb = sandboxes[0]
+    j = jail(sb)
+    assert j.disk.limited, f"no disk image on this machine: {j.disk.why}"
+    free_before = shutil.disk_usage(sb.workspace).free
+    rc, out = run(j, "dd if=/dev/zero of=~/fill bs=1M count=4096 2>&1 | grep -v records; "
+                     "dd if=/dev/zero of=/opt/answers/fill bs=1M count=4096 2>&1 | grep -v rec; "
+                     "df -k --output=size ~ | tail -1; rm -f ~/fill /opt/answers/fill")
+    free_after_attack = shutil.disk_usage(sb.workspace).free
+    assert out.count("No space left on device") == 2, f"filling home and answers: {out}"
+    assert int(out.splitlines()[-1]) <= DISK_MB * 1024, f"the disk is larger than its limit: {out}"
+    image = j.disk.image
+    used = os.stat(image).st_blocks * 512
+    assert used <= (DISK_MB + 1) * 1024 * 1024, \
+        f"filling the disk: its image holds {used >> 20} MB on the host, limit {DISK_MB} MB"
+    # 8 GB were asked for; the host lost at most the image (others write too: 1 GB slack)
+    assert free_before - free_after_attack < 1024 ** 3, \
+        f"filling the disk took {(free_before - free_after_attack) >> 20} MB of the host's"
+
+
+def test_without_a_disk_image_rlimit_fsize_still_bounds_each_file(jail, sandboxes, tmp_path):
+    sb = sandboxes[1]
+    j = jail(sb, attempt=12, disk_image=False)
+    assert not j.disk.limited and not os.path.ismount(j.home)
+    rc, out = run(j, f"head -c {2 * DISK_MB}M /dev/zero > ~/big; echo rc=$?; "
+                     "stat -c %s ~/big; rm -f ~/big")
+    lines = out.splitlines()
+    assert "rc=0" not in out and int(lines[-1]) <= DISK_MB * 1024 * 1024, \
+        f"a file of twice RLIMIT_FSIZE was written: {out}"
+
+
+def test_the_disk_survives_a_new_shell_and_is_mounted_once(jail, sandboxes):
+    sb = sandboxes[0]
+    first = jail(sb)
+    rc, out = run(first, "echo kept > ~/notes.txt && echo 42 > /opt/answers/q1.txt")
+    assert rc == 0, out
+    before = mounts_under(sb.workspace)
+    first.stop()
+    again = jail(sb)
+    again.prepare()
+    assert mounts_under(sb.workspace) == before and len(before) == 3, \
+        f"prepare() mounted again: {mounts_under(sb.workspace)}"
+    rc, out = run(again, "cat ~/notes.txt /opt/answers/q1.txt")
+    assert out.split() == ["kept", "42"], f"the home or answers did not survive: {out}"
+
+
+def test_the_grader_reads_and_writes_answers_by_group_and_nobody_else(jail, sandboxes):
+    sb = sandboxes[0]
+    j = jail(sb)
+    rc, out = run(j, "echo mine > /opt/answers/pods.txt; mkdir -p /opt/answers/sub; "
+                     "echo deep > /opt/answers/sub/x.txt")
+    assert rc == 0, out
+    st = os.stat(j.answers)
+    gid = grader_uid(sb.name)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (j.spec.uid, gid, 0o2770), \
+        f"answers is {st.st_uid}:{st.st_gid} {oct(st.st_mode)}"
+
+    def as_user(uid: int, script: str, cwd: Path) -> subprocess.CompletedProcess:
+        # The grader reaches answers through a bind mount of its own (grader.room), not
+        # through the 0700 state folder: start in the folder, then drop to ``uid``.
+        return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                               "sh", "-c", script], capture_output=True, text=True,
+                              cwd=cwd, timeout=30)
+
+    grader = as_user(gid, "cat pods.txt sub/x.txt && echo setup > given.txt", j.answers)
+    assert grader.returncode == 0 and grader.stdout.split() == ["mine", "deep"], \
+        f"the grader uid cannot read or write answers: {grader.stderr}"
+    other = as_user(grader_uid("someone-else"), "cat pods.txt", j.answers)
+    assert other.returncode != 0, "another sandbox's grader reads this candidate's answers"
+    assert as_user(65534, "ls .", j.home).returncode != 0, "anyone lists the candidate's home"
+    rc, out = run(j, "cat /opt/answers/given.txt")
+    assert out.strip() == "setup", f"the candidate cannot read what setup wrote: {out}"
+
+
+def test_destroying_the_sandbox_unmounts_its_disk_even_while_a_shell_runs(kwok, tmp_path):
+    sb = kwok.create("sec-limits-c", nodes=1)
+    try:
+        j = Jail(JailSpec(attempt=13, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
+                          disk_mb=DISK_MB), tmp_path / "jails")
+        j.prepare()
+        p = j.spawn(["sleep", "300"])
+        image = str(j.disk.image)
+        assert len(mounts_under(sb.workspace)) == 3
+        record = sb.workspace.parent
+    finally:
+        kwok.destroy("sec-limits-c")
+    try:
+        assert not mounts_under(record), f"mounts left after destroy: {mounts_under(record)}"
+        assert not record.exists(), f"{record} left after destroy"
+        j.stop()
+        p.wait(10)
+        deadline = time.monotonic() + 10  # the loop device frees itself once unused
+
+        def attached() -> bool:
+            return image in subprocess.run(["losetup", "-a"], capture_output=True,
+                                           text=True).stdout
+        while attached() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not attached(), "a loop device outlived the sandbox"
+    finally:
+        j.destroy()
+
+
+# -- identities --------------------------------------------------------------------------------
+
+def test_two_portals_with_the_same_attempt_id_share_neither_uid_nor_cgroup(jail, sandboxes):
+    a, b = sandboxes
+    one = jail(a, attempt=5, prefix="pa-")
+    two = jail(b, attempt=5, prefix="pb-")
+    assert one.spec.uid != two.spec.uid, "two portals' attempt 5 share a uid"
+    assert one.spec.cgroup != two.spec.cgroup, "two portals' attempt 5 share a cgroup"
+    p1 = one.spawn(["sleep", "300"])
+    p2 = two.spawn(["sleep", "300"])
+    deadline = time.monotonic() + 10
+    while not (one.processes() and two.processes()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    theirs = two.processes()
+    assert theirs and not set(theirs) & set(one.processes())
+    dirs = list(one.cgroups)
+    one.stop()
+    p1.wait(10)
+    assert p2.poll() is None and all(psutil.pid_exists(pid) for pid in theirs), \
+        "stopping one portal's shell killed the other portal's"
+    if not cgroups.v2():
+        assert {d.parent.name for d in dirs} == {"memory", "pids", "cpu"}, dirs
+    assert not [d for d in dirs if d.exists()], f"empty cgroups left after stop: {dirs}"
+    two.stop()
+    p2.wait(10)
+    assert not [d for d in two.cgroups if d.exists()]
+
+
+def test_a_cgroup_left_by_a_crash_is_swept_or_emptied_and_reused(jail, sandboxes, tmp_path):
+    prefix = "pz-"
+    stale = cgroups.paths(f"proctor-{prefix}a9")
+    for d in stale:
+        d.mkdir(exist_ok=True)
+    # a stray process of attempt 10 in its leftover cgroup, as a crash might leave
+    busy = cgroups.Cgroup(f"proctor-{prefix}a10", 128, 16, 100)
+    busy.make()
+    stray = subprocess.Popen(["sleep", "300"])
+    busy.join(stray.pid)
+    ShellManager(tmp_path / "jails", prefix=prefix)  # a portal starting after the crash
+    try:
+        assert not [d for d in stale if d.exists()], "an empty leftover cgroup was not removed"
+        assert all(d.exists() for d in busy.dirs), "a busy cgroup was removed under its process"
+        j = jail(sandboxes[0], attempt=10, prefix=prefix)  # the attempt's next shell
+        assert stray.wait(10) is not None, "the leftover cgroup's process survived its reuse"
+        j.stop()
+        assert not [d for d in busy.dirs if d.exists()]
+    finally:
+        stray.kill()
+        busy.remove()
