@@ -43,7 +43,9 @@ SYSTEM = ["/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime",
           "/etc/nsswitch.conf", "/etc/hosts", "/etc/ssl/certs", "/etc/bash.bashrc",
           "/etc/profile"]
 DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
-RLIMITS = {"nproc": 1024, "fsize": 1 << 30, "core": 0, "nofile": 4096}
+# Enough for pytest with the kubernetes client and kubectl; not enough for a candidate
+# who fills their cluster with big objects to push the host into swapping.
+RLIMITS = {"nproc": 1024, "fsize": 1 << 30, "core": 0, "nofile": 4096, "data": 2 << 30}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
