@@ -116,7 +116,8 @@ def test_the_disk_survives_a_new_shell_and_is_mounted_once(jail, sandboxes):
 def test_the_grader_reads_and_writes_answers_by_group_and_nobody_else(jail, sandboxes):
     sb = sandboxes[0]
     j = jail(sb)
-    rc, out = run(j, "echo mine > /opt/answers/pods.txt; mkdir -p /opt/answers/sub; "
+    # a candidate with a private umask still writes answers the grader can read
+    rc, out = run(j, "umask 077; echo mine > /opt/answers/pods.txt; mkdir -p /opt/answers/sub; "
                      "echo deep > /opt/answers/sub/x.txt")
     assert rc == 0, out
     st = os.stat(j.answers)

@@ -8,6 +8,7 @@ import os
 import queue
 import time
 
+import psutil
 import pytest
 
 from web.terminal.jail import Jail, JailSpec
@@ -56,6 +57,16 @@ class Screen:
         return self.expect("END-42", timeout)
 
 
+def running(shell: Shell, cmdline: list[str]) -> bool:
+    for pid in shell.jail.processes():
+        try:
+            if psutil.Process(pid).cmdline() == cmdline:
+                return True
+        except psutil.Error:
+            pass
+    return False
+
+
 def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     s = Screen(shell)
     s.expect("candidate@exam")
@@ -70,8 +81,12 @@ def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     # job control: a background job, then Ctrl-C of a foreground one
     out = s.run("sleep 300 & jobs")
     assert "Running" in out and "sleep 300" in out, f"bash job control: {out}"
-    shell.write(b"sleep 300\r")
-    s.expect("sleep 300")
+    s.expect("candidate@exam")  # the prompt after that command
+    shell.write(b"sleep 301\r")
+    deadline = time.monotonic() + 30
+    while not running(shell, ["sleep", "301"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     shell.write(b"\x03")
-    s.expect("candidate@exam")
+    s.expect("candidate@exam")  # Ctrl-C reached the foreground job: the prompt is back
+    assert not running(shell, ["sleep", "301"]), "Ctrl-C did not end the foreground job"
     assert "Terminated" in s.run("kill %1; wait") + s.run("true"), "kill %1"

@@ -102,7 +102,7 @@ class Disk:
         fd = os.open(root, DIR_FLAGS)
         try:
             own_dir(fd, "home", uid, uid, 0o700)
-            own_dir(fd, "answers", uid, answers_gid, 0o2770)
+            own_dir(fd, "answers", uid, answers_gid, 0o2770, shared=True)
             if self.limited:
                 own_dir(fd, "run", 0, 0, 0o755)
         finally:

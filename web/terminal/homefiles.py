@@ -7,22 +7,28 @@ Each step opens one name relative to a directory it already holds
 (``dir_fd``) with ``O_NOFOLLOW``, then changes the open file (``fchown``,
 ``fchmod``), never the name. Root writes no file into the candidate's home
 at all: the jail's kubeconfig is copied there by the candidate's own shell
-(see ``jail.START``).
+(see ``jailfiles.start_script``).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import struct
 from pathlib import Path
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_DEPTH = 64
 
 
-def own_dir(parent_fd: int, name: str, uid: int, gid: int, mode: int) -> None:
+def own_dir(parent_fd: int, name: str, uid: int, gid: int, mode: int,
+            shared: bool = False) -> None:
     """Make ``name`` in ``parent_fd`` a directory owned by ``uid:gid`` with
-    ``mode``; raises OSError (ELOOP, ENOTDIR) when it is anything else."""
+    ``mode``; raises OSError (ELOOP, ENOTDIR) when it is anything else.
+
+    ``shared``: also a default ACL by which whatever is made inside, by the
+    owner or by the group, stays readable and writable by both, whatever the
+    creator's umask (the kernel ignores the umask under a default ACL)."""
     try:
         os.mkdir(name, 0o700, dir_fd=parent_fd)
     except FileExistsError:
@@ -31,8 +37,22 @@ def own_dir(parent_fd: int, name: str, uid: int, gid: int, mode: int) -> None:
     try:
         os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
+        if shared:
+            try:
+                os.setxattr(fd, "system.posix_acl_default", _shared_acl(uid))
+            except OSError:
+                pass  # a filesystem without ACLs: the umask decides, as before
     finally:
         os.close(fd)
+
+
+def _shared_acl(uid: int) -> bytes:
+    """struct posix_acl_xattr: version 2, then (tag, perm, id) sorted by tag:
+    file owner, the directory's owner by uid, owning group, mask: rwx; others none."""
+    undefined = 0xFFFFFFFF
+    entries = [(0x01, 7, undefined), (0x02, 7, uid), (0x04, 7, undefined),
+               (0x10, 7, undefined), (0x20, 0, undefined)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
 
 
 def chmod_dir(path: Path, mode: int) -> None:
