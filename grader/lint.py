@@ -8,6 +8,7 @@ ctfcli's ``Challenge.lint``), so an author fixes a bank in one pass:
 - checks.py: parses, has checks, each with a docstring, sane ``points``;
 - params: statement and hints render with every seed; scripts and checks only
   use declared params (``$PARAM_X``, ``params["x"]``);
+- markdown: statement and hints render as written (tables, lists, code);
 - leaks: the statement or a hint quoting a command line of the solution;
 - the bank: folder name = id, unique ids.
 """
@@ -60,6 +61,7 @@ def lint_task(path: str | Path) -> LintResult:
         problems += requires_problems(task, declared)
         _, lines, _ = read_task_yaml(folder / "task.yaml")
         problems += template_problems(task, lines)
+        problems += markdown_problems(task, lines)
         problems += param_use_problems(task)
         problems += leak_problems(task, lines)
         if folder.resolve().name != task.id:
@@ -124,6 +126,30 @@ def template_problems(task: Task, lines: dict) -> list[Problem]:
                 out.append(problem(file, f"{what} does not render with seed {seed}: "
                                          f"{type(exc).__name__}: {exc}", base))
                 break
+    return out
+
+
+BLOCK_SCALAR = re.compile(r"[:-]\s*[|>][-+0-9]*\s*(#.*)?$")
+
+
+def markdown_problems(task: Task, lines: dict) -> list[Problem]:
+    """The statement and hints render as written: tables, lists, code
+    (``grader.markdown.problems``), each reported at its line in task.yaml."""
+    from . import markdown
+    file = task.path / "task.yaml"
+    raw = file.read_text().splitlines()
+    out = []
+    sources = [("statement", task.statement, ["statement"])]
+    sources += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
+    for what, text, path in sources:
+        try:
+            shown = jinja().from_string(text).render(**task.draw_params(0))
+        except Exception:  # noqa: BLE001 - template_problems reports it
+            continue
+        base = line_of(lines, path) or 0
+        block = 0 < base <= len(raw) and BLOCK_SCALAR.search(raw[base - 1])
+        for n, why in markdown.problems(shown):
+            out.append(problem(file, f"{what}: {why}", base + n if block else base))
     return out
 
 

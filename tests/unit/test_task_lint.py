@@ -268,3 +268,24 @@ def test_unjoined_needs_real_nodes_and_an_existing_worker(task_dir):
     assert "needs real nodes" in only(task_dir)
     edit(task_dir / "task.yaml", "requires: [api]", "requires: [api, nodes]\nnodes: 2")
     assert "node02 is not a worker of a 2-node sandbox" in only(task_dir)
+
+
+def test_statement_list_running_into_a_paragraph(task_dir):
+    edit(task_dir / "task.yaml", "  changing the Deployment.\n",
+         "  changing the Deployment. Check that it:\n  - has endpoints\n  - answers\n")
+    msg = only(task_dir)
+    assert "task.yaml:17: statement: this list runs into the paragraph above it" in msg
+
+
+def test_statement_table_that_loses_a_column(task_dir):
+    edit(task_dir / "task.yaml", "  changing the Deployment.\n",
+         "  changing the Deployment.\n\n  | pod | command |\n  |-----|---------|\n"
+         "  | web | sh -c 'date >> log' | extra |\n")
+    msg = only(task_dir)
+    assert "task.yaml:20: statement: this table row has 3 cells but the header has 2" in msg
+
+
+def test_hint_nested_by_four_spaces(task_dir):
+    edit(task_dir / "task.yaml", "hints:\n", "hints:\n  - |\n    Steps:\n\n    - one\n        - deeper\n")
+    msg = only(task_dir)
+    assert "hints[0]: this item is nested by four spaces" in msg
