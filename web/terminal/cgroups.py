@@ -23,6 +23,7 @@ from pathlib import Path
 
 BASE = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")
+OPTIONAL = {"memory.swap.max", "cpu.max", "cpu.cfs_period_us", "cpu.cfs_quota_us"}
 
 
 def v2() -> bool:
@@ -63,7 +64,11 @@ class Cgroup:
             try:
                 d.mkdir(exist_ok=True)
                 for f, v in limits.items():
-                    if (d / f).exists():
+                    if not v2() and f.split(".")[0] != d.parent.name:
+                        continue  # v1: each controller's files in its own hierarchy
+                    # swap accounting and CPU bandwidth are kernel options; the
+                    # memory and pids limits are not optional
+                    if (d / f).exists() or f not in OPTIONAL:
                         (d / f).write_text(str(v))
             except OSError as exc:
                 raise CgroupError(f"cannot set limits in {d}: {exc}") from None
