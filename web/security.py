@@ -6,6 +6,7 @@
   but a cookie-authenticated POST to it must carry ``X-CSRFToken``; a bearer
   token needs none (a browser never sends one on its own).
 - Rate limit: Flask-Limiter on ``POST /login`` (``PROCTOR_LOGIN_LIMIT``).
+- Headers: CSP, frame-ancestors, nosniff, Referrer-Policy (``web.headers``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from .db import db_session
+from .headers import init_headers
 from .models import ApiToken, User
 
 login_manager = LoginManager()
@@ -86,6 +88,7 @@ def role_required(*roles: str):
 
 
 def init_security(app) -> None:
+    init_headers(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)

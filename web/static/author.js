@@ -1,5 +1,7 @@
 /* Authoring pages: the task editor (CodeMirror via window.ProctorEditor, live
-   lint, save with conflict handling, Validate now) and the exam builder. */
+   lint, save with conflict handling, Validate now), the exam builder, and the
+   track/domain choice of the new-task and import forms. No page has inline
+   script: the Content-Security-Policy allows script files of the portal only. */
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
@@ -400,8 +402,25 @@
     domainInputs(); renderTasks(); update();
   }
 
+  /* ------------------------------------------- new task, import: track -> domains */
+  // The domain list shows only the chosen track's curriculum domains.
+  function initTrackDomain(track, domain) {
+    function sync() {
+      domain.querySelectorAll("optgroup").forEach(function (g) {
+        var on = g.dataset.track === track.value; g.hidden = !on; g.disabled = !on;
+      });
+      var sel = domain.options[domain.selectedIndex];
+      if (!sel || sel.dataset.track !== track.value) {
+        var first = domain.querySelector('option[data-track="' + track.value + '"]');
+        if (first) first.selected = true;
+      }
+    }
+    track.addEventListener("change", sync); sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var p = $("author-page"); if (p) initEditor(JSON.parse(p.textContent));
     var b = $("builder-page"); if (b) initBuilder(JSON.parse(b.textContent));
+    var t = $("new-track"), d = $("new-domain"); if (t && d) initTrackDomain(t, d);
   });
 })();
