@@ -1,4 +1,4 @@
-"""Login, logout, sign-up, and the account page with API tokens."""
+"""Login, logout, sign-up, and the account page: password and API tokens."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from .db import db_session
-from .forms import EmptyForm, LoginForm, SignupForm, TokenForm
+from .forms import EmptyForm, LoginForm, PasswordForm, SignupForm, TokenForm
 from .models import ApiToken, User
-from .security import limiter, new_token
+from .security import check_login, limiter, new_token
+from .sessions import end_all_sessions
 
 bp = Blueprint("auth", __name__)
 
@@ -35,9 +36,8 @@ def login():
         return redirect(url_for("attempts.catalog"))
     form = LoginForm()
     if form.validate_on_submit():
-        s = db_session()
-        user = s.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        user = check_login(form.username.data.strip(), form.password.data)
+        if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         flash("Wrong username or password.", "error")
@@ -46,8 +46,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End every session of this user, in every browser (``web.sessions``)."""
     form = EmptyForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            end_all_sessions(db_session(), current_user)
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -82,10 +85,40 @@ def account():
     token = None
     if form.validate_on_submit():
         token = new_token(s, current_user, form.name.data or "api")
-    tokens = s.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
-                       .order_by(ApiToken.created_at.desc())).all()
-    return render_template("account.html", form=form, token=token, tokens=tokens,
-                           delete_form=EmptyForm())
+    return _account_page(form=form, token=token)
+
+
+def _account_page(**forms):
+    tokens = db_session().scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
+                                  .order_by(ApiToken.created_at.desc())).all()
+    forms.setdefault("form", TokenForm(formdata=None))
+    forms.setdefault("password_form", PasswordForm(formdata=None))
+    return render_template("account.html", tokens=tokens, delete_form=EmptyForm(), **forms)
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+@limiter.limit(_login_limit)
+def change_password():
+    """A new password ends every other session of this user; this one goes on
+    under the new session version. The current password is asked for, so a
+    session left open (or stolen) cannot lock its owner out."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current.data):
+            form.current.errors.append("that is not your current password")
+        elif form.current.data == form.password.data:
+            form.password.errors.append("the new password is the one you have")
+        else:
+            s = db_session()
+            current_user.set_password(form.password.data)
+            s.commit()
+            end_all_sessions(s, current_user)
+            login_user(current_user._get_current_object())
+            flash("Password changed. Every other session of yours has ended; "
+                  "API tokens stay valid until you revoke them below.", "info")
+            return redirect(url_for("auth.account"))
+    return _account_page(password_form=form)
 
 
 @bp.route("/account/tokens/<int:token_id>/delete", methods=["POST"])

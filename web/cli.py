@@ -102,6 +102,33 @@ def users_create(username, role, password, generate):
     click.echo(f"created {role} {username}" + (f" with password {password}" if generate else ""))
 
 
+@users.command("password")
+@click.argument("username")
+@click.option("--password", default=None, help="Default: prompt (or generate with --generate).")
+@click.option("--generate", is_flag=True, help="Generate a password and print it.")
+def users_password(username, password, generate):
+    """Set USERNAME's password; every session of theirs ends (API tokens stay)."""
+    from sqlalchemy import select
+    from web.db import get_db
+    from web.models import User
+    from web.sessions import end_all_sessions
+    if generate:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    app = _app()
+    with app.app_context(), get_db().session() as s:
+        u = s.scalar(select(User).where(User.username == username))
+        if u is None:
+            raise click.ClickException(f"no user {username!r}")
+        u.set_password(password)
+        end_all_sessions(s, u)
+    click.echo(f"new password for {username}" + (f": {password}" if generate else "")
+               + "; their sessions have ended")
+
+
 @users.command("list")
 def users_list():
     """List accounts."""

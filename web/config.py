@@ -39,6 +39,17 @@ DEFAULTS: dict = {
     "PRACTICE_MINUTES": 240,       # practice is untimed, but its sandbox is not kept forever
     "SETUP_PARALLEL": 4,           # task setups run at once on one sandbox
     "LOGIN_LIMIT": "10 per minute",
+    # Sessions (web.sessions). Idle: every request counts, and an open exam or
+    # waiting page polls the attempt's status every 20-30 s, so typing only in
+    # the terminal does not end a session. Absolute: counted from the login,
+    # but an attempt started before it ends keeps the session until the
+    # attempt is over (practice lasts PRACTICE_MINUTES, an exam its duration).
+    # 0 turns a timeout off. Logout and a password change end every session.
+    "SESSION_IDLE_MINUTES": 60.0,
+    "SESSION_MAX_HOURS": 12.0,
+    # Served over HTTPS (behind a TLS proxy)? Then the session cookie is sent
+    # only over HTTPS (Secure). Also on when PREFERRED_URL_SCHEME = "https".
+    "SECURE_COOKIES": False,
     "RATELIMIT_STORAGE_URI": "memory://",
     "HOST": "127.0.0.1",
     "PORT": 8000,
@@ -83,6 +94,8 @@ def load(app, overrides: dict | None = None) -> None:
         cfg["SANDBOX_PREFIX"] = f"p{digest[:6]}-"
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = secret_key(Path(app.instance_path))
+    if cfg["SECURE_COOKIES"] or cfg.get("PREFERRED_URL_SCHEME") == "https":
+        cfg.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
 
 
 def secret_key(instance: Path) -> str:

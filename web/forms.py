@@ -22,6 +22,13 @@ class SignupForm(FlaskForm):
                             validators=[InputRequired(), EqualTo("password", "passwords differ")])
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired(), Length(1, 200)])
+    password = PasswordField("New password", validators=[InputRequired(), Length(10, 200)])
+    confirm = PasswordField("Repeat the new password",
+                            validators=[InputRequired(), EqualTo("password", "passwords differ")])
+
+
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[Length(0, 64)])
 
