@@ -17,9 +17,10 @@ import psutil
 import pytest
 
 from grader.identity import grader_uid
+from sandbox.base import unmount_under
 from web.terminal import cgroups
 from web.terminal.disk import mounts
-from web.terminal.jail import Jail, JailSpec
+from web.terminal.jail import Jail, JailError, JailSpec
 from web.terminal.shells import ShellManager
 
 pytestmark = [pytest.mark.cluster,
@@ -111,6 +112,30 @@ def test_the_disk_survives_a_new_shell_and_is_mounted_once(jail, sandboxes):
         f"prepare() mounted again: {mounts_under(sb.workspace)}"
     rc, out = run(again, "cat ~/notes.txt /opt/answers/q1.txt")
     assert out.split() == ["kept", "42"], f"the home or answers did not survive: {out}"
+
+
+def test_after_a_reboot_the_disk_comes_back_and_a_broken_one_refuses_to_start(jail, sandboxes,
+                                                                            tmp_path):
+    sb = sandboxes[0]
+    first = jail(sb)
+    rc, out = run(first, "echo before-reboot > /opt/answers/q2.txt")
+    first.stop()
+    unmount_under(sb.workspace)  # what a reboot does to the mounts
+    again = jail(sb)
+    rc, out = run(again, "cat /opt/answers/q2.txt")
+    assert out.strip() == "before-reboot", f"the answers did not come back after a reboot: {out}"
+    again.stop()
+    unmount_under(sb.workspace)
+    image = again.disk.image
+    saved = tmp_path / "disk.img"
+    shutil.copyfile(image, saved)
+    try:
+        os.truncate(image, 0)  # an image the host can no longer mount
+        with pytest.raises(JailError, match="cannot be mounted"):
+            jail(sb)
+        assert not os.path.ismount(sb.workspace / "answers"), "a broken disk fell back silently"
+    finally:
+        shutil.copyfile(saved, image)
 
 
 def test_the_grader_reads_and_writes_answers_by_group_and_nobody_else(jail, sandboxes):

@@ -94,6 +94,9 @@ class Disk:
                 self._mount_image()
                 self.limited = True
             except (OSError, subprocess.SubprocessError, DiskError) as exc:
+                if self.image.exists():  # it holds the home and answers: never go on without
+                    raise DiskError(f"the disk image {self.image} cannot be mounted: {exc}") \
+                        from None
                 self.why = f"no disk image for {self.workspace}: {exc}"
                 log.warning("%s; only RLIMIT_FSIZE limits the candidate's files", self.why)
         else:
