@@ -18,6 +18,7 @@ wires the task queue. The blueprints:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flask import Flask
 
@@ -28,7 +29,8 @@ def create_app(config: dict | None = None) -> Flask:
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("PROCTOR_INSTANCE_PATH")
     app = Flask(__name__, instance_path=os.path.abspath(instance) if instance else None,
                 instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    # 0700: the secret key, the database, the queue and the jails live here.
+    config_module.private_dir(Path(app.instance_path))
     config_module.load(app, config)
 
     from .bank import Bank

@@ -6,7 +6,8 @@ name can also come from the environment as ``PROCTOR_<NAME>``; values there
 are strings, converted to the default's type.
 
 The secret key is generated on first run and kept in ``<instance>/secret_key``
-(mode 0600), so sessions survive restarts without an operator choosing one.
+(mode 0600, in an instance folder of mode 0700), so sessions survive restarts
+without an operator choosing one.
 """
 
 from __future__ import annotations
@@ -98,14 +99,46 @@ def load(app, overrides: dict | None = None) -> None:
         cfg.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700: the instance folder holds
+    the secret key, the database and the jails; nobody else may list or enter it."""
+    path.mkdir(parents=True, exist_ok=True)
+    tighten(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; tighten it if it does.
+
+    For SQLite files: sqlite creates a missing database with the process's
+    umask (0644 here) and gives its ``-wal`` and ``-shm`` files the database
+    file's mode, so creating the file first is what keeps all three private."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        tighten(path, 0o600)
+
+
+def tighten(path: Path, mode: int) -> None:
+    """chmod to ``mode`` if ``path`` allows more; an operator's stricter mode
+    stays. A missing path, or one this process does not own, is left alone."""
+    try:
+        st = path.stat()
+        if st.st_mode & 0o777 & ~mode and st.st_uid == os.geteuid():
+            path.chmod(st.st_mode & 0o777 & mode)
+    except FileNotFoundError:
+        pass
+
+
 def secret_key(instance: Path) -> str:
     """Read ``<instance>/secret_key``, creating it (0600) on first run."""
     path = instance / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        tighten(path, 0o600)
+        return key
     except FileNotFoundError:
         pass
-    instance.mkdir(parents=True, exist_ok=True)
+    private_dir(instance)
     key = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,7 +2,8 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout, so the portal and
 the worker can write the same file; PostgreSQL works by URL. The schema is
-owned by Alembic (``web/migrations``) and upgraded on start.
+owned by Alembic (``web/migrations``) and upgraded on start. A SQLite file is
+created 0600 (``private_sqlite_file``): it holds the password hashes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .config import private_file, tighten
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -23,6 +26,9 @@ class Database:
     def __init__(self, url: str):
         self.url = normalise_url(url)
         kwargs: dict = {"future": True}
+        path = sqlite_path(self.url)
+        if path is not None:
+            private_sqlite_file(path)
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
@@ -81,6 +87,29 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///instance/proctor.db``), else None:
+    PostgreSQL, in-memory and ``file:`` URI databases have no file to protect here."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file ``path`` 0600 before sqlite does (it would use the
+    umask: 0644); its ``-wal``, ``-shm`` and ``-journal`` files take the main
+    file's mode when sqlite makes them. Ones an older version left readable
+    (after a crash they outlive the connection) are tightened too."""
+    private_file(path)
+    for companion in ("-wal", "-shm", "-journal"):
+        tighten(Path(f"{path}{companion}"), 0o600)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

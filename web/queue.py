@@ -18,8 +18,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
+
+from .db import private_sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class Queue:
         else:
             path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else \
                 os.path.join(app.instance_path, "queue.db")
+            private_sqlite_file(Path(path))  # 0600, as the database
             self.huey = SqliteHuey("proctor", filename=path, timeout=30)
         self.lifecycle = lifecycle
         lifecycle.queue = self
