@@ -51,6 +51,10 @@ DEFAULTS: dict = {
     # Served over HTTPS (behind a TLS proxy)? Then the session cookie is sent
     # only over HTTPS (Secure). Also on when PREFERRED_URL_SCHEME = "https".
     "SECURE_COOKIES": False,
+    # Largest websocket message the terminal accepts: a key press or resize
+    # is a few bytes of JSON, a big paste some KiB. A bigger message closes
+    # the connection (1009) after reading at most this much of it.
+    "TERMINAL_MAX_MESSAGE_BYTES": 64 * 1024,
     "RATELIMIT_STORAGE_URI": "memory://",
     "HOST": "127.0.0.1",
     "PORT": 8000,
@@ -97,6 +101,10 @@ def load(app, overrides: dict | None = None) -> None:
         cfg["SECRET_KEY"] = secret_key(Path(app.instance_path))
     if cfg["SECURE_COOKIES"] or cfg.get("PREFERRED_URL_SCHEME") == "https":
         cfg.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    # flask-sock passes these to simple-websocket's Server for every socket.
+    sock_options = dict(cfg.get("SOCK_SERVER_OPTIONS") or {})
+    sock_options.setdefault("max_message_size", int(cfg["TERMINAL_MAX_MESSAGE_BYTES"]))
+    cfg["SOCK_SERVER_OPTIONS"] = sock_options
 
 
 def private_dir(path: Path) -> None:
