@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from web.terminal.jail import Jail, JailSpec
+from web.terminal.shells import MAX_BEHIND, Shell
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
@@ -346,3 +347,24 @@ def test_the_tunnel_relays_count_against_the_jails_own_limits(jail):
     assert set(relays) <= inside and {c.pid for c in children} <= inside, \
         "the host ends of the tunnels are outside the jail's cgroup"
     assert uids == {j.spec.uid}, f"tunnel relays run as {uids}, not as the candidate"
+
+
+def test_an_output_flood_to_a_connection_that_stops_reading_stays_bounded(jail):
+    """`yes` in the shell and a client that stops reading its websocket: the
+    portal must not queue the output without bound."""
+    shell = Shell(jail(), deadline=None, idle_timeout=600)
+    try:
+        _, stalled = shell.attach()           # never read again
+        _, live = shell.attach()              # a browser that keeps up
+        shell.write(b"head -c 64M /dev/zero | tr '\\0' x; echo; echo FLOOD-$((1+1))\r")
+        seen, deadline = b"", time.monotonic() + 120
+        while b"FLOOD-2" not in seen[-4096:] and time.monotonic() < deadline:
+            data = live.get(timeout=max(0.01, deadline - time.monotonic()))
+            assert data is not None, "the shell ended during the flood"
+            seen = seen[-8192:] + data
+        assert b"FLOOD-2" in seen, "the flood did not finish"
+        assert stalled.lagged and stalled.pending <= MAX_BEHIND, \
+            f"a stalled connection holds {stalled.pending >> 20} MB of output in the portal"
+        assert shell.attached == 1 and not live.lagged
+    finally:
+        shell.stop()

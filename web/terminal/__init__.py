@@ -170,9 +170,11 @@ def terminal(ws, attempt_id: int):
             except ConnectionClosed:
                 break
         if not stop.is_set():
+            note = ("[this connection fell behind the output; reconnecting]" if q.lagged
+                    else "[the shell has ended]")
             try:
                 with send_lock:
-                    ws.send(b"\r\n\x1b[33m[the shell has ended]\x1b[0m\r\n")
+                    ws.send(f"\r\n\x1b[33m{note}\x1b[0m\r\n".encode())
                 ws.close()
             except Exception:  # noqa: BLE001 - the browser may be gone already
                 pass
@@ -200,4 +202,4 @@ def terminal(ws, attempt_id: int):
     finally:
         stop.set()
         shell.detach(q)
-        q.put(None)
+        q.end()

@@ -27,6 +27,52 @@ from .jail import Jail, JailSpec
 
 log = logging.getLogger(__name__)
 SCROLLBACK = 64 * 1024
+MAX_BEHIND = 2 * 1024 * 1024  # output one connection may have unsent before it is ended
+
+
+class Subscription:
+    """One connection's share of a shell's output: chunks, then None at the end.
+
+    The shell prints as fast as it likes and a client reads as slowly as it
+    likes; a connection that falls more than ``MAX_BEHIND`` bytes behind (a
+    client that stops reading while ``yes`` runs) is ended with ``lagged``
+    set, rather than queueing without bound in the portal. The browser then
+    reconnects and gets the recent screen, as after any dropped connection.
+    """
+
+    def __init__(self):
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self.pending = 0
+        self.lagged = False
+
+    def put(self, data: bytes) -> bool:
+        """Queue output; False (and the end) when the connection is too far behind."""
+        with self._lock:
+            if self.lagged:
+                return False
+            if self.pending + len(data) > MAX_BEHIND:
+                self.lagged = True
+                self._q.put(None)
+                return False
+            self.pending += len(data)
+        self._q.put(data)
+        return True
+
+    def end(self) -> None:
+        self._q.put(None)
+
+    def get(self, timeout: float | None = None) -> bytes | None:
+        return self._taken(self._q.get(timeout=timeout))
+
+    def get_nowait(self) -> bytes | None:
+        return self._taken(self._q.get_nowait())
+
+    def _taken(self, data: bytes | None) -> bytes | None:
+        if data:
+            with self._lock:
+                self.pending -= len(data)
+        return data
 
 
 class Shell:
@@ -36,7 +82,7 @@ class Shell:
         self.idle_timeout = idle_timeout
         self.last_input = time.time()
         self._buffer = bytearray()
-        self._subscribers: set[queue.SimpleQueue] = set()
+        self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
         master, slave = pty.openpty()
         _set_size(slave, 24, 80)
@@ -69,30 +115,32 @@ class Shell:
                 if len(self._buffer) > SCROLLBACK:
                     del self._buffer[: len(self._buffer) - SCROLLBACK]
                 subs = list(self._subscribers)
-            for q in subs:
-                q.put(data)
+            for sub in subs:
+                if not sub.put(data):
+                    with self._lock:
+                        self._subscribers.discard(sub)
         with self._lock:
             subs = list(self._subscribers)
-        for q in subs:
-            q.put(None)  # end of stream
+        for sub in subs:
+            sub.end()
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def attach(self) -> tuple[bytes, queue.SimpleQueue]:
-        """The recent screen, and a queue of what comes next (None = the end)."""
-        q: queue.SimpleQueue = queue.SimpleQueue()
+    def attach(self) -> tuple[bytes, Subscription]:
+        """The recent screen, and what comes next (None = the end)."""
+        sub = Subscription()
         with self._lock:
-            self._subscribers.add(q)
+            self._subscribers.add(sub)
             backlog = bytes(self._buffer)
         if not self.alive:
-            q.put(None)
-        return backlog, q
+            sub.end()
+        return backlog, sub
 
-    def detach(self, q: queue.SimpleQueue) -> None:
+    def detach(self, sub: Subscription) -> None:
         with self._lock:
-            self._subscribers.discard(q)
+            self._subscribers.discard(sub)
 
     @property
     def attached(self) -> int:
