@@ -40,13 +40,14 @@ from .matching import (node_admits, pod_spec, selector_query, selects, term_matc
 
 __all__ = [
     # fetching, waiting
-    "must_get", "eventually",
+    "must_get", "get_live", "eventually",
     # Pods and workloads
     "live", "live_pods", "pods_of", "replica_sets_of", "owned_by",
     # readiness
     "condition", "is_ready", "must_be_ready",
     # Pod specs
-    "pod_spec", "must_container", "command_line", "same_image", "mounted", "same_quantity",
+    "pod_spec", "must_container", "command_line", "same_image", "mount_paths", "mounted",
+    "same_quantity",
     # matching (grader.matching)
     "selects", "selector_query", "term_matches", "terms_match", "node_admits",
     "tolerates", "untolerated",
@@ -82,7 +83,8 @@ def show(value, limit: int = 60) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
         more = ", …" if len(items) > 20 else ""
-        return "[" + ", ".join(show(v, limit) for v in items[:20]) + more + "]"
+        ends = "()" if isinstance(value, tuple) else "[]"
+        return ends[0] + ", ".join(show(v, limit) for v in items[:20]) + more + ends[1]
     return quote(str(value), limit)
 
 
@@ -119,14 +121,19 @@ def taint_text(taint) -> str:
 def must_equal(subject: str, found: Mapping, want: Mapping, same=None) -> None:
     """Fail unless every ``found[k]`` equals ``want[k]``; name only the wrong ones.
 
-    ``same(found, want)`` compares (default ``==``), e.g. ``same_quantity``.
+    ``same(found, want)`` compares (default ``==``), e.g. ``same_quantity``;
+    a map of key to such a function compares only those keys differently.
 
         must_equal("StorageClass fast", {"reclaimPolicy": sc.reclaim_policy},
                    {"reclaimPolicy": "Retain"})
         # StorageClass fast has reclaimPolicy: 'Delete'; expected reclaimPolicy: Retain
     """
-    same = same or (lambda a, b: a == b)
-    wrong = [k for k in want if not same(found.get(k), want[k])]
+    def equal(a, b):
+        return a == b
+
+    def compare(key):
+        return (same.get(key, equal) if isinstance(same, Mapping) else same) or equal
+    wrong = [k for k in want if not compare(k)(found.get(k), want[k])]
     if wrong:
         has = ", ".join(f"{k}: {show(found.get(k))}" for k in wrong)
         raise AssertionError(f"{subject} has {has}; expected "
@@ -163,6 +170,17 @@ def must_get(read, *args, what: str | None = None, expected: str = "it to exist"
         ref = f"{ns}/{name}" if isinstance(ns, str) and ns else name
         raise AssertionError(f"{what or _what(read)} {ref} not found; expected {expected}")
     return obj
+
+
+def get_live(read, *args, **kw):
+    """``read(*args, **kw)``, or None when the object does not exist *or* is being
+    deleted: for checks that something is gone, or still there.
+
+        pod = get_live(k8s.core.read_namespaced_pod, "debug-shell", ns)
+        assert pod is None or pod.spec.node_name != "node01", "…"
+    """
+    obj = K8s.get(read, *args, **kw)
+    return obj if obj is not None and live([obj]) else None
 
 
 def eventually(check, timeout: float = 5.0, interval: float = 0.25):
@@ -257,29 +275,31 @@ def condition(obj, kind: str) -> str | None:
     return None
 
 
-_COUNTS = {  # kind -> (desired, [(label, status field)])
-    "Deployment": ("replicas", [("ready", "ready_replicas"), ("up to date", "updated_replicas"),
-                                ("available", "available_replicas"), ("in all", "replicas")]),
-    "StatefulSet": ("replicas", [("ready", "ready_replicas"), ("up to date", "updated_replicas"),
-                                 ("available", "available_replicas"), ("in all", "replicas")]),
-    "ReplicaSet": ("replicas", [("ready", "ready_replicas"), ("available", "available_replicas"),
-                                ("in all", "replicas")]),
-    "DaemonSet": (None, [("ready", "number_ready"), ("up to date", "updated_number_scheduled"),
-                         ("available", "number_available")]),
+_READY = ("ready", "ready_replicas")
+_COUNTS = {  # kind -> (status fields counted against the desired replicas, ready first)
+    "Deployment": [_READY, ("up to date", "updated_replicas"), ("available", "available_replicas"),
+                   ("in all", "replicas")],
+    "ReplicaSet": [_READY, ("available", "available_replicas"), ("in all", "replicas")],
+    "DaemonSet": [("ready", "number_ready"), ("up to date", "updated_number_scheduled"),
+                  ("available", "number_available")],
 }
+_COUNTS["StatefulSet"] = _COUNTS["Deployment"]
 
 
-def _replicas(obj) -> tuple[int, list[tuple[str, int]], bool]:
-    """(desired, [(label, count)], status is current) of a workload."""
-    desired_field, fields = _COUNTS[_kind(obj)]
+def _rollout_gap(obj) -> tuple[int, str | None]:
+    """(desired replicas, what is missing for a complete rollout or None)."""
     st = obj.status
-    if desired_field is None:  # a DaemonSet wants one Pod per eligible node
+    if _kind(obj) == "DaemonSet":  # one Pod per eligible node
         desired = (st.desired_number_scheduled or 0) if st else 0
     else:
         desired = obj.spec.replicas if obj.spec.replicas is not None else 1
-    counts = [(label, (getattr(st, f, None) or 0) if st else 0) for label, f in fields]
+    counts = [(label, (getattr(st, f, None) or 0) if st else 0) for label, f in _COUNTS[_kind(obj)]]
     current = st is not None and (st.observed_generation or 0) >= (obj.metadata.generation or 0)
-    return desired, counts, current
+    if current and all(n == desired for _, n in counts):
+        return desired, None
+    stale = "" if current else "; its controller has not seen the latest change yet"
+    return desired, (f"{counts[0][1]} of {desired} replicas ready "
+                     f"({', '.join(f'{n} {label}' for label, n in counts[1:])}){stale}")
 
 
 def is_ready(obj) -> bool:
@@ -289,8 +309,7 @@ def is_ready(obj) -> bool:
     ``kubectl rollout status`` waits for)."""
     if _kind(obj) not in _COUNTS:
         return condition(obj, "Ready") == "True"
-    desired, counts, current = _replicas(obj)
-    return current and all(n == desired for _, n in counts)
+    return _rollout_gap(obj)[1] is None
 
 
 def must_be_ready(obj, replicas: int | None = None) -> None:
@@ -306,21 +325,16 @@ def must_be_ready(obj, replicas: int | None = None) -> None:
     what = describe(obj)
     if _kind(obj) not in _COUNTS:
         if not is_ready(obj):
-            phase = getattr(obj.status, "phase", None) if obj.status else None
+            phase = obj.status.phase if _kind(obj) == "Pod" and obj.status else None
             state = f"{phase} and not ready" if phase else f"Ready={condition(obj, 'Ready') or 'Unknown'}"
             raise AssertionError(f"{what} is {state}; expected it "
                                  f"{'running and ready' if phase else 'Ready=True'}")
         return
-    desired, counts, current = _replicas(obj)
+    desired, gap = _rollout_gap(obj)
     if replicas is not None and desired != replicas:
         raise AssertionError(f"{what} has {desired} replicas; expected {replicas}")
-    if not (current and all(n == desired for _, n in counts)):
-        (_, ready), rest = counts[0], counts[1:]
-        stale = "" if current else "; its controller has not seen the latest change yet"
-        raise AssertionError(
-            f"{what} has {ready} of {desired} replicas ready "
-            f"({', '.join(f'{n} {label}' for label, n in rest)}){stale}; "
-            f"expected all {desired} ready and up to date")
+    if gap:
+        raise AssertionError(f"{what} has {gap}; expected all {desired} ready and up to date")
 
 
 # -- Pod specs --------------------------------------------------------------------
@@ -359,6 +373,12 @@ def same_image(found: str | None, want: str) -> bool:
     """Whether image reference ``found`` names ``want``, however spelt:
     ``docker.io/library/nginx:1.27`` is ``nginx:1.27``."""
     return found is not None and _short_image(found) == _short_image(want)
+
+
+def mount_paths(container) -> dict:
+    """``{mount path: volume name}`` of a container, trailing slashes dropped:
+    what a message can show when the mount at a path is wrong."""
+    return {(m.mount_path or "").rstrip("/") or "/": m.name for m in container.volume_mounts or []}
 
 
 def mounted(obj, container, path: str):

@@ -388,3 +388,25 @@ def test_show_and_describe():
                    {"capacity": "2Gi", "mode": "RWO"}, same=lambda a, b: a == b)
     assert str(err.value) == "PersistentVolume data has capacity: '1Gi'; expected capacity: 2Gi"
     must_equal("x", {"cpu": "0.5"}, {"cpu": "500m"}, same=same_quantity)
+
+
+def test_get_live():
+    from grader.checks import get_live
+    assert get_live(lambda name, namespace: pod(name), "a", "shop").metadata.name == "a"
+    assert get_live(lambda name, namespace: pod(name, deleting=True), "a", "shop") is None
+    assert get_live(read_namespaced_deployment, "web", "shop") is None
+
+
+def test_must_equal_per_key():
+    must_equal("PV", {"capacity": "1024Mi", "mode": "RWO"}, {"capacity": "1Gi", "mode": "RWO"},
+               same={"capacity": same_quantity})
+    with pytest.raises(AssertionError, match=r"^PV has mode: 'RWX'; expected mode: RWO$"):
+        must_equal("PV", {"capacity": "1Gi", "mode": "RWX"}, {"capacity": "1Gi", "mode": "RWO"},
+                   same={"capacity": same_quantity})
+
+
+def test_mount_paths():
+    from grader.checks import mount_paths
+    c = V1Container(name="a", volume_mounts=[V1VolumeMount(name="tmp", mount_path="/tmp/"),
+                                             V1VolumeMount(name="root", mount_path="/")])
+    assert mount_paths(c) == {"/tmp": "tmp", "/": "root"} and mount_paths(V1Container(name="b")) == {}
