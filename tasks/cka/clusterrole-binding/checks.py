@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.checks import must_get, show
+
 READ = ("get", "list", "watch")
 
 
@@ -18,8 +20,7 @@ def test_can_read(k8s, params):
 def test_nothing_more(k8s, params):
     """The ClusterRole exists and the user may not modify nodes or volumes, nor read Pods or Secrets"""
     user = params["user"]
-    cr = k8s.get(k8s.rbac.read_cluster_role, "capacity-viewer")
-    assert cr is not None, "ClusterRole capacity-viewer not found; expected it to exist"
+    must_get(k8s.rbac.read_cluster_role, "capacity-viewer")
     probes = [("delete", "nodes", None), ("update", "nodes", None), ("patch", "nodes", None),
               ("create", "persistentvolumes", None), ("delete", "persistentvolumes", None),
               ("list", "pods", "default"), ("list", "pods", None), ("get", "secrets", "kube-system"),
@@ -33,10 +34,10 @@ def test_binding(k8s, params):
     """ClusterRoleBinding capacity-viewer-<user> grants ClusterRole capacity-viewer to the user"""
     user = params["user"]
     name = f"capacity-viewer-{user}"
-    crb = k8s.get(k8s.rbac.read_cluster_role_binding, name)
-    assert crb is not None, f"ClusterRoleBinding {name} not found; expected it to exist"
+    crb = must_get(k8s.rbac.read_cluster_role_binding, name)
     assert (crb.role_ref.kind, crb.role_ref.name) == ("ClusterRole", "capacity-viewer"), (
-        f"ClusterRoleBinding {name} refers to {crb.role_ref.kind} {crb.role_ref.name}; "
+        f"ClusterRoleBinding {name} refers to {crb.role_ref.kind} {show(crb.role_ref.name)}; "
         "expected ClusterRole capacity-viewer")
     subjects = [(s.kind, s.name) for s in crb.subjects or []]
-    assert ("User", user) in subjects, f"ClusterRoleBinding {name} binds {subjects}; expected User {user}"
+    assert ("User", user) in subjects, (
+        f"ClusterRoleBinding {name} binds {show(subjects)}; expected User {user}")

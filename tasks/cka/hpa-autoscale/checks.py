@@ -1,28 +1,22 @@
 """Checks for hpa-autoscale: the CPU request and the HorizontalPodAutoscaler's spec."""
 
 import pytest
-from kubernetes.utils.quantity import parse_quantity
+
+from grader.checks import must_container, must_get, same_quantity, show
 
 
 def _hpa(k8s, params):
-    ns = params["namespace"]
-    api = k8s.autoscaling
-    hpa = k8s.get(api.read_namespaced_horizontal_pod_autoscaler, "web", ns)
-    assert hpa is not None, f"HorizontalPodAutoscaler {ns}/web not found; expected it to exist"
-    return hpa
+    return must_get(k8s.autoscaling.read_namespaced_horizontal_pod_autoscaler, "web", params["namespace"])
 
 
 def test_cpu_request(k8s, params):
     """Container web requests 200m CPU"""
-    ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "web", ns)
-    assert dep is not None, f"Deployment {ns}/web not found; expected it to still exist"
-    c = next((c for c in dep.spec.template.spec.containers if c.name == "web"), None)
-    assert c is not None, "Deployment web has no container named web"
+    dep = must_get(k8s.apps.read_namespaced_deployment, "web", params["namespace"],
+                   expected="it to still exist")
+    c = must_container(dep, "web")
     cpu = ((c.resources.requests or {}) if c.resources else {}).get("cpu")
-    assert cpu and parse_quantity(cpu) == parse_quantity("200m"), (
-        f"container web requests cpu {cpu or 'nothing'}; expected 200m")
-    assert c.image == "nginx:1.27", f"container web runs {c.image}; expected nginx:1.27 unchanged"
+    assert same_quantity(cpu, "200m"), f"container web requests cpu {show(cpu) if cpu else 'nothing'}; expected 200m"
+    assert c.image == "nginx:1.27", f"container web runs {show(c.image)}; expected nginx:1.27 unchanged"
 
 
 @pytest.mark.points(2)
@@ -31,7 +25,7 @@ def test_hpa_target(k8s, params):
     hpa = _hpa(k8s, params)
     s = hpa.spec
     ref = (s.scale_target_ref.kind, s.scale_target_ref.name)
-    assert ref == ("Deployment", "web"), f"HPA web scales {ref[0]} {ref[1]}; expected Deployment web"
+    assert ref == ("Deployment", "web"), f"HPA web scales {ref[0]} {show(ref[1])}; expected Deployment web"
     want_max = int(params["max"])
     assert (s.min_replicas or 1, s.max_replicas) == (2, want_max), (
         f"HPA web scales between {s.min_replicas or 1} and {s.max_replicas}; expected 2 and {want_max}")

@@ -1,27 +1,23 @@
 """Checks for pending-pods-fix: reporter runs, unchanged where it must be, and the reason file."""
 
 import pytest
-from kubernetes.utils.quantity import parse_quantity
 
 from grader.answers import quote
+from grader.checks import is_ready, must_get, pods_of, same_quantity, show
 
 
 def _deploy(k8s, params):
-    ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "reporter", ns)
-    assert dep is not None, f"Deployment {ns}/reporter not found; expected it fixed, not deleted"
-    return dep
+    return must_get(k8s.apps.read_namespaced_deployment, "reporter", params["namespace"],
+                    expected="it fixed, not deleted")
 
 
 @pytest.mark.points(3)
 def test_running(k8s, params):
     """All 3 replicas of reporter are scheduled and ready"""
     dep = _deploy(k8s, params)
-    ns = params["namespace"]
-    pods = [p for p in k8s.core.list_namespaced_pod(ns, label_selector="app=reporter").items
-            if p.metadata.deletion_timestamp is None]
+    pods = pods_of(k8s, dep)
     pending = sorted(p.metadata.name for p in pods if not p.spec.node_name)
-    ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+    ready = [p for p in pods if is_ready(p)]
     assert dep.spec.replicas == 3, f"Deployment reporter has {dep.spec.replicas} replicas; expected 3"
     assert len(ready) == 3 and not pending, (
         f"reporter has {len(ready)} ready Pods and {len(pending)} unscheduled; expected 3 ready, none pending")
@@ -31,12 +27,11 @@ def test_kept(k8s, params):
     """reporter keeps its image and memory settings; the nodes are untouched"""
     dep = _deploy(k8s, params)
     c = dep.spec.template.spec.containers[0]
-    assert c.image == "python:3.12-slim", f"reporter runs {c.image}; expected python:3.12-slim unchanged"
+    assert c.image == "python:3.12-slim", f"reporter runs {show(c.image)}; expected python:3.12-slim unchanged"
     res = c.resources
     mem = ((res.requests or {}).get("memory"), (res.limits or {}).get("memory")) if res else (None, None)
-    assert mem[0] and mem[1] and parse_quantity(mem[0]) == parse_quantity("256Mi") \
-        and parse_quantity(mem[1]) == parse_quantity("512Mi"), (
-        f"reporter's memory request/limit are {mem}; expected 256Mi/512Mi unchanged")
+    assert same_quantity(mem[0], "256Mi") and same_quantity(mem[1], "512Mi"), (
+        f"reporter's memory request/limit are {show(mem)}; expected 256Mi/512Mi unchanged")
     nodes = k8s.core.list_node().items
     pooled = [n.metadata.name for n in nodes if "node-pool" in (n.metadata.labels or {})]
     assert not pooled, f"nodes {pooled} were given a node-pool label; expected the nodes unchanged"
@@ -46,9 +41,7 @@ def test_kept(k8s, params):
         assert "node-role.kubernetes.io/control-plane" in taints, (
             "controlplane lost its control-plane taint; expected the nodes unchanged")
     # Only once the Pods run is this check about the fix rather than the setup.
-    ns = params["namespace"]
-    running = [p for p in k8s.core.list_namespaced_pod(ns, label_selector="app=reporter").items
-               if p.spec.node_name]
+    running = [p for p in pods_of(k8s, dep) if p.spec.node_name]
     assert running, "no reporter Pod is scheduled yet; expected the Deployment fixed"
 
 

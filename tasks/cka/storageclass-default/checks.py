@@ -3,13 +3,13 @@
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from grader.checks import must_equal, must_get, show
+
 DEFAULT = "storageclass.kubernetes.io/is-default-class"
 
 
 def _sc(k8s, params):
-    sc = k8s.get(k8s.storage.read_storage_class, params["name"])
-    assert sc is not None, f"StorageClass {params['name']} not found; expected it to exist"
-    return sc
+    return must_get(k8s.storage.read_storage_class, params["name"])
 
 
 @pytest.mark.points(2)
@@ -20,8 +20,7 @@ def test_fields(k8s, params):
              "reclaimPolicy": sc.reclaim_policy, "allowVolumeExpansion": bool(sc.allow_volume_expansion)}
     want = {"provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer",
             "reclaimPolicy": "Retain", "allowVolumeExpansion": True}
-    wrong = {k: v for k, v in found.items() if v != want[k]}
-    assert not wrong, f"StorageClass {params['name']} has {wrong}; expected {({k: want[k] for k in wrong})}"
+    must_equal(f"StorageClass {params['name']}", found, want)
 
 
 @pytest.mark.points(2)
@@ -30,7 +29,8 @@ def test_only_default(k8s, params):
     _sc(k8s, params)
     defaults = sorted(s.metadata.name for s in k8s.storage.list_storage_class().items
                       if (s.metadata.annotations or {}).get(DEFAULT) == "true")
-    assert defaults == [params["name"]], f"default StorageClasses: {defaults or 'none'}; expected only {params['name']}"
+    assert defaults == [params["name"]], (
+        f"default StorageClasses: {show(defaults) if defaults else 'none'}; expected only {params['name']}")
 
 
 def test_claim_gets_default(k8s, params):
@@ -43,4 +43,4 @@ def test_claim_gets_default(k8s, params):
     except ApiException as exc:
         raise AssertionError(f"a claim without a storage class is rejected ({exc.reason}); expected admitted")
     found = pvc.spec.storage_class_name
-    assert found == params["name"], f"a claim without a storage class gets {found!r}; expected {params['name']!r}"
+    assert found == params["name"], f"a claim without a storage class gets {show(found)}; expected {params['name']!r}"
