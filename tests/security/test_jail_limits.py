@@ -107,7 +107,9 @@ def test_the_disk_survives_a_new_shell_and_is_mounted_once(jail, sandboxes):
     before = mounts_under(sb.workspace)
     first.stop()
     again = jail(sb)
+    sleeper = again.spawn(["sleep", "300"])
     again.prepare()
+    assert sleeper.poll() is None, "prepare() on a running jail killed its processes"
     assert mounts_under(sb.workspace) == before and len(before) == 3, \
         f"prepare() mounted again: {mounts_under(sb.workspace)}"
     rc, out = run(again, "cat ~/notes.txt /opt/answers/q1.txt")

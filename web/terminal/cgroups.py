@@ -47,10 +47,12 @@ class Cgroup:
         self.memory_mb, self.max_pids, self.cpu_percent = memory_mb, max_pids, cpu_percent
         self.dirs: list[Path] = []
 
-    def make(self) -> None:
-        """Create (or reuse, after emptying) the cgroup and write its limits."""
+    def make(self, empty_first: bool = True) -> None:
+        """Create (or reuse) the cgroup and write its limits; ``empty_first``
+        kills what a previous shell of the attempt left in it."""
         self.dirs = paths(self.name)
-        self.kill()  # a leftover of this attempt's previous shell
+        if empty_first:
+            self.kill()
         mem = self.memory_mb * 1024 ** 2
         quota = 1000 * self.cpu_percent
         if v2():

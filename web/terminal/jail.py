@@ -141,8 +141,10 @@ class Jail:
         if not self.disk.limited:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / "run").mkdir(mode=0o755, exist_ok=True)
+        # what is in the cgroup before this jail ran anything is a previous shell's
+        mine = any(p.poll() is None for p in self._relays + self._spawned)
         try:
-            self.cgroup.make()
+            self.cgroup.make(empty_first=not mine)
         except CgroupError as exc:
             raise JailError(str(exc)) from None
         self._start_relays()
