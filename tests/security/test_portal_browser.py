@@ -2,8 +2,9 @@
 
 - Framing: a page of another origin frames the portal (to trick a candidate
   into clicking Submit, or an instructor into Publish); Chromium must refuse.
-- Injected script: a script element added to a portal page (what an XSS
-  would do) must not run under the Content-Security-Policy.
+- Injected script: a script element, an ``onerror`` handler or an ``eval``
+  added to a portal page (what an XSS would do) must not run under the
+  Content-Security-Policy.
 - And the policy breaks nothing: every kind of page (the exam page with the
   xterm.js terminal and its websocket, the CodeMirror task editor, the forms
   whose scripts moved out of the page) loads without one CSP violation.
@@ -99,9 +100,19 @@ def test_an_injected_script_does_not_run(browser, portal):
         img.src = 'data:,broken';
         document.body.appendChild(img);
     }""")
-    page.wait_for_function("window.pwned || window.__csp.length >= 2")
+    # Predicates as functions: Playwright evaluates a string one with eval,
+    # which the portal's CSP forbids (no 'unsafe-eval').
+    page.wait_for_function("() => window.pwned || window.__csp.length >= 2")
     assert page.evaluate("window.pwned") is None, "an injected inline script ran in a portal page"
     assert any("script-src" in v for v in violations(page))
+    # eval from the page's own code (a timer, not Playwright's direct call,
+    # which the browser exempts from the page's policy)
+    page.evaluate("""() => setTimeout(() => {
+        try { eval('window.pwned = true'); window.evalResult = 'ran'; }
+        catch (e) { window.evalResult = e.name; } }, 0)""")
+    page.wait_for_function("() => window.evalResult")
+    assert page.evaluate("window.evalResult") == "EvalError", \
+        "a string was evaluated as script in a portal page (eval)"
 
 
 def test_every_kind_of_page_works_under_the_csp(browser, portal):
@@ -115,7 +126,7 @@ def test_every_kind_of_page_works_under_the_csp(browser, portal):
     # the task editor: CodeMirror mounts and styles itself, the live lint answers
     staff.goto(portal.url + f"/author/tasks/bank/{TASK}")
     staff.wait_for_selector('.editor-host[data-file="task.yaml"] .cm-content')
-    staff.wait_for_function("document.getElementById('problem-count').textContent === '0'")
+    staff.wait_for_function("() => document.getElementById('problem-count').textContent === '0'")
     assert not violations(staff), f"the task editor: {violations(staff)}"
 
     # the forms whose script moved out of the page: the domain list follows the track
