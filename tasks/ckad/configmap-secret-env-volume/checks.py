@@ -4,16 +4,12 @@ import base64
 
 import pytest
 
+from grader.checks import mounted, must_container, must_get, show
+
 
 def _pod_container(k8s, params):
-    ns = params["namespace"]
-    pod = k8s.get(k8s.core.read_namespaced_pod, "app", ns)
-    assert pod is not None, f"Pod {ns}/app not found; expected it to exist"
-    for c in pod.spec.containers:
-        if c.name == "app":
-            return pod, c
-    raise AssertionError(f"Pod app has containers {[c.name for c in pod.spec.containers]}; "
-                         "expected one named app")
+    pod = must_get(k8s.core.read_namespaced_pod, "app", params["namespace"])
+    return pod, must_container(pod, "app")
 
 
 def _env_source(k8s, ns, container, var):
@@ -46,16 +42,6 @@ def _env_source(k8s, ns, container, var):
     return None
 
 
-def _mounted(pod, container, path):
-    """The volume mounted at `path` (trailing slash ignored), or None."""
-    for m in container.volume_mounts or []:
-        if m.mount_path.rstrip("/") == path:
-            for v in pod.spec.volumes or []:
-                if v.name == m.name:
-                    return v
-    return None
-
-
 def _projects(volume, kind, name):
     if volume is None:
         return False
@@ -72,25 +58,31 @@ def _projects(volume, kind, name):
     return False
 
 
+def _mounted_from(k8s, params, path, kind, name):
+    """Fail unless container app mounts ConfigMap or Secret ``name`` at ``path``."""
+    pod, c = _pod_container(k8s, params)
+    _, vol = mounted(pod, c, path)
+    assert vol is not None, f"nothing is mounted at {path} in container app"
+    assert _projects(vol, kind, name), (
+        f"{path} is mounted from volume {show(vol.name)}, which is not "
+        f"{'ConfigMap' if kind == 'configmap' else 'Secret'} {name}")
+
+
 def test_configmap(k8s, params):
     """ConfigMap app-config holds APP_ENV=production and the required LOG_LEVEL"""
-    ns = params["namespace"]
-    cm = k8s.get(k8s.core.read_namespaced_config_map, "app-config", ns)
-    assert cm is not None, f"ConfigMap {ns}/app-config not found; expected it to exist"
+    cm = must_get(k8s.core.read_namespaced_config_map, "app-config", params["namespace"])
     data = cm.data or {}
     want = {"APP_ENV": "production", "LOG_LEVEL": params["log_level"]}
     found = {k: data.get(k) for k in want}
-    assert found == want, f"ConfigMap app-config has {found}; expected {want}"
+    assert found == want, f"ConfigMap app-config has {show(found)}; expected {want}"
 
 
 def test_secret(k8s, params):
     """Secret db-credentials holds username=app and the required password"""
-    ns = params["namespace"]
-    sec = k8s.get(k8s.core.read_namespaced_secret, "db-credentials", ns)
-    assert sec is not None, f"Secret {ns}/db-credentials not found; expected it to exist"
+    sec = must_get(k8s.core.read_namespaced_secret, "db-credentials", params["namespace"])
     data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (sec.data or {}).items()}
     assert data.get("username") == "app", (
-        f"Secret db-credentials has username={data.get('username')!r}; expected 'app'")
+        f"Secret db-credentials has username={show(data.get('username'))}; expected 'app'")
     assert data.get("password") == params["password"], (
         "Secret db-credentials has a different password from the one required")
 
@@ -100,7 +92,7 @@ def test_env_from_configmap(k8s, params):
     pod, c = _pod_container(k8s, params)
     found = _env_source(k8s, params["namespace"], c, "LOG_LEVEL")
     assert found == ("configmap", "app-config", "LOG_LEVEL"), (
-        f"LOG_LEVEL comes from {found}; expected ConfigMap app-config entry LOG_LEVEL")
+        f"LOG_LEVEL comes from {show(found)}; expected ConfigMap app-config entry LOG_LEVEL")
 
 
 @pytest.mark.points(2)
@@ -111,29 +103,21 @@ def test_env_from_secret(k8s, params):
     for var, key in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
         found = _env_source(k8s, ns, c, var)
         assert found == ("secret", "db-credentials", key), (
-            f"{var} comes from {found}; expected Secret db-credentials entry {key}")
+            f"{var} comes from {show(found)}; expected Secret db-credentials entry {key}")
 
 
 def test_configmap_volume(k8s, params):
     """ConfigMap app-config is mounted as files under /etc/app-config"""
-    pod, c = _pod_container(k8s, params)
-    vol = _mounted(pod, c, "/etc/app-config")
-    assert vol is not None, "nothing is mounted at /etc/app-config in container app"
-    assert _projects(vol, "configmap", "app-config"), (
-        f"/etc/app-config is mounted from volume {vol.name}, which is not ConfigMap app-config")
+    _mounted_from(k8s, params, "/etc/app-config", "configmap", "app-config")
 
 
 def test_secret_volume(k8s, params):
     """Secret db-credentials is mounted as files under /etc/db"""
-    pod, c = _pod_container(k8s, params)
-    vol = _mounted(pod, c, "/etc/db")
-    assert vol is not None, "nothing is mounted at /etc/db in container app"
-    assert _projects(vol, "secret", "db-credentials"), (
-        f"/etc/db is mounted from volume {vol.name}, which is not Secret db-credentials")
+    _mounted_from(k8s, params, "/etc/db", "secret", "db-credentials")
 
 
 def test_pod_running(k8s, params):
     """Pod app runs image nginx:1.27 and is Running"""
     pod, c = _pod_container(k8s, params)
-    assert c.image == "nginx:1.27", f"container app uses image {c.image}; expected nginx:1.27"
+    assert c.image == "nginx:1.27", f"container app uses image {show(c.image)}; expected nginx:1.27"
     assert pod.status.phase == "Running", f"Pod app is {pod.status.phase}; expected Running"

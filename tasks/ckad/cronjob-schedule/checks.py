@@ -2,12 +2,11 @@
 
 import pytest
 
+from grader.checks import command_line, condition, must_container, must_get, owned_by, show
+
 
 def _cron(k8s, params):
-    ns = params["namespace"]
-    cj = k8s.get(k8s.batch.read_namespaced_cron_job, "cleanup", ns)
-    assert cj is not None, f"CronJob {ns}/cleanup not found; expected it to exist"
-    return cj
+    return must_get(k8s.batch.read_namespaced_cron_job, "cleanup", params["namespace"])
 
 
 def _minutes(field):
@@ -40,7 +39,8 @@ def test_schedule(k8s, params):
         ok = len(fields) == 5 and _minutes(fields[0]) == want and fields[1:] == ["*"] * 4
     except ValueError:
         ok = False
-    assert ok, f"CronJob cleanup has schedule '{cj.spec.schedule}'; expected every {every} minutes, e.g. '*/{every} * * * *'"
+    assert ok, (f"CronJob cleanup has schedule {show(cj.spec.schedule)}; expected every {every} minutes, "
+                f"e.g. '*/{every} * * * *'")
 
 
 def test_policies(k8s, params):
@@ -58,12 +58,10 @@ def test_job_template(k8s, params):
     """Each run: container cleanup, busybox:1.36, 2 retries, restart in place"""
     cj = _cron(k8s, params)
     js = cj.spec.job_template.spec
-    cs = {c.name: c for c in js.template.spec.containers}
-    assert "cleanup" in cs, f"CronJob cleanup's Pods have containers {sorted(cs)}; expected cleanup"
-    c = cs["cleanup"]
-    cmd = " ".join((c.command or []) + (c.args or []))
+    c = must_container(cj, "cleanup")
+    cmd = command_line(c)
     assert c.image == "busybox:1.36" and "echo cleaning up" in cmd, (
-        f"container cleanup runs {c.image} '{cmd}'; expected busybox:1.36 'echo cleaning up'")
+        f"container cleanup runs {show(c.image)} {show(cmd)}; expected busybox:1.36 'echo cleaning up'")
     found = (js.backoff_limit, js.template.spec.restart_policy)
     assert found == (2, "OnFailure"), (
         f"CronJob cleanup's Jobs have backoffLimit {found[0]}, restartPolicy {found[1]}; "
@@ -74,13 +72,11 @@ def test_job_template(k8s, params):
 def test_manual_run(k8s, params):
     """Job cleanup-manual, a run of CronJob cleanup, has completed"""
     ns = params["namespace"]
-    job = k8s.get(k8s.batch.read_namespaced_job, "cleanup-manual", ns)
-    assert job is not None, f"Job {ns}/cleanup-manual not found; expected it to exist"
+    job = must_get(k8s.batch.read_namespaced_job, "cleanup-manual", ns)
     cj = k8s.get(k8s.batch.read_namespaced_cron_job, "cleanup", ns)
-    owned = cj is not None and any(o.kind == "CronJob" and o.uid == cj.metadata.uid
-                                   for o in job.metadata.owner_references or [])
+    owned = cj is not None and owned_by(job, cj)
     same = cj is not None and [(c.image, c.command, c.args) for c in job.spec.template.spec.containers] \
         == [(c.image, c.command, c.args) for c in cj.spec.job_template.spec.template.spec.containers]
     assert owned or same, "Job cleanup-manual is not a run of CronJob cleanup (different Pod template)"
-    done = any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
+    done = condition(job, "Complete") == "True"
     assert done, f"Job cleanup-manual has {job.status.succeeded or 0} succeeded Pods; expected it complete"

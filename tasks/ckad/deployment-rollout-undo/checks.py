@@ -2,30 +2,20 @@
 
 import pytest
 
+from grader.checks import must_be_ready, must_get, replica_sets_of, show
+
 REV_IMAGES = {1: "nginx:1.25", 2: "nginx:1.26", 3: "nginx:1.27"}
 REVISION = "deployment.kubernetes.io/revision"
 
 
 def _deploy(k8s, params):
-    ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "frontend", ns)
-    assert dep is not None, f"Deployment {ns}/frontend not found; expected it to still exist"
-    return dep
+    return must_get(k8s.apps.read_namespaced_deployment, "frontend", params["namespace"],
+                    expected="it to still exist")
 
 
-def _image(template):
-    for c in template.spec.containers:
-        if c.name == "nginx":
-            return c.image
-    return None
-
-
-def _replicasets(k8s, dep):
-    out = []
-    for rs in k8s.apps.list_namespaced_replica_set(dep.metadata.namespace).items:
-        if any(o.uid == dep.metadata.uid for o in rs.metadata.owner_references or []):
-            out.append(rs)
-    return out
+def _image(obj):
+    """The image of container nginx in a Deployment's or ReplicaSet's Pod template."""
+    return next((c.image for c in obj.spec.template.spec.containers if c.name == "nginx"), None)
 
 
 def test_strategy(k8s, params):
@@ -52,9 +42,9 @@ def test_strategy(k8s, params):
 def test_updated_to_128(k8s, params):
     """frontend was rolled out with image nginx:1.28"""
     dep = _deploy(k8s, params)
-    images = {_image(rs.spec.template) for rs in _replicasets(k8s, dep)}
+    images = {_image(rs) for rs in replica_sets_of(k8s, dep)}
     assert "nginx:1.28" in images, (
-        f"the rollout history of frontend has images {sorted(i for i in images if i)}; "
+        f"the rollout history of frontend has images {show(sorted(i for i in images if i))}; "
         "expected a revision with nginx:1.28")
 
 
@@ -63,15 +53,11 @@ def test_rolled_back(k8s, params):
     """frontend was rolled back, after the 1.28 update, to the requested revision"""
     dep = _deploy(k8s, params)
     want = REV_IMAGES[int(params["revision"])]
-    found = _image(dep.spec.template)
+    found = _image(dep)
     assert found == want, (
-        f"Deployment frontend runs {found}; expected {want}, the image of revision {params['revision']}")
-    revs = {_image(rs.spec.template): int((rs.metadata.annotations or {}).get(REVISION, "0"))
-            for rs in _replicasets(k8s, dep)}
+        f"Deployment frontend runs {show(found)}; expected {want}, the image of revision {params['revision']}")
+    revs = {_image(rs): int((rs.metadata.annotations or {}).get(REVISION, "0"))
+            for rs in replica_sets_of(k8s, dep)}
     assert revs.get(want, 0) > revs.get("nginx:1.28", 10**9), (
-        f"revision history is {revs}; expected the rollback to come after the nginx:1.28 rollout")
-    st = dep.status
-    assert (st.updated_replicas or 0) == dep.spec.replicas == (st.ready_replicas or 0) \
-        and (st.replicas or 0) == dep.spec.replicas, (
-        f"frontend has {st.updated_replicas} updated, {st.ready_replicas} ready of "
-        f"{dep.spec.replicas} replicas; expected the rollback to be complete")
+        f"revision history is {show(revs)}; expected the rollback to come after the nginx:1.28 rollout")
+    must_be_ready(dep)  # the rollback is complete

@@ -2,12 +2,14 @@
 
 import pytest
 
+from grader.checks import live_pods
+
 TARGETS = {"api-1", "api-2", "api-3"}
 ALL = {"api-1", "api-2", "api-3", "api-canary", "web-1", "web-2", "batch-1"}
 
 
 def _pods(k8s, ns):
-    pods = {p.metadata.name: p for p in k8s.core.list_namespaced_pod(ns).items}
+    pods = {p.metadata.name: p for p in live_pods(k8s, ns)}
     missing = sorted(ALL - set(pods))
     assert not missing, f"Pods {', '.join(missing)} are gone from {ns}; expected them kept"
     return pods

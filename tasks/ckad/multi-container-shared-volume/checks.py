@@ -2,71 +2,53 @@
 
 import pytest
 
-
-def _pod(k8s, params):
-    ns = params["namespace"]
-    pod = k8s.get(k8s.core.read_namespaced_pod, "log-pipeline", ns)
-    assert pod is not None, f"Pod {ns}/log-pipeline not found; expected it to exist"
-    return pod
+from grader.checks import command_line, mounted, must_get, show
 
 
-def _containers(pod):
-    """Regular containers plus native sidecars (init containers that keep running)."""
+def _pod_and_containers(k8s, params):
+    """Pod log-pipeline and its containers app and shipper: regular containers
+    plus native sidecars (init containers that keep running)."""
+    pod = must_get(k8s.core.read_namespaced_pod, "log-pipeline", params["namespace"])
     found = {c.name: c for c in pod.spec.containers}
     for c in pod.spec.init_containers or []:
         if c.restart_policy == "Always":
             found.setdefault(c.name, c)
-    return found
-
-
-def _mount(pod, c, path):
-    for m in c.volume_mounts or []:
-        if m.mount_path.rstrip("/") == path:
-            return m
-    return None
-
-
-def _command(c):
-    return " ".join((c.command or []) + (c.args or []))
+    assert {"app", "shipper"} <= set(found), (
+        f"Pod log-pipeline has containers {show(sorted(found))}; expected app and shipper")
+    return pod, found
 
 
 @pytest.mark.points(2)
 def test_containers(k8s, params):
     """Pod log-pipeline has containers app and shipper running busybox:1.36 with the given commands"""
-    pod = _pod(k8s, params)
-    cs = _containers(pod)
-    assert {"app", "shipper"} <= set(cs), (
-        f"Pod log-pipeline has containers {sorted(cs)}; expected app and shipper")
+    _, cs = _pod_and_containers(k8s, params)
     for name, needle in (("app", "/var/log/app/app.log"), ("shipper", "/logs/app.log")):
         c = cs[name]
-        assert c.image == "busybox:1.36", f"container {name} uses image {c.image}; expected busybox:1.36"
-        assert needle in _command(c), (
-            f"container {name} runs '{_command(c)}'; expected the command from the table")
+        assert c.image == "busybox:1.36", f"container {name} uses image {show(c.image)}; expected busybox:1.36"
+        assert needle in command_line(c), (
+            f"container {name} runs {show(command_line(c))}; expected the command from the table")
 
 
 @pytest.mark.points(2)
 def test_shared_volume(k8s, params):
     """Both containers mount the same emptyDir volume logs, shipper read-only"""
-    pod = _pod(k8s, params)
-    cs = _containers(pod)
-    assert {"app", "shipper"} <= set(cs), (
-        f"Pod log-pipeline has containers {sorted(cs)}; expected app and shipper")
+    pod, cs = _pod_and_containers(k8s, params)
     vols = {v.name: v for v in pod.spec.volumes or []}
     logs = vols.get("logs")
     assert logs is not None and logs.empty_dir is not None, (
-        f"Pod log-pipeline has volumes {sorted(vols)}; expected an emptyDir named logs")
-    a = _mount(pod, cs["app"], "/var/log/app")
-    s = _mount(pod, cs["shipper"], "/logs")
+        f"Pod log-pipeline has volumes {show(sorted(vols))}; expected an emptyDir named logs")
+    a, _ = mounted(pod, cs["app"], "/var/log/app")
+    s, _ = mounted(pod, cs["shipper"], "/logs")
     assert a is not None and a.name == "logs", (
-        f"container app mounts {a.name if a else 'nothing'} at /var/log/app; expected volume logs")
+        f"container app mounts {show(a.name) if a else 'nothing'} at /var/log/app; expected volume logs")
     assert s is not None and s.name == "logs", (
-        f"container shipper mounts {s.name if s else 'nothing'} at /logs; expected volume logs")
+        f"container shipper mounts {show(s.name) if s else 'nothing'} at /logs; expected volume logs")
     assert s.read_only is True, "container shipper mounts /logs read-write; expected read-only"
 
 
 def test_running(k8s, params):
     """Pod log-pipeline is Running with both containers ready"""
-    pod = _pod(k8s, params)
+    pod = must_get(k8s.core.read_namespaced_pod, "log-pipeline", params["namespace"])
     statuses = {s.name: s for s in (pod.status.container_statuses or [])
                 + (pod.status.init_container_statuses or [])}
     not_ready = [n for n in ("app", "shipper") if not (statuses.get(n) and statuses[n].ready)]

@@ -2,12 +2,11 @@
 
 import pytest
 
+from grader.checks import eventually, live_pods, must_get, selector_text, selects, show
+
 
 def _svc(k8s, params):
-    ns = params["namespace"]
-    svc = k8s.get(k8s.core.read_namespaced_service, "store-np", ns)
-    assert svc is not None, f"Service {ns}/store-np not found; expected it to exist"
-    return svc
+    return must_get(k8s.core.read_namespaced_service, "store-np", params["namespace"])
 
 
 def _port80(svc):
@@ -16,11 +15,6 @@ def _port80(svc):
             return p
     raise AssertionError(f"Service store-np listens on {[p.port for p in svc.spec.ports or []]}; "
                          "expected port 80")
-
-
-def _matches(sel, labels):
-    labels = labels or {}
-    return bool(sel) and all(labels.get(k) == v for k, v in sel.items())
 
 
 @pytest.mark.points(2)
@@ -44,17 +38,16 @@ def test_routes_to_store(k8s, params):
     tp = p.target_port
     if isinstance(tp, str) and not tp.isdigit():
         tp = want if tp == "http" else tp  # the container port is named http
-    assert str(tp) == str(want), f"Service store-np forwards to port {p.target_port}; expected {want}"
-    sel = svc.spec.selector or {}
-    pods = [x for x in k8s.core.list_namespaced_pod(ns).items if x.metadata.deletion_timestamp is None]
-    chosen = sorted(x.metadata.name for x in pods if _matches(sel, x.metadata.labels))
+    assert str(tp) == str(want), f"Service store-np forwards to port {show(p.target_port)}; expected {want}"
+    sel = svc.spec.selector
+    pods = live_pods(k8s, ns)
+    chosen = sorted(x.metadata.name for x in pods if selects(sel, x.metadata.labels))
     store = sorted(x.metadata.name for x in pods if (x.metadata.labels or {}).get("app") == "store")
-    assert chosen == store, (f"Service store-np selects {sel or 'nothing'}, matching Pods {chosen}; "
+    assert chosen == store, (f"Service store-np selects {selector_text(sel)}, matching Pods {chosen}; "
                              f"expected the store Pods {store}")
-    try:
-        k8s.wait_until(lambda: len(k8s.endpoints("store-np", ns)) >= len(store), timeout=5)
-    except Exception:
-        pass
-    found = k8s.endpoints("store-np", ns)
-    assert len(found) == len(store), (
-        f"Service store-np has {len(found)} ready endpoints; expected {len(store)}")
+
+    def served():  # EndpointSlices follow a selector change asynchronously
+        found = k8s.endpoints("store-np", ns)
+        assert len(found) == len(store), (
+            f"Service store-np has {len(found)} ready endpoints; expected {len(store)}")
+    eventually(served, timeout=5)

@@ -2,28 +2,23 @@
 
 import pytest
 
+from grader.checks import mount_paths, must_container, must_get, same_image, show
+
 
 def _pod(k8s, params):
-    ns = params["namespace"]
-    pod = k8s.get(k8s.core.read_namespaced_pod, "hardened", ns)
-    assert pod is not None, f"Pod {ns}/hardened not found; expected it to exist"
-    return pod
+    return must_get(k8s.core.read_namespaced_pod, "hardened", params["namespace"])
 
 
 def _app(k8s, params):
     pod = _pod(k8s, params)
-    for c in pod.spec.containers:
-        if c.name == "app":
-            return pod, c
-    names = [c.name for c in pod.spec.containers]
-    raise AssertionError(f"Pod hardened has containers {names}; expected one named app")
+    return pod, must_container(pod, "app")
 
 
 def test_pod_running(k8s, params):
     """Pod hardened runs container app with image busybox:1.36 and is Running"""
     pod, c = _app(k8s, params)
-    assert c.image in ("busybox:1.36", "docker.io/library/busybox:1.36"), (
-        f"container app uses image {c.image}; expected busybox:1.36")
+    assert same_image(c.image, "busybox:1.36"), (
+        f"container app uses image {show(c.image)}; expected busybox:1.36")
     assert pod.status.phase == "Running", f"Pod hardened is {pod.status.phase}; expected Running"
 
 
@@ -65,10 +60,11 @@ def test_read_only_root(k8s, params):
 def test_tmp_emptydir(k8s, params):
     """An emptyDir volume named tmp is mounted at /tmp"""
     pod, c = _app(k8s, params)
-    mounts = {m.mount_path.rstrip("/") or "/": m.name for m in c.volume_mounts or []}
-    assert "/tmp" in mounts, f"container app mounts {sorted(mounts) or 'nothing'}; expected a volume at /tmp"
+    mounts = mount_paths(c)
+    assert "/tmp" in mounts, (
+        f"container app mounts {show(sorted(mounts)) if mounts else 'nothing'}; expected a volume at /tmp")
     vols = {v.name: v for v in pod.spec.volumes or []}
     vol = vols.get(mounts["/tmp"])
     assert vol is not None and vol.empty_dir is not None, (
-        f"/tmp is mounted from volume {mounts['/tmp']}, which is not an emptyDir; expected emptyDir")
-    assert mounts["/tmp"] == "tmp", f"the volume at /tmp is named {mounts['/tmp']}; expected tmp"
+        f"/tmp is mounted from volume {show(mounts['/tmp'])}, which is not an emptyDir; expected emptyDir")
+    assert mounts["/tmp"] == "tmp", f"the volume at /tmp is named {show(mounts['/tmp'])}; expected tmp"

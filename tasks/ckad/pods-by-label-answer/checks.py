@@ -3,12 +3,12 @@
 import pytest
 
 from grader.answers import quote
+from grader.checks import live_pods
 
 
 def _expected(k8s, params):
     ns = params["namespace"]
-    pods = k8s.core.list_namespaced_pod(ns, label_selector=f"env={params['env']}").items
-    want = {p.metadata.name for p in pods if p.spec.node_name == params["node"]}
+    want = {p.metadata.name for p in live_pods(k8s, ns, {"env": params["env"]}, node=params["node"])}
     assert want, f"no Pod in {ns} has env={params['env']} on {params['node']}; the Pods must not be changed"
     return want
 

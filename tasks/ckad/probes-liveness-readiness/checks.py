@@ -2,20 +2,14 @@
 
 import pytest
 
-
-def _deploy(k8s, params):
-    ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "api", ns)
-    assert dep is not None, f"Deployment {ns}/api not found; expected it to still exist"
-    return dep
+from grader.checks import is_ready, must_be_ready, must_container, must_get, pods_of, show
 
 
-def _container(spec):
-    for c in spec.containers:
-        if c.name == "api":
-            return c
-    raise AssertionError(f"Pod template has containers {[c.name for c in spec.containers]}; "
-                         "expected one named api")
+def _api(k8s, params):
+    """Deployment api and its container api."""
+    dep = must_get(k8s.apps.read_namespaced_deployment, "api", params["namespace"],
+                   expected="it to still exist")
+    return dep, must_container(dep, "api")
 
 
 def _port_of(container, port):
@@ -33,14 +27,14 @@ def _port_of(container, port):
 @pytest.mark.points(2)
 def test_readiness_probe(k8s, params):
     """Readiness probe: HTTP GET on the given path and port, delay 5s, period 10s"""
-    c = _container(_deploy(k8s, params).spec.template.spec)
+    _, c = _api(k8s, params)
     want_port, want_path = int(params["port"]), params["path"]
     p = c.readiness_probe
     assert p is not None, "container api has no readinessProbe; expected an HTTP GET probe"
     assert p.http_get is not None, "the readinessProbe of container api is not an HTTP GET probe"
     found_port = _port_of(c, p.http_get.port)
     assert p.http_get.path == want_path and found_port == want_port, (
-        f"readinessProbe GETs {p.http_get.path} on port {p.http_get.port}; "
+        f"readinessProbe GETs {show(p.http_get.path)} on port {show(p.http_get.port)}; "
         f"expected {want_path} on port {want_port}")
     assert (p.initial_delay_seconds or 0) == 5 and (p.period_seconds or 10) == 10, (
         f"readinessProbe has initialDelaySeconds {p.initial_delay_seconds}, periodSeconds "
@@ -50,14 +44,14 @@ def test_readiness_probe(k8s, params):
 @pytest.mark.points(2)
 def test_liveness_probe(k8s, params):
     """Liveness probe: TCP on the given port, delay 15s, period 20s, 3 failures"""
-    c = _container(_deploy(k8s, params).spec.template.spec)
+    _, c = _api(k8s, params)
     want_port = int(params["port"])
     p = c.liveness_probe
     assert p is not None, "container api has no livenessProbe; expected a TCP socket probe"
     assert p.tcp_socket is not None, "the livenessProbe of container api is not a TCP socket probe"
     found_port = _port_of(c, p.tcp_socket.port)
     assert found_port == want_port, (
-        f"livenessProbe connects to port {p.tcp_socket.port}; expected {want_port}")
+        f"livenessProbe connects to port {show(p.tcp_socket.port)}; expected {want_port}")
     found = (p.initial_delay_seconds or 0, p.period_seconds or 10, p.failure_threshold or 3)
     assert found == (15, 20, 3), (
         f"livenessProbe has initialDelaySeconds/periodSeconds/failureThreshold {found}; "
@@ -66,20 +60,13 @@ def test_liveness_probe(k8s, params):
 
 def test_rolled_out(k8s, params):
     """Every replica of api runs the Pod template with both probes and is ready"""
-    dep = _deploy(k8s, params)
-    ns = params["namespace"]
-    c = _container(dep.spec.template.spec)
-    assert c.image == "nginx:1.27", f"container api uses image {c.image}; expected nginx:1.27 unchanged"
+    dep, c = _api(k8s, params)
+    assert c.image == "nginx:1.27", f"container api uses image {show(c.image)}; expected nginx:1.27 unchanged"
     assert dep.spec.replicas == 2, f"Deployment api has {dep.spec.replicas} replicas; expected 2"
-    pods = [p for p in k8s.core.list_namespaced_pod(ns, label_selector="app=api").items
-            if p.metadata.deletion_timestamp is None]
+    pods = pods_of(k8s, dep)
     probed = [p for p in pods if all(x.readiness_probe and x.liveness_probe
                                      for x in p.spec.containers if x.name == "api")]
-    ready = [p for p in probed if any(cond.type == "Ready" and cond.status == "True"
-                                      for cond in p.status.conditions or [])]
-    st = dep.status
+    ready = [p for p in probed if is_ready(p)]
     assert len(probed) == len(pods) == 2 and len(ready) == 2, (
         f"{len(ready)} of {len(pods)} api Pods are ready with both probes; expected 2 of 2")
-    assert (st.updated_replicas or 0) == 2 and (st.ready_replicas or 0) == 2, (
-        f"Deployment api has {st.updated_replicas} updated and {st.ready_replicas} ready replicas; "
-        "expected 2 and 2")
+    must_be_ready(dep)

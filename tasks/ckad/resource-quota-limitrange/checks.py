@@ -7,7 +7,8 @@ the text of the LimitRange.
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from kubernetes.utils.quantity import parse_quantity
+
+from grader.checks import must_be_ready, must_equal, must_get, same_quantity, show
 
 
 def _probe_pod(name, resources=None):
@@ -33,37 +34,29 @@ def _dry_run(k8s, ns, body):
         raise
 
 
-def _q(v):
-    return parse_quantity(v) if v is not None else None
-
-
-def _bare(k8s, ns):
+def _defaults(k8s, ns, kind, cpu, memory):
+    """Fail unless a container without resources is admitted with these ``kind``
+    (requests or limits)."""
     pod, why = _dry_run(k8s, ns, _probe_pod("proctor-defaults-check"))
-    assert pod is not None, (f"a container without resources is rejected in {ns} ({why}); "
+    assert pod is not None, (f"a container without resources is rejected in {ns} ({show(why)}); "
                              "expected it to be admitted with default requests and limits")
-    return pod.spec.containers[0].resources
+    res = pod.spec.containers[0].resources
+    got = (getattr(res, kind) if res else None) or {}
+    assert same_quantity(got.get("cpu"), cpu) and same_quantity(got.get("memory"), memory), (
+        f"a container without resources gets {kind} cpu={got.get('cpu')} memory={got.get('memory')}; "
+        f"expected cpu={cpu} memory={memory}")
 
 
 @pytest.mark.points(2)
 def test_default_requests(k8s, params):
     """A container without resources gets requests of 100m CPU and 128Mi memory"""
-    res = _bare(k8s, params["namespace"])
-    req = res.requests or {}
-    found = (req.get("cpu"), req.get("memory"))
-    assert _q(found[0]) == _q("100m") and _q(found[1]) == _q("128Mi"), (
-        f"a container without resources gets requests cpu={found[0]} memory={found[1]}; "
-        "expected cpu=100m memory=128Mi")
+    _defaults(k8s, params["namespace"], "requests", "100m", "128Mi")
 
 
 @pytest.mark.points(2)
 def test_default_limits(k8s, params):
     """A container without resources gets limits of 250m CPU and 256Mi memory"""
-    res = _bare(k8s, params["namespace"])
-    lim = res.limits or {}
-    found = (lim.get("cpu"), lim.get("memory"))
-    assert _q(found[0]) == _q("250m") and _q(found[1]) == _q("256Mi"), (
-        f"a container without resources gets limits cpu={found[0]} memory={found[1]}; "
-        "expected cpu=250m memory=256Mi")
+    _defaults(k8s, params["namespace"], "limits", "250m", "256Mi")
 
 
 def test_max_cpu(k8s, params):
@@ -74,28 +67,23 @@ def test_max_cpu(k8s, params):
     pod, why = _dry_run(k8s, ns, _probe_pod("proctor-max-check", big))
     assert pod is None, f"a container limited to 1500m CPU is admitted in {ns}; expected it rejected"
     assert "maximum cpu" in (why or "").lower(), (
-        f"a container limited to 1500m CPU is rejected with '{why}'; expected the LimitRange's "
+        f"a container limited to 1500m CPU is rejected with {show(why, 200)}; expected the LimitRange's "
         "maximum of 1 CPU to be the reason")
 
 
 @pytest.mark.points(2)
 def test_worker(k8s, params):
     """Deployment worker runs all replicas with requests 250m/256Mi and limits 500m/512Mi"""
-    ns = params["namespace"]
     want = int(params["replicas"])
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "worker", ns)
-    assert dep is not None, f"Deployment {ns}/worker not found; expected it to exist"
+    dep = must_get(k8s.apps.read_namespaced_deployment, "worker", params["namespace"])
     cs = dep.spec.template.spec.containers
     assert len(cs) == 1 and cs[0].image == "busybox:1.36", (
-        f"Deployment worker runs images {[c.image for c in cs]}; expected one container busybox:1.36")
+        f"Deployment worker runs images {show([c.image for c in cs])}; expected one container busybox:1.36")
     res = cs[0].resources
-    req, lim = res.requests or {}, res.limits or {}
+    req, lim = ((res.requests or {}), (res.limits or {})) if res else ({}, {})
     found = {"requests.cpu": req.get("cpu"), "requests.memory": req.get("memory"),
              "limits.cpu": lim.get("cpu"), "limits.memory": lim.get("memory")}
     expected = {"requests.cpu": "250m", "requests.memory": "256Mi",
                 "limits.cpu": "500m", "limits.memory": "512Mi"}
-    wrong = {k: v for k, v in found.items() if _q(v) != _q(expected[k])}
-    assert not wrong, f"container of worker has {wrong}; expected {expected}"
-    assert dep.spec.replicas == want, f"Deployment worker has {dep.spec.replicas} replicas; expected {want}"
-    ready = dep.status.ready_replicas or 0
-    assert ready == want, f"Deployment worker has {ready} ready replicas; expected {want}"
+    must_equal("container of worker", found, expected, same=same_quantity)
+    must_be_ready(dep, replicas=want)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from grader.checks import must_get, pods_of, show
+
 ALLOWED = ("get", "list", "watch", "create", "update")
 
 
@@ -22,8 +24,7 @@ def test_allowed_verbs(k8s, params):
 def test_nothing_more(k8s, params):
     """deployer exists and may not delete or patch the resource, read Secrets, or act elsewhere"""
     ns, res, user = params["namespace"], params["resource"], _user(params)
-    sa = k8s.get(k8s.core.read_namespaced_service_account, "deployer", ns)
-    assert sa is not None, f"ServiceAccount {ns}/deployer not found; expected it to exist"
+    must_get(k8s.core.read_namespaced_service_account, "deployer", ns)
     probes = [("delete", res, ns, "apps"), ("patch", res, ns, "apps"),
               ("deletecollection", res, ns, "apps"), ("get", "secrets", ns, ""),
               ("list", "secrets", ns, ""), ("create", "pods", ns, ""),
@@ -36,24 +37,21 @@ def test_nothing_more(k8s, params):
 def test_binding(k8s, params):
     """RoleBinding deployer grants Role deployer to ServiceAccount deployer"""
     ns = params["namespace"]
-    rb = k8s.get(k8s.rbac.read_namespaced_role_binding, "deployer", ns)
-    assert rb is not None, f"RoleBinding {ns}/deployer not found; expected it to exist"
+    rb = must_get(k8s.rbac.read_namespaced_role_binding, "deployer", ns)
     assert (rb.role_ref.kind, rb.role_ref.name) == ("Role", "deployer"), (
-        f"RoleBinding deployer refers to {rb.role_ref.kind} {rb.role_ref.name}; expected Role deployer")
+        f"RoleBinding deployer refers to {rb.role_ref.kind} {show(rb.role_ref.name)}; expected Role deployer")
     subjects = [(s.kind, s.name, s.namespace or ns) for s in rb.subjects or []]
     assert ("ServiceAccount", "deployer", ns) in subjects, (
-        f"RoleBinding deployer binds {subjects}; expected ServiceAccount {ns}/deployer")
+        f"RoleBinding deployer binds {show(subjects)}; expected ServiceAccount {ns}/deployer")
 
 
 def test_runner_uses_sa(k8s, params):
     """Deployment ci-runner runs its Pods as ServiceAccount deployer"""
     ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "ci-runner", ns)
-    assert dep is not None, f"Deployment {ns}/ci-runner not found; expected it to still exist"
+    dep = must_get(k8s.apps.read_namespaced_deployment, "ci-runner", ns, expected="it to still exist")
     found = dep.spec.template.spec.service_account_name or "default"
-    assert found == "deployer", f"Deployment ci-runner runs as ServiceAccount {found}; expected deployer"
-    pods = [p for p in k8s.core.list_namespaced_pod(ns, label_selector="app=ci-runner").items
-            if p.metadata.deletion_timestamp is None]
+    assert found == "deployer", f"Deployment ci-runner runs as ServiceAccount {show(found)}; expected deployer"
+    pods = pods_of(k8s, dep)
     wrong = [p.metadata.name for p in pods if (p.spec.service_account_name or "default") != "deployer"]
     assert pods and not wrong and (dep.status.ready_replicas or 0) >= 1, (
         f"ci-runner Pods {wrong or 'none ready'} do not run as deployer; expected the rollout complete")
