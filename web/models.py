@@ -127,6 +127,11 @@ class Attempt(Base):
     # Why an instructor should look at this grade before trusting it (the API
     # was not whole at grading time, a checker could not be loaded); "" = none.
     review: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The candidate's notepad for this attempt (exam tools), kept on the server.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Practice only: the cluster and terminal stay open for review until then
+    # (None: reaped as soon as the attempt is graded).
+    keep_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     current_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     current_since: Mapped[float | None] = mapped_column(Float, nullable=True)
