@@ -146,7 +146,7 @@ def test_checks_without_checks(task_dir):
 def test_check_without_docstring(task_dir):
     edit(task_dir / "checks.py", '    """Service web has ready endpoints."""\n', "")
     msg = only(task_dir)
-    assert "checks.py:5:" in msg and "check test_service_has_endpoints has no docstring" in msg
+    assert "checks.py:7:" in msg and "check test_service_has_endpoints has no docstring" in msg
 
 
 def test_checks_syntax_error(task_dir):
