@@ -96,7 +96,9 @@ SCREEN = """() => {
 
 def wait_screen(page, text: str, timeout: float = 30_000) -> None:
     """Wait until ``text`` is on the browser terminal's screen."""
-    page.wait_for_function(f"({SCREEN})().includes({text!r})", timeout=timeout)
+    # Functions, not expression strings: Playwright evaluates a string with
+    # eval, which the portal's Content-Security-Policy refuses.
+    page.wait_for_function(f"() => ({SCREEN})().includes({text!r})", timeout=timeout)
 
 
 def start_practice(page, portal: dict, exam: str, timeout: float) -> str:
@@ -112,7 +114,7 @@ def open_task(page, title: str) -> None:
     """Open a task by its title in the task list, and wait for its terminal's prompt."""
     page.get_by_role("link", name=re.compile(title)).first.click()
     page.wait_for_function(
-        "window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
+        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
         timeout=60_000)
     wait_screen(page, "candidate@exam")
 
@@ -120,7 +122,7 @@ def open_task(page, title: str) -> None:
 def check_my_work(page, timeout: float) -> list[str]:
     """Press "Check my work"; returns each check's class (check-passed, …)."""
     page.get_by_role("button", name="Check my work").click()
-    page.wait_for_function("document.querySelectorAll('#check-result li').length > 0",
+    page.wait_for_function("() => document.querySelectorAll('#check-result li').length > 0",
                            timeout=timeout)
     return page.eval_on_selector_all("#check-result li", "els => els.map(e => e.className)")
 

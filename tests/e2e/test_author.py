@@ -43,7 +43,7 @@ def test_instructor_creates_fixes_and_validates_a_task(author_portal, browser_pa
     page.wait_for_url(re.compile(r".*/author/tasks/bank/ckad/cm-production$"))
     assert (author_portal["root"] / "tasks" / "ckad" / "cm-production" / "checks.py").exists()
     page.wait_for_selector('.editor-host[data-file="task.yaml"] .cm-content')
-    page.wait_for_function("document.getElementById('problem-count').textContent === '0'")
+    page.wait_for_function("() => document.getElementById('problem-count').textContent === '0'")
 
     # a lint error, typed: difficulty becomes something the schema does not know
     line = page.locator('.editor-host[data-file="task.yaml"] .cm-line', has_text="difficulty:")
@@ -52,7 +52,7 @@ def test_instructor_creates_fixes_and_validates_a_task(author_portal, browser_pa
     for _ in range(len("easy")):
         page.keyboard.press("Backspace")
     page.keyboard.type("trivial")
-    page.wait_for_function("document.getElementById('problem-count').textContent !== '0'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('problem-count').textContent !== '0'", timeout=30_000)
     problems = page.inner_text("#problems")
     assert "task.yaml:" in problems and "trivial" in problems
     assert page.locator('.editor-host[data-file="task.yaml"] .cm-lint-marker-error').count() >= 1
@@ -63,16 +63,16 @@ def test_instructor_creates_fixes_and_validates_a_task(author_portal, browser_pa
     for _ in range(len("trivial")):
         page.keyboard.press("Backspace")
     page.keyboard.type("easy")
-    page.wait_for_function("document.getElementById('problem-count').textContent === '0'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('problem-count').textContent === '0'", timeout=30_000)
     assert "No problems" in page.inner_text("#problems")
     page.get_by_role("button", name="Save").click()
-    page.wait_for_function("document.getElementById('save-state').textContent.startsWith('Saved at')")
+    page.wait_for_function("() => document.getElementById('save-state').textContent.startsWith('Saved at')")
     saved = (author_portal["root"] / "tasks" / "ckad" / "cm-production" / "task.yaml").read_text()
     assert "difficulty: easy" in saved
 
     page.get_by_role("button", name="Validate now").click()
     page.wait_for_function(
-        "['passed', 'failed', 'error'].includes(document.getElementById('validation-state').textContent)",
+        "() => ['passed', 'failed', 'error'].includes(document.getElementById('validation-state').textContent)",
         timeout=480_000)
     log = page.inner_text("#validation-log")
     assert page.inner_text("#validation-state") == "passed", log[-3000:]
