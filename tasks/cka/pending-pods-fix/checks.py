@@ -6,16 +6,17 @@ from grader.answers import quote
 from grader.checks import is_ready, must_get, pods_of, same_quantity, show
 
 
-def _deploy(k8s, params):
-    return must_get(k8s.apps.read_namespaced_deployment, "reporter", params["namespace"],
-                    expected="it fixed, not deleted")
+def _reporter(k8s, params):
+    """Deployment reporter and its live Pods."""
+    dep = must_get(k8s.apps.read_namespaced_deployment, "reporter", params["namespace"],
+                   expected="it fixed, not deleted")
+    return dep, pods_of(k8s, dep)
 
 
 @pytest.mark.points(3)
 def test_running(k8s, params):
     """All 3 replicas of reporter are scheduled and ready"""
-    dep = _deploy(k8s, params)
-    pods = pods_of(k8s, dep)
+    dep, pods = _reporter(k8s, params)
     pending = sorted(p.metadata.name for p in pods if not p.spec.node_name)
     ready = [p for p in pods if is_ready(p)]
     assert dep.spec.replicas == 3, f"Deployment reporter has {dep.spec.replicas} replicas; expected 3"
@@ -25,7 +26,7 @@ def test_running(k8s, params):
 
 def test_kept(k8s, params):
     """reporter keeps its image and memory settings; the nodes are untouched"""
-    dep = _deploy(k8s, params)
+    dep, pods = _reporter(k8s, params)
     c = dep.spec.template.spec.containers[0]
     assert c.image == "python:3.12-slim", f"reporter runs {show(c.image)}; expected python:3.12-slim unchanged"
     res = c.resources
@@ -41,7 +42,7 @@ def test_kept(k8s, params):
         assert "node-role.kubernetes.io/control-plane" in taints, (
             "controlplane lost its control-plane taint; expected the nodes unchanged")
     # Only once the Pods run is this check about the fix rather than the setup.
-    running = [p for p in pods_of(k8s, dep) if p.spec.node_name]
+    running = [p for p in pods if p.spec.node_name]
     assert running, "no reporter Pod is scheduled yet; expected the Deployment fixed"
 
 
