@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import logging
 import os
 import resource
@@ -172,9 +173,10 @@ class Jail:
             nodes_dir.mkdir(mode=0o755)
         for node, argv in self.spec.node_shells.items():
             sock = f"nodes/{node}.sock"
-            host = " ".join([sys.executable, nodeshell.__file__, node, *argv])
+            host = " ".join([sys.executable, nodeshell.__file__, node])
             self._relay(f"{sock},fork,max-children=8",
-                        f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr")
+                        f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr",
+                        env={nodeshell.ARGV_ENV: json.dumps(argv)})
             socks.append(sock)
         deadline = time.monotonic() + 5
         while not all((self.run_dir / s).exists() for s in socks):
@@ -182,7 +184,7 @@ class Jail:
                 raise JailError(f"tunnel sockets did not appear in {self.run_dir}")
             time.sleep(0.01)
 
-    def _relay(self, listen: str, remote: str) -> None:
+    def _relay(self, listen: str, remote: str, env: dict[str, str] | None = None) -> None:
         """socat from the Unix socket ``run_dir/<listen>`` (owned by the jail's
         uid) to ``remote``, in the jail's cgroup. It runs in run_dir with a
         relative path: a socket path is limited to 107 bytes."""
@@ -197,7 +199,7 @@ class Jail:
             [_tool("socat", "socat"), f"UNIX-LISTEN:{listen},mode=0600,user={self.spec.uid}",
              remote], cwd=self.run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec,
-            env={"PATH": "/usr/bin:/bin"}))
+            env={"PATH": "/usr/bin:/bin", **(env or {})}))
 
     # -- running ---------------------------------------------------------------
     def _options(self, files: dict[str, int], seccomp_fd: int) -> list[str]:

@@ -23,6 +23,7 @@ import sys
 import termios
 
 NODES_DIR = "/run/proctor/nodes"
+ARGV_ENV = "PROCTOR_NODE_SHELL"
 
 
 def _read_header(fd: int) -> dict:
@@ -40,9 +41,11 @@ def _read_header(fd: int) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    """Host side: ``nodeshell.py <node> <argv of the node's shell command …>``
-    (the node's name is there for whoever reads ``ps``)."""
-    base = argv[1:]
+    """Host side: ``nodeshell.py <node>``, with the argv of the node's shell
+    command as JSON in ``$PROCTOR_NODE_SHELL`` (socat's EXEC would split on
+    the commas and colons an argument may hold); the node's name is there
+    for whoever reads ``ps``."""
+    base = json.loads(os.environ.get(ARGV_ENV) or "[]") or argv[1:]
     header = _read_header(0)
     rows, cols = int(header.get("rows") or 24), int(header.get("cols") or 80)
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
