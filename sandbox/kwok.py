@@ -6,16 +6,29 @@ toolchain (never a download), bound to 127.0.0.1. Proctor then registers the
 exam's nodes (``controlplane``, ``node01`` …) as Node objects that kwok keeps
 Ready and whose pods it walks through their lifecycle.
 
-Security: kwok can serve ``exec``/``attach``/``port-forward``/``logs`` by
-running commands *on the host*. Those features only act on Exec/Attach/
-PortForward rules from its config or CRDs; Proctor gives it none and enables
-no CRDs, so ``kubectl exec`` is refused and a candidate cannot add a rule.
+Security: the candidate has cluster-admin and raw etcd access, so everything
+the cluster can be told to do is hostile input (docs/security.md):
+
+* kwok can serve ``exec``/``attach``/``port-forward``/``logs`` by running
+  commands *on the host*. Those features only act on Exec/Attach/PortForward
+  rules from its config or CRDs it was started to watch; Proctor gives it
+  none and enables no CRDs, so ``kubectl exec`` is refused and a candidate
+  cannot add a rule (a CRD of the same name is ignored).
+* The API server dials only through ``sandbox.egress``, which allows its own
+  kwok-controller and nothing else (node addresses, pod IPs, endpoints,
+  webhook URLs all stay inside).
+* Every process of the sandbox may bind and connect only the sandbox's own
+  TCP ports (``sandbox.landlock``; etcd members a candidate adds are never
+  dialled), runs in a cgroup with memory and pids limits and with a file
+  size limit (``sandbox.limits``), and etcd has a small quota (ETCD_QUOTA).
 
 Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 ``~/.local/share/proctor``)::
 
     kwok/clusters/<name>/        kwokctl's own workdir for the cluster
+    kwok/clusters/<name>/egress.sock  the API server's only way out (sandbox.egress)
     sandboxes/<name>/sandbox.json  Proctor's record (written before kwokctl runs)
+    sandboxes/<name>/kwokctl.yaml  this cluster's kwokctl configuration (its ports)
     sandboxes/<name>/kubeconfig    admin kubeconfig for this cluster only
     sandboxes/<name>/workspace/    the attempt's files, readable by the grader
 """
@@ -24,10 +37,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +51,10 @@ from pathlib import Path
 import psutil
 import yaml
 
+from . import egress, landlock
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
                    check_nodes, node_names, state_dir)
+from .limits import Cgroup, Limits, LimitsError, set_rlimits
 from .toolchain import Toolchain
 
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -49,6 +67,15 @@ COMPONENT_ENV = {"GOGC": "40", "GOMEMLIMIT": "160MiB"}
 EXTRA_ARGS = ["--extra-args", "kube-apiserver=enable-priority-and-fairness=false",
               "--extra-args", "kube-controller-manager=leader-elect=false",
               "--extra-args", "kube-scheduler=leader-elect=false"]
+# etcd's quota (kwokctl's default is 8Gi). An exam cluster holds a few
+# hundred objects (a few MB); a candidate who floods it hits NOSPACE in their
+# own cluster, which then refuses writes until compacted, defragmented and
+# disarmed, and never fills the host's disk. Snapshots of it stay small.
+ETCD_QUOTA = "256Mi"
+# Every port a component binds; Proctor picks them, so that the sandbox can be
+# confined to them before kwokctl starts anything.
+COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
+                   "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort")
 
 
 @contextlib.contextmanager
@@ -61,6 +88,47 @@ def _machine_lock():
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now (bound together, so all different)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; returns those still alive. A zombie
+    counts as gone: the components are orphans, and when init reaps them is
+    up to init (a second or two on some hosts). Our own children (the egress
+    proxy) are reaped here."""
+    deadline = time.monotonic() + timeout
+    alive = list(procs)
+    while alive:
+        still = []
+        for p in alive:
+            try:
+                p.wait(timeout=0)  # reaps it if it is our child and has exited
+            except psutil.TimeoutExpired:
+                try:
+                    if p.status() != psutil.STATUS_ZOMBIE:
+                        still.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+            except psutil.NoSuchProcess:
+                pass
+        alive = still
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    return alive
 
 
 def _listening_ports(procs: list[psutil.Process]) -> set[int]:
@@ -122,21 +190,47 @@ class KwokProvider(RecordedProvider):
     capabilities = frozenset({"api", "etcd"})
     create_timeout = CREATE_TIMEOUT
 
-    def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None):
+    def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None,
+                 limits: Limits | None = None, etcd_quota: str = ETCD_QUOTA):
         self.root = root or state_dir()
         self.toolchain = toolchain or Toolchain()
         self.kwok_workdir = self.root / "kwok"
         self.records = self.root / "sandboxes"
+        self.limits = limits or Limits()
+        self.etcd_quota = etcd_quota
 
     # -- paths -------------------------------------------------------------
     def _cluster_dir(self, name: str) -> Path:
         return self.kwok_workdir / "clusters" / name
 
+    def cgroup(self, name: str) -> Cgroup:
+        """The sandbox's cgroup; its name is unique per state directory, so two
+        portals (or test runs) with sandboxes of the same name never share one."""
+        return Cgroup(self._cgroup_prefix() + name)
+
+    def _cgroup_prefix(self) -> str:
+        tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
+        return f"proctor-kwok-{tag}-"
+
+    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
+        """As ``RecordedProvider.reap``, plus cgroups of this state directory
+        whose sandbox has no record and no cluster left (removed by hand, or a
+        crash in the middle of a destroy): what still runs in them is killed."""
+        reaped = super().reap(older_than, unhealthy)
+        prefix = self._cgroup_prefix()
+        for cg in Cgroup.find(prefix):
+            name = cg.name[len(prefix):]
+            if not self._record_dir(name).exists() and not self._cluster_dir(name).exists():
+                cg.destroy()
+                reaped.append(name)
+        return reaped
+
     # -- kwokctl -------------------------------------------------------------
-    def _config_file(self) -> Path:
-        """The kwokctl configuration: local binaries, loopback, no CRDs."""
+    def _config_file(self, path: Path | None = None, **extra) -> Path:
+        """The kwokctl configuration: local binaries, loopback, no CRDs (plus
+        ``extra`` options, e.g. one cluster's ports)."""
         tc = self.toolchain
-        path = self.root / "kwokctl.yaml"
+        path = path or self.root / "kwokctl.yaml"
         options = {
             "runtime": "binary",
             "bindAddress": "127.0.0.1",
@@ -151,6 +245,8 @@ class KwokProvider(RecordedProvider):
             "etcdVersion": tc.pins["etcd"].lstrip("v"),
             "enableCRDs": [],
             "quietPull": True,
+            "etcdQuotaBackendSize": self.etcd_quota,
+            **extra,
         }
         doc = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
                "options": options}
@@ -161,21 +257,30 @@ class KwokProvider(RecordedProvider):
         return path
 
     def _kwokctl(self, *args: str, log: Path | None = None, timeout: float = CREATE_TIMEOUT,
-                 check: bool = True) -> subprocess.CompletedProcess:
+                 check: bool = True, config: Path | None = None,
+                 preexec=None) -> subprocess.CompletedProcess:
         # kwokctl runs the first `kubectl` on PATH before its configured one:
         # ours goes first, so no other kubectl (or download) is ever used.
         env = dict(os.environ, **COMPONENT_ENV, KWOK_WORKDIR=str(self.kwok_workdir),
                    PATH=f"{self.toolchain.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-        cmd = [str(self.toolchain.binary("kwokctl")), "--config", str(self._config_file()), *args]
-        if log is not None:
-            with log.open("a") as fh:
-                fh.write(f"$ {' '.join(cmd)}\n")
-                fh.flush()
-                res = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                     timeout=timeout, stdin=subprocess.DEVNULL)
-        else:
-            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                                 stdin=subprocess.DEVNULL)
+        cmd = [str(self.toolchain.binary("kwokctl")), "--config",
+               str(config or self._config_file()), *args]
+        try:
+            if log is not None:
+                with log.open("a") as fh:
+                    fh.write(f"$ {' '.join(cmd)}\n")
+                    fh.flush()
+                    res = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                         timeout=timeout, stdin=subprocess.DEVNULL,
+                                         preexec_fn=preexec)
+            else:
+                res = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                     timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        except subprocess.SubprocessError as exc:
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise
+            # preexec_fn failed: joining the cgroup or the Landlock call
+            raise CreateFailed(f"kwokctl {args[0]} could not be confined: {exc}", log) from None
         if check and res.returncode != 0:
             raise CreateFailed(f"kwokctl {args[0]} {args[1] if len(args) > 1 else ''} failed "
                                f"(exit {res.returncode})", log)
@@ -226,8 +331,17 @@ class KwokProvider(RecordedProvider):
             # controller of one cluster then talks to another's API server).
             # One create at a time on this machine, until its API answers.
             with _machine_lock():
+                ports = dict(zip(COMPONENT_PORTS, _free_ports(len(COMPONENT_PORTS))))
+                config = self._config_file(rec / "kwokctl.yaml", **ports)
+                confine = self._confinement(name, record)
+                self._write(name, record)
+                selector = egress.selector_config(self.root / "egress-selector.yaml")
                 self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "", *EXTRA_ARGS,
-                              "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log)
+                              "--extra-args",
+                              f"kube-apiserver=egress-selector-config-file={selector}",
+                              "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log, config=config,
+                              preexec=confine(ports.values()))
+                self._start_egress(name, ports["kwokControllerPort"], confine, log)
                 kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
                 (rec / "kubeconfig").write_text(kubeconfig)
                 (rec / "kubeconfig").chmod(0o600)
@@ -255,6 +369,60 @@ class KwokProvider(RecordedProvider):
         record["state"] = "ready"
         self._write(name, record)
         return Sandbox.from_dict(record)
+
+    def _confinement(self, name: str, record: dict):
+        """Make the sandbox's cgroup; return ``confine(ports)``, which gives a
+        ``preexec_fn`` that puts a process into that cgroup, sets its rlimits
+        and confines it (and what it starts) to ``ports``.
+
+        What this kernel cannot do is written to ``record["confinement"]``,
+        not raised: the API server's egress rules hold without it.
+        """
+        notes: dict = {}
+        cgroup = self.cgroup(name)
+        try:
+            cgroup.create(self.limits)
+            notes["cgroup"] = {"dirs": [str(d) for d in cgroup.dirs],
+                               "memory_bytes": self.limits.memory_bytes,
+                               "pids": self.limits.pids}
+        except LimitsError as exc:
+            cgroup = None
+            notes["cgroup"] = f"unavailable: {exc}"
+        why_not = landlock.available()
+        notes["landlock"] = "tcp: own ports only" if why_not is None else f"unavailable: {why_not}"
+        notes["file_size_bytes"] = self.limits.file_size
+        record["confinement"] = notes
+        limits = self.limits
+
+        def confine(ports):
+            ports = list(ports)
+
+            def preexec():
+                if cgroup is not None:
+                    cgroup.join()
+                set_rlimits(limits)
+                if why_not is None:
+                    landlock.confine_tcp(ports)
+            return preexec
+        return confine
+
+    def _start_egress(self, name: str, kwok_port: int, confine, log: Path) -> None:
+        """Start the API server's egress proxy (sandbox.egress), confined like
+        the components and allowed to reach only the kwok-controller."""
+        cluster = self._cluster_dir(name)
+        sock = cluster / egress.SOCKET_NAME
+        with (cluster / "logs" / "egress.log").open("a") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", egress.__file__, "--socket", str(sock),
+                 "--allow-port", str(kwok_port)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                preexec_fn=confine([kwok_port]))
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise CreateFailed(f"the egress proxy of sandbox {name!r} did not start "
+                                   f"(see {cluster / 'logs' / 'egress.log'})", log)
+            time.sleep(0.01)
 
     def _etcd_endpoint(self, name: str) -> str:
         """The cluster's etcd client URL, from the configuration kwokctl saved."""
@@ -316,16 +484,22 @@ class KwokProvider(RecordedProvider):
         raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {last}", log)
 
     def processes(self, name: str) -> list[psutil.Process]:
-        """Every process that belongs to this cluster (found by its workdir)."""
+        """Every process that belongs to this cluster: in its cgroup, or with
+        its workdir on the command line (after a crash, or without cgroups)."""
         marker = str(self._cluster_dir(name)) + "/"
-        found = []
+        found = {}
         for proc in psutil.process_iter(["cmdline"]):
             try:
                 if any(marker in arg for arg in proc.info["cmdline"] or ()):
-                    found.append(proc)
+                    found[proc.pid] = proc
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-        return found
+        for pid in self.cgroup(name).pids() - set(found):
+            try:
+                found[pid] = psutil.Process(pid)
+            except psutil.NoSuchProcess:
+                pass
+        return list(found.values())
 
     def _parts_down(self, rec: dict) -> str | None:
         names = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
@@ -333,9 +507,12 @@ class KwokProvider(RecordedProvider):
         running = set()
         for p in self.processes(rec["name"]):
             try:
-                running.add(Path(p.cmdline()[0]).name)
+                argv = p.cmdline()
+                running.add("egress proxy" if egress.__file__ in argv else Path(argv[0]).name)
             except (psutil.NoSuchProcess, IndexError):
                 pass
+        if "confinement" in rec:  # sandboxes made before the egress proxy have none
+            names.add("egress proxy")
         missing = sorted(names - running)
         return f"{', '.join(missing)} not running" if missing else None
 
@@ -359,12 +536,14 @@ class KwokProvider(RecordedProvider):
                 p.send_signal(signal.SIGTERM)
             except psutil.NoSuchProcess:
                 pass
-        _, alive = psutil.wait_procs(procs, timeout=5)
+        alive = _wait_gone(procs, timeout=5)
         for p in alive:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
                 pass
+        _wait_gone(alive, timeout=5)
+        self.cgroup(name).destroy()
         # A killed process's listening sockets close a moment after it dies;
         # return only when the ports are free for the next sandbox.
         deadline = time.monotonic() + 10
