@@ -14,6 +14,7 @@ from .base import Provider, SandboxError, UnknownProvider, check_name, check_nod
 PROVIDERS: dict[str, str] = {
     "kwok": "sandbox.kwok:KwokProvider",
     "kind": "sandbox.kind:KindProvider",
+    "vm": "sandbox.vm:VMProvider",
 }
 _instances: dict[str, Provider] = {}
 

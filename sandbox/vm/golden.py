@@ -1,0 +1,466 @@
+"""Warm clusters: booted and initialised once, saved, restored per sandbox.
+
+``kubeadm init`` in a TCG guest takes minutes, so no sandbox runs it. A
+golden build does, once per VM image and acceleration, and saves every VM
+at each step worth keeping (QMP ``migrate`` to a file, with the disk frozen
+at the same moment):
+
+==========================  =====================================================
+variant                     what it is
+==========================  =====================================================
+``1``                       controlplane initialised, untainted (as kind does for
+                            one node), pod network, storage, CoreDNS available
+``2``                       the same control plane (tainted again), node01 joined
+``3-node02-unjoined``       node01 joined; node02 booted, kubelet stopped, never
+                            joined: the "join a node" task's machine
+``3``                       node02 joined as well
+==========================  =====================================================
+
+The stages form one chain (each continues from the last), so the cluster is
+initialised once for all four. Each save freezes each running node's disk
+layer (``blockdev-snapshot-sync``: the layer becomes read-only, writes go to
+a new one) while the VMs are stopped, then writes their RAM. A sandbox is a
+new qcow2 layer per node over its frozen layer plus ``-incoming`` from its
+state file.
+
+The golden folder, ``~/.cache/proctor/vm/golden-<kube>-<digest>/``, is keyed
+by the image's key, the acceleration (TCG and KVM states do not mix: the CPU
+models differ) and the recipe below; it holds the build's SSH key (to reach
+the restored nodes once, to replace it), the admin kubeconfig and a manifest
+per variant. Nothing in it is written after the build.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..nodeimage import _digest
+from ..toolchain import ToolchainError
+from .image import VMImage, cache_root
+from .qemu import Machine, Qemu, QemuError, detect_accel, free_port, kill_pid, tail
+from .ssh import Node
+
+CP_MEMORY_MB = 2048
+WORKER_MEMORY_MB = 1024
+CP_CPUS = 2
+WORKER_CPUS = 1
+PRIVATE_NET = "10.10.0"
+POD_SUBNET = "10.244.0.0/16"
+SERVICE_SUBNET = "10.96.0.0/16"
+APPEND = ("console=ttyS0 root=/dev/vda rw rootfstype=ext4 net.ifnames=0 mitigations=off "
+          "init_on_free=1 loglevel=4 proctor.node={node} proctor.ip={ip} proctor.nodes=3 "
+          "proctor.key={key}")
+# (variant, nodes in the variant, unjoined, what to do before saving it)
+STAGES = (
+    ("1", ["controlplane"], []),
+    ("2", ["controlplane", "node01"], []),
+    ("3-node02-unjoined", ["controlplane", "node01", "node02"], ["node02"]),
+    ("3", ["controlplane", "node01", "node02"], []),
+)
+VARIANTS = {(len(nodes), tuple(unjoined)): name for name, nodes, unjoined in STAGES}
+# every kubeadm wait raised: a TCG guest on a busy host is slow, not broken
+TIMEOUTS = {"controlPlaneComponentHealthCheck": "40m0s", "kubeletHealthCheck": "40m0s",
+            "kubernetesAPICall": "10m0s", "etcdAPICall": "10m0s", "tlsBootstrap": "40m0s",
+            "discovery": "40m0s"}
+
+
+def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
+    """An empty string when the cluster is usable (``want`` Ready without start-up taints,
+    CoreDNS available, the default ServiceAccount there), else what is not
+    yet. ``kubectl(*args)`` runs kubectl against the cluster."""
+    res = kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
+                  "{.spec.taints[*].key} {.status.conditions[?(@.type==\"Ready\")].status}"
+                  "{\"\\n\"}{end}", "--request-timeout=20s")
+    if res.returncode != 0:
+        return f"kubectl get nodes: {res.stderr.strip()[-200:]}"
+    ready = {line.split()[0] for line in res.stdout.splitlines()
+             if line.endswith(" True") and "node.kubernetes.io/" not in line}
+    if ready != want:
+        return f"ready nodes {sorted(ready)} of {sorted(want)}"
+    if pods:
+        res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
+                      "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
+        if res.stdout.strip() in ("", "0"):
+            return "CoreDNS not available"
+        if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
+            return "no default ServiceAccount"
+    return ""
+
+
+def node_ip(index: int) -> str:
+    return f"{PRIVATE_NET}.{10 + index}"
+
+
+def node_index(node: str) -> int:
+    return 0 if node == "controlplane" else int(node[4:])
+
+
+def kubeadm_config(kube: str, etcd_tag: str) -> str:
+    """kubeadm's configuration for the control plane (API on the private
+    network, 127.0.0.1 in its certificate for the host's forward)."""
+    cri = "unix:///run/containerd/containerd.sock"
+    return yaml.safe_dump_all([
+        {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "InitConfiguration",
+         "localAPIEndpoint": {"advertiseAddress": node_ip(0), "bindPort": 6443},
+         "nodeRegistration": {"name": "controlplane", "criSocket": cri},
+         "timeouts": TIMEOUTS},
+        {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
+         "kubernetesVersion": kube,
+         "apiServer": {"certSANs": ["127.0.0.1", "localhost", "controlplane", node_ip(0)]},
+         "networking": {"podSubnet": POD_SUBNET, "serviceSubnet": SERVICE_SUBNET},
+         "etcd": {"local": {"imageTag": etcd_tag}}},
+        {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+         "cgroupDriver": "cgroupfs"},
+    ])
+
+
+def join_config(node: str, token: str, ca_hash: str) -> str:
+    return yaml.safe_dump({
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"apiServerEndpoint": f"{node_ip(0)}:6443",
+                                         "token": token, "caCertHashes": [ca_hash]}},
+        "nodeRegistration": {"name": node, "criSocket": "unix:///run/containerd/containerd.sock"},
+        "timeouts": TIMEOUTS})
+
+
+def memory_mb(node: str) -> int:
+    return CP_MEMORY_MB if node == "controlplane" else WORKER_MEMORY_MB
+
+
+def cpus(node: str) -> int:
+    return CP_CPUS if node == "controlplane" else WORKER_CPUS
+
+
+@dataclass
+class Variant:
+    """One saved cluster: per node its frozen disk layer and its state file."""
+
+    name: str
+    dir: Path
+    manifest: dict
+
+    @property
+    def nodes(self) -> list[str]:
+        return self.manifest["nodes"]
+
+    @property
+    def unjoined(self) -> list[str]:
+        return self.manifest["unjoined"]
+
+    def layer(self, node: str) -> Path:
+        return self.dir.parent.parent / self.manifest["machines"][node]["layer"]
+
+    def state(self, node: str) -> Path:
+        return self.dir / self.manifest["machines"][node]["state"]
+
+    def machine(self, node: str) -> dict:
+        return self.manifest["machines"][node]
+
+
+class Golden:
+    """The golden clusters for one image and acceleration."""
+
+    def __init__(self, image: VMImage | None = None, root: Path | None = None,
+                 accel: str | None = None):
+        self.image = image or VMImage()
+        self.root = root or cache_root()
+        self._accel = accel
+        self.toolchain = self.image.node.toolchain
+
+    @property
+    def accel(self) -> str:
+        if self._accel is None:
+            self._accel = self.accel_info()["accel"]
+        return self._accel
+
+    def accel_info(self) -> dict:
+        return detect_accel(self.image.kernel, self.image.initrd, self.root / "accel.json")
+
+    @property
+    def key(self) -> str:
+        return _digest(self.image.key, self.accel, APPEND, STAGES, TIMEOUTS, CP_MEMORY_MB,
+                       WORKER_MEMORY_MB, CP_CPUS, WORKER_CPUS, PRIVATE_NET,
+                       kubeadm_config(self.image.kube, self.image.node.etcd_tag))
+
+    @property
+    def dir(self) -> Path:
+        return self.root / f"golden-{self.image.kube}-{self.key}"
+
+    def exists(self) -> bool:
+        return (self.dir / "manifest.json").is_file()
+
+    def variant(self, nodes: int, unjoined=()) -> Variant | None:
+        name = VARIANTS.get((nodes, tuple(sorted(unjoined))))
+        if name is None or not self.exists():
+            return None
+        vdir = self.dir / "variants" / name
+        return Variant(name, vdir, json.loads((vdir / "manifest.json").read_text()))
+
+    def status(self) -> dict:
+        return {"golden": str(self.dir), "built": self.exists(), "accel": self.accel_info(),
+                "variants": sorted(VARIANTS.values())}
+
+    # -- building ------------------------------------------------------------------
+    def build(self, progress: Callable[[str], None] = lambda s: None, force: bool = False) -> Path:
+        if self.exists() and not force:
+            return self.dir
+        self.image.build(progress)
+        info = self.accel_info()
+        progress(f"[golden] acceleration: {info['accel']} ({info['reason']})")
+        builder = _Builder(self, progress)
+        try:
+            builder.run()
+        finally:
+            builder.cleanup()
+        return self.dir
+
+
+class _Builder:
+    """One golden build: boots, kubeadm, saves; see ``Golden``."""
+
+    def __init__(self, golden: Golden, progress):
+        self.g = golden
+        self.say = progress
+        self.work = golden.dir.with_name(golden.dir.name + ".building")
+        self.vms: dict[str, Qemu] = {}
+        self.nodes: dict[str, Node] = {}
+        self.layers: dict[str, int] = {}
+        self.host_keys: dict[str, str] = {}
+        self.hub: subprocess.Popen | None = None
+        self.started = time.monotonic()
+
+    def log(self, text: str) -> None:
+        with (self.work / "build.log").open("a") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+    def step(self, text: str) -> None:
+        self.log(f"== {text}")
+        self.say(f"[golden {time.monotonic() - self.started:4.0f}s] {text}")
+
+    def run(self) -> None:
+        self._kill_leftovers()
+        shutil.rmtree(self.work, ignore_errors=True)
+        (self.work / "variants").mkdir(parents=True)
+        (self.work / "nodes").mkdir()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "proctor-golden",
+                        "-f", str(self.work / "id_ed25519")], check=True)
+        self.hub = subprocess.Popen([sys.executable, "-I", str(Path(__file__).with_name("hub.py")),
+                                     str(self.work / "hub.sock")], start_new_session=True)
+        self._pids()
+        _wait_for(lambda: (self.work / "hub.sock").exists(), 10, "the private switch")
+
+        self.step("booting controlplane")
+        cp = self.boot("controlplane")
+        kube, etcd_tag = self.g.image.kube, self.g.image.node.etcd_tag
+        cp.write("/root/kubeadm.yaml", kubeadm_config(kube, etcd_tag))
+        self.step("kubeadm init (minutes with TCG)")
+        self.sh(cp, "kubeadm init --config /root/kubeadm.yaml --skip-token-print", 3600)
+        self.admin = cp.read("/etc/kubernetes/admin.conf")
+        self.sh(cp, "kubectl --kubeconfig /etc/kubernetes/admin.conf apply "
+                    "-f /kind/manifests/default-cni.yaml -f /kind/manifests/default-storage.yaml",
+                600)
+        # one node: workloads run on the control plane, as kind does it
+        self.sh(cp, "kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes controlplane "
+                    "node-role.kubernetes.io/control-plane:NoSchedule-", 300)
+        self.wait_usable(["controlplane"])
+        self.save("1", ["controlplane"], [])
+
+        self.sh(cp, "kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes controlplane "
+                    "node-role.kubernetes.io/control-plane:NoSchedule --overwrite", 300)
+        self.step("booting node01")
+        self.boot("node01")
+        self.join("node01")
+        self.wait_usable(["controlplane", "node01"])
+        self.save("2", ["controlplane", "node01"], [])
+
+        self.step("booting node02 (to stay unjoined)")
+        n2 = self.boot("node02")
+        self.sh(n2, "systemctl stop kubelet", 300)
+        self.save("3-node02-unjoined", ["controlplane", "node01", "node02"], ["node02"])
+
+        self.join("node02")
+        self.wait_usable(["controlplane", "node01", "node02"])
+        self.save("3", ["controlplane", "node01", "node02"], [])
+        self.finish()
+
+    # -- steps ---------------------------------------------------------------------
+    def boot(self, node: str) -> Node:
+        ndir = self.work / "nodes" / node
+        ndir.mkdir(parents=True)
+        layer = ndir / "layer-0.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                        "-b", str(self.g.image.disk), str(layer)], check=True)
+        self.layers[node] = 0
+        key = base64.b64encode((self.work / "id_ed25519.pub").read_bytes().strip()).decode()
+        i = node_index(node)
+        machine = Machine(node=node, index=i, accel=self.g.accel, cpus=cpus(node),
+                          memory_mb=memory_mb(node), kernel=self.g.image.kernel,
+                          initrd=self.g.image.initrd,
+                          append=APPEND.format(node=node, ip=node_ip(i), key=key),
+                          disk=layer, qmp=ndir / "qmp.sock", hub=self.work / "hub.sock",
+                          ssh_port=free_port(), api_port=free_port() if i == 0 else None,
+                          serial=ndir / "console.log")
+        vm = Qemu(machine, ndir / "qemu.log").start()
+        self.vms[node] = vm
+        self._pids()
+        n = Node(node, "127.0.0.1", machine.ssh_port, self.work / "id_ed25519", known_hosts=None)
+        try:
+            n.wait(timeout=900, alive=vm.alive)
+        except TimeoutError as exc:
+            raise ToolchainError(f"{node} did not answer SSH: {exc}; console: "
+                                 f"{tail(ndir / 'console.log')}", self.work / "build.log")
+        self.nodes[node] = n
+        self.host_keys[node] = " ".join(n.read("/etc/ssh/ssh_host_ed25519_key.pub").split()[:2])
+        return n
+
+    def sh(self, node: Node, command: str, timeout: float) -> str:
+        self.log(f"[{node.name}] $ {command}")
+        rc, out, err = node.run(command, timeout=timeout)
+        self.log(out + err)
+        if rc != 0:
+            raise ToolchainError(f"golden build: `{command}` on {node.name} exited {rc}: "
+                                 f"{(err or out).strip().splitlines()[-3:]}", self.work / "build.log")
+        return out
+
+    def join(self, node: str) -> None:
+        cp = self.nodes["controlplane"]
+        self.step(f"kubeadm join {node}")
+        token = self.sh(cp, "kubeadm token create --ttl 2h", 300).strip()
+        ca_hash = self.sh(cp, "openssl x509 -pubkey -in /etc/kubernetes/pki/ca.crt | openssl pkey "
+                              "-pubin -outform der | sha256sum | cut -d' ' -f1", 60).strip()
+        n = self.nodes[node]
+        n.write("/root/join.yaml", join_config(node, token, "sha256:" + ca_hash))
+        self.sh(n, "kubeadm join --config /root/join.yaml && rm /root/join.yaml", 3600)
+
+    def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        kubeconfig = self.work / "admin.conf"
+        if not kubeconfig.exists():
+            text = self.admin.replace(f"https://{node_ip(0)}:6443",
+                                      f"https://127.0.0.1:{self.vms['controlplane'].m.api_port}")
+            kubeconfig.write_text(text)
+            kubeconfig.chmod(0o600)
+        return subprocess.run([str(self.g.toolchain.binary("kubectl")), "--kubeconfig",
+                               str(kubeconfig), *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def wait_usable(self, nodes: list[str], timeout: float = 1800) -> None:
+        self.step(f"waiting for {', '.join(nodes)} Ready, CoreDNS, default ServiceAccount")
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            try:
+                state = usable_state(self.kubectl, set(nodes), pods=True)
+            except subprocess.TimeoutExpired:
+                state = "kubectl timed out"
+            if not state:
+                return
+            time.sleep(2)
+        raise ToolchainError(f"golden cluster not usable after {timeout:.0f}s: {state}",
+                             self.work / "build.log")
+
+    def save(self, variant: str, nodes: list[str], unjoined: list[str]) -> None:
+        """Stop every running VM, freeze the variant's nodes' disks, write their
+        RAM, resume, and put the clocks right (they stood still meanwhile)."""
+        self.step(f"saving variant {variant} ({', '.join(nodes)})")
+        for n in nodes:  # less to write and to read back: the page cache can be rebuilt
+            self.nodes[n].run("sync; echo 3 > /proc/sys/vm/drop_caches; "
+                              "echo 1 > /proc/sys/vm/compact_memory", timeout=120)
+        vdir = self.work / "variants" / variant
+        vdir.mkdir()
+        for vm in self.vms.values():
+            vm.qmp("stop")
+        machines = {}
+        for n in nodes:
+            vm = self.vms[n]
+            frozen = vm.m.disk if self.layers[n] == 0 else \
+                self.work / "nodes" / n / f"layer-{self.layers[n]}.qcow2"
+            self.layers[n] += 1
+            vm.freeze_disk(self.work / "nodes" / n / f"layer-{self.layers[n]}.qcow2")
+            secs = vm.save(vdir / f"{n}.state")
+            self.log(f"saved {n} in {secs:.1f}s ({(vdir / f'{n}.state').stat().st_size >> 20} MiB)")
+            machines[n] = {"layer": str(frozen.relative_to(self.work)), "state": f"{n}.state",
+                           "index": vm.m.index, "cpus": vm.m.cpus, "memory_mb": vm.m.memory_mb,
+                           "append": vm.m.append, "host_key": self.host_keys[n]}
+        for vm in self.vms.values():
+            vm.qmp("cont")
+        (vdir / "manifest.json").write_text(json.dumps({
+            "variant": variant, "nodes": nodes, "unjoined": unjoined, "machines": machines,
+            "accel": self.g.accel, "saved_at": time.time(), "admin_conf": self.admin}, indent=2))
+        for n in self.nodes.values():
+            n.set_clock()
+
+    def finish(self) -> None:
+        self.step("finishing: VMs off, layers read-only")
+        for vm in self.vms.values():
+            vm.stop()
+        self.vms.clear()
+        if self.hub:
+            self.hub.terminate()
+            self.hub.wait()
+            self.hub = None
+        # backing files by relative name, so the folder can be renamed
+        for layer in sorted(self.work.glob("nodes/*/layer-*.qcow2")):
+            i = int(layer.stem.split("-")[1])
+            if i == 0:
+                backing = self.g.image.disk
+            else:
+                backing = layer.with_name(f"layer-{i - 1}.qcow2").name
+            subprocess.run(["qemu-img", "rebase", "-u", "-F", "qcow2", "-b", str(backing),
+                            str(layer)], check=True)
+        # the last layer of each node only took writes after the last save
+        for node in self.layers:
+            (self.work / "nodes" / node / f"layer-{self.layers[node]}.qcow2").unlink()
+        for f in self.work.rglob("*"):
+            if f.is_file() and f.name not in ("id_ed25519",):
+                f.chmod(0o444)
+        for sock in self.work.rglob("*.sock"):
+            sock.unlink()
+        (self.work / "manifest.json").write_text(json.dumps({
+            "key": self.g.key, "image": str(self.g.image.dir), "accel": self.g.accel,
+            "variants": [s[0] for s in STAGES], "built_at": time.time(),
+            "build_seconds": round(time.monotonic() - self.started)}, indent=2))
+        (self.work / "pids.json").unlink(missing_ok=True)
+        if self.g.dir.exists():
+            shutil.rmtree(self.g.dir)
+        os.replace(self.work, self.g.dir)
+        self.step(f"golden clusters in {self.g.dir}")
+
+    def cleanup(self) -> None:
+        """After success or failure: no VM and no switch left running."""
+        for vm in self.vms.values():
+            vm.stop()
+        if self.hub and self.hub.poll() is None:
+            self.hub.terminate()
+            self.hub.wait()
+
+    # -- leftovers of a build that was killed ------------------------------------------
+    def _pids(self) -> None:
+        pids = [vm.pid for vm in self.vms.values()] + ([self.hub.pid] if self.hub else [])
+        (self.work / "pids.json").write_text(json.dumps(pids))
+
+    def _kill_leftovers(self) -> None:
+        try:
+            pids = json.loads((self.work / "pids.json").read_text())
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            kill_pid(pid, str(self.work))
+
+
+def _wait_for(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise QemuError(f"{what} did not come up in {timeout:.0f}s")
+        time.sleep(0.05)
