@@ -36,8 +36,8 @@ def _echo_err(msg: str, **style) -> None:
 @click.option("--seeds", default=2, show_default=True, type=click.IntRange(1, 10),
               help="Param seeds to prove each task with, each on a fresh sandbox.")
 @click.option("--provider", "-p", default="auto", show_default=True,
-              help="Sandbox provider: kwok, kind, or auto (kwok where the task needs only the "
-                   "API, kind where it needs real nodes).")
+              help="Sandbox provider: kwok, kind, vm, or auto (kwok where the task needs only "
+                   "the API, kind where it needs real nodes; -p vm puts them on VMs).")
 @click.option("--check-timeout", type=float, help="Seconds per check (default 10).")
 def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
     """Lint tasks, then prove each on a live sandbox: after setup every check

@@ -148,7 +148,9 @@ def validate_seed(task: Task, seed: int, provider: Provider,
 ProgressFn = Callable[[str, "TaskReport | None"], None]
 
 
-AUTO_ORDER = ("kwok", "kind")  # cheapest first
+# Cheapest first. vm offers what kind offers, so auto never reaches it:
+# `-p vm` (or provider="vm") puts node tasks on VMs.
+AUTO_ORDER = ("kwok", "kind", "vm")
 
 
 def pick_provider(requires, order=AUTO_ORDER) -> Provider | None:

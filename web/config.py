@@ -26,6 +26,9 @@ DEFAULTS: dict = {
     # Real nodes (kind) for papers with node-level tasks. Off by default: a
     # candidate is root on privileged node containers (docs/kind.md#security).
     "KIND_SANDBOXES": False,
+    # Real nodes as VMs (QEMU; docs/vm.md): root on a node is root in a guest,
+    # not on the host. Preferred over kind for node papers when both are on.
+    "VM_SANDBOXES": False,
     "POOL_SIZE": 1,                # warm sandboxes kept ready per pooled exam (0: none)
     "POOL_EXAMS": "",              # exam ids to keep warm, comma-separated; "" = every exam
     "QUEUE_URL": "",               # redis://… for RedisHuey; default SqliteHuey in the instance

@@ -19,6 +19,7 @@ class RealServices:
     def __init__(self, config):
         self.provider_name = config["PROVIDER"]
         self.kind_enabled = bool(config.get("KIND_SANDBOXES"))
+        self.vm_enabled = bool(config.get("VM_SANDBOXES"))
         self.tasks_dir = Path(config["TASKS_DIR"])
 
     @property
@@ -62,18 +63,23 @@ class RealServices:
 
     # -- sandboxes -----------------------------------------------------------------
     # The configured provider (kwok) makes every cluster, except for papers
-    # with tasks that need real nodes: those get kind, where it is enabled.
-    NODES_PROVIDER = "kind"
+    # with tasks that need real nodes: those get vm (PROCTOR_VM_SANDBOXES) or
+    # kind (PROCTOR_KIND_SANDBOXES), vm first when both are enabled: a
+    # candidate who is root on a VM node is not root on the host.
+    @property
+    def nodes_provider(self) -> str | None:
+        return "vm" if self.vm_enabled else "kind" if self.kind_enabled else None
 
     def _providers(self) -> list:
         from sandbox import get_provider
         names = [self.provider_name]
-        if self.kind_enabled and self.NODES_PROVIDER not in names:
-            names.append(self.NODES_PROVIDER)
+        for name, enabled in (("kind", self.kind_enabled), ("vm", self.vm_enabled)):
+            if enabled and name not in names:
+                names.append(name)
         return [get_provider(n) for n in names]
 
     def capabilities(self, real_nodes: bool = False) -> frozenset[str]:
-        """What the clusters can offer; with ``real_nodes``, also kind's, if enabled."""
+        """What the clusters can offer; with ``real_nodes``, also kind's or vm's, if enabled."""
         caps = set(self.provider.capabilities)
         if real_nodes:
             for prov in self._providers():
@@ -85,12 +91,13 @@ class RealServices:
         from sandbox import get_provider
         provider = self.provider
         if not set(requires) <= set(provider.capabilities):
-            if not self.kind_enabled:
+            if self.nodes_provider is None:
                 raise RuntimeError(
                     f"the paper needs {', '.join(sorted(set(requires) - set(provider.capabilities)))}"
-                    ", which only kind sandboxes offer; they are not enabled on this portal "
-                    "(PROCTOR_KIND_SANDBOXES=1, see docs/kind.md)")
-            provider = get_provider(self.NODES_PROVIDER)
+                    ", which only vm or kind sandboxes offer; neither is enabled on this portal "
+                    "(PROCTOR_VM_SANDBOXES=1, see docs/vm.md; or PROCTOR_KIND_SANDBOXES=1, "
+                    "see docs/kind.md)")
+            provider = get_provider(self.nodes_provider)
         else:
             options.pop("unjoined", None)
         return provider.create(name, nodes=nodes, **options).to_dict()
