@@ -194,13 +194,14 @@ def test_tmp_is_a_private_writable_tmpfs_and_kubectl_edit_saves(jail):
 
 def test_no_host_path_in_cmdline_environment_or_mount_table(jail, sandbox, kwok_root, tmp_path):
     j = jail()
-    rc, out = run(j, "for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do "
-                     "echo \"== $f\"; tr '\\0' ' ' < $f 2>/dev/null; echo; done; "
-                     "echo '== env'; env; echo '== mountinfo'; cat /proc/self/mountinfo")
+    rc, out = run(j, "for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ /proc/self/cgroup "
+                     "/proc/self/maps /proc/self/mounts /proc/self/mountstats /proc/self/status; "
+                     "do echo \"== $f\"; tr '\\0' ' ' < $f 2>/dev/null; echo; done; "
+                     "echo '== env'; env; hostname; echo '== mountinfo'; cat /proc/self/mountinfo")
     assert "== /proc/1/cmdline" in out and "bwrap" in out, out
     secrets = [str(tmp_path), str(kwok_root), os.path.realpath(kwok_root), sandbox.name,
                "/root", "/work", str(Path(__file__).resolve().parents[2])]
-    head, _, mountinfo = out.partition("== mountinfo")
+    head, _, mountinfo = out.rpartition("== mountinfo\n")  # the script's own text has it too
     for s in secrets:
         assert s not in head, f"/proc/*/cmdline or the environment shows the host path {s}"
     for line in mountinfo.splitlines():
