@@ -9,6 +9,7 @@ input and nobody attached.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
@@ -200,6 +201,9 @@ class ShellManager:
         self._lock = threading.Lock()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
         self._reaper.start()
+        # the shells die with the portal anyway (bwrap --die-with-parent); stopping
+        # them on the way out also removes their cgroups
+        atexit.register(self.stop_all)
 
     def get_or_start(self, attempt: int, spec: Callable[[], JailSpec],
                      deadline: float | None) -> Shell:
