@@ -6,10 +6,12 @@ ctfcli's ``Challenge.lint``), so an author fixes a bank in one pass:
 - task.yaml: YAML, schema (with line numbers), curriculum domains;
 - files: setup/solution present, executable, with a ``#!``; checks.py present;
 - checks.py: parses, has checks, each with a docstring, sane ``points``;
-- params: statement and hints render with every seed; scripts and checks only
-  use declared params (``$PARAM_X``, ``params["x"]``);
-- markdown: statement and hints render as written (tables, lists, code);
-- leaks: the statement or a hint quoting a command line of the solution;
+- params: statement, hints and explanation render with every seed; scripts
+  and checks only use declared params (``$PARAM_X``, ``params["x"]``);
+- markdown: statement, hints and explanation render as written (tables,
+  lists, code);
+- leaks: the statement or a hint quoting a command line of the solution (not
+  the explanation: it is shown with the solution, after the attempt);
 - the bank: folder name = id, unique ids.
 """
 
@@ -95,14 +97,26 @@ def lint_paths(paths: list[str | Path]) -> list[LintResult]:
     return results
 
 
+def authored_texts(task: Task) -> list[tuple[str, str, list]]:
+    """The task's markdown templates as ``(name, text, path in task.yaml)``:
+    the statement, each hint and the explanation. Template and markdown lint
+    cover all of them; the leak lint only what a candidate reads during the
+    attempt (statement and hints), since the explanation is shown with the
+    solution, after the end."""
+    out = [("statement", task.statement, ["statement"])]
+    out += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
+    if task.explanation:
+        out.append(("explanation", task.explanation, ["explanation"]))
+    return out
+
+
 def template_problems(task: Task, lines: dict) -> list[Problem]:
-    """The statement and hints parse, use only declared params, and render for two seeds."""
+    """The statement, hints and explanation parse, use only declared params,
+    and render for two seeds."""
     file = task.path / "task.yaml"
     out = []
     known = set(task.params)
-    sources = [("statement", task.statement, ["statement"])]
-    sources += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
-    for what, text, path in sources:
+    for what, text, path in authored_texts(task):
         base = line_of(lines, path) or 0
         try:
             ast = jinja().parse(text)
@@ -133,15 +147,13 @@ BLOCK_SCALAR = re.compile(r"[:-]\s*[|>][-+0-9]*\s*(#.*)?$")
 
 
 def markdown_problems(task: Task, lines: dict) -> list[Problem]:
-    """The statement and hints render as written: tables, lists, code
-    (``grader.markdown.problems``), each reported at its line in task.yaml."""
+    """The statement, hints and explanation render as written: tables, lists,
+    code (``grader.markdown.problems``), each reported at its line in task.yaml."""
     from . import markdown
     file = task.path / "task.yaml"
     raw = file.read_text().splitlines()
     out = []
-    sources = [("statement", task.statement, ["statement"])]
-    sources += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
-    for what, text, path in sources:
+    for what, text, path in authored_texts(task):
         try:
             shown = jinja().from_string(text).render(**task.draw_params(0))
         except Exception:  # noqa: BLE001 - template_problems reports it
@@ -264,7 +276,9 @@ def _normal(text: str) -> str:
 
 
 def leak_problems(task: Task, lines: dict) -> list[Problem]:
-    """The statement or a hint quoting a non-trivial command line of the solution."""
+    """The statement or a hint quoting a non-trivial command line of the solution.
+
+    The explanation may quote it: it is shown with the solution, after the end."""
     try:
         solution = task.solution_path.read_text()
     except OSError:

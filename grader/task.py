@@ -100,6 +100,7 @@ class Task:
     hints: list[str]
     docs: list[str]
     path: Path
+    explanation: str = ""            # markdown, shown with the solution after the attempt
     raw: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -140,6 +141,16 @@ class Task:
             "statement": env.from_string(self.statement).render(**params),
             "hints": [env.from_string(h).render(**params) for h in self.hints],
         }
+
+    def explanation_text(self, params: Params) -> str:
+        """Why the reference solution works (markdown, params filled in), or "".
+
+        Shown beside the solution and, like it, only once the attempt is over
+        (or revealed in practice); never part of ``render``, which is what a
+        candidate reads during the attempt."""
+        if not self.explanation:
+            return ""
+        return jinja().from_string(self.explanation).render(**params)
 
     def script_env(self, params: Params) -> dict[str, str]:
         """``PARAM_<NAME>`` for every param, as setup and solution receive them."""
@@ -329,7 +340,7 @@ def build_task(folder: Path, data: dict) -> Task:
         unjoined=list(data.get("unjoined") or []),
         conflicts=list(data.get("conflicts") or []),
         hints=list(data.get("hints") or []), docs=list(data.get("docs") or []),
-        path=folder, raw=data,
+        path=folder, explanation=data.get("explanation") or "", raw=data,
     )
 
 
