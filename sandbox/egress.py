@@ -143,14 +143,14 @@ def serve(sock_path: Path, ports: set[int]) -> None:
     # Bind by relative path: a deep state directory can exceed the 107-byte
     # limit of a Unix socket address.
     os.chdir(sock_path.parent)
-    try:
-        os.unlink(sock_path.name)
-    except FileNotFoundError:
-        pass
     os.umask(0o077)
+    # Listening before the name appears, so whoever waits for the file finds
+    # a socket that already accepts (bind, listen, then rename into place).
+    tmp = f".{sock_path.name}.{os.getpid()}"
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path.name)
+    srv.bind(tmp)
     srv.listen(64)
+    os.replace(tmp, sock_path.name)
     log(f"allowing CONNECT to loopback port(s) {sorted(ports)} only")
     slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
     while True:
