@@ -90,8 +90,7 @@ def show(value, limit: int = 60) -> str:
 
 def _kind(obj) -> str:
     """``Deployment`` for a ``V1Deployment`` (list items carry no ``kind``)."""
-    return getattr(obj, "kind", None) or re.sub(r"^V\d+(?:(?:alpha|beta)\d+)?", "",
-                                                type(obj).__name__)
+    return getattr(obj, "kind", None) or re.sub(r"^V\d+((alpha|beta)\d+)?", "", type(obj).__name__)
 
 
 def describe(obj) -> str:
@@ -128,11 +127,9 @@ def must_equal(subject: str, found: Mapping, want: Mapping, same=None) -> None:
                    {"reclaimPolicy": "Retain"})
         # StorageClass fast has reclaimPolicy: 'Delete'; expected reclaimPolicy: Retain
     """
-    def equal(a, b):
-        return a == b
-
     def compare(key):
-        return (same.get(key, equal) if isinstance(same, Mapping) else same) or equal
+        fn = same.get(key) if isinstance(same, Mapping) else same
+        return fn or (lambda a, b: a == b)
     wrong = [k for k in want if not compare(k)(found.get(k), want[k])]
     if wrong:
         has = ", ".join(f"{k}: {show(found.get(k))}" for k in wrong)
@@ -243,11 +240,10 @@ def owned_by(obj, owner) -> bool:
 
 def replica_sets_of(k8s, deployment) -> list:
     """The ReplicaSets a Deployment owns, old revisions included (its rollout history)."""
-    ns = deployment.metadata.namespace
-    query = selector_query(deployment.spec.selector)
+    query = selector_query(deployment.spec.selector)  # "" lists every ReplicaSet
     if query is None:
         return []
-    items = k8s.apps.list_namespaced_replica_set(ns, **({"label_selector": query} if query else {})).items
+    items = k8s.apps.list_namespaced_replica_set(deployment.metadata.namespace, label_selector=query).items
     return [rs for rs in items if owned_by(rs, deployment)]
 
 

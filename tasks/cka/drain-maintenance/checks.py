@@ -8,15 +8,9 @@ it was returned to service are fine.
 
 import pytest
 
+from grader.checks import get_live, is_ready, live_pods, must_get, pods_of, show
+
 FILE = "/root/maintenance-done"
-
-
-def _ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-
-
-def _live(pods):
-    return [p for p in pods if p.metadata.deletion_timestamp is None]
 
 
 def _file_mtime(nodes) -> int | None:
@@ -27,13 +21,12 @@ def _file_mtime(nodes) -> int | None:
 def test_node01_in_service(k8s, params):
     """node01 is schedulable again, and its log-shipper Pod is running"""
     ns = params["namespace"]
-    node = k8s.core.read_node("node01")
+    node = must_get(k8s.core.read_node, "node01")
     taints = [t.key for t in node.spec.taints or [] if t.key == "node.kubernetes.io/unschedulable"]
     assert not node.spec.unschedulable and not taints, (
         "node01 is unschedulable (cordoned); expected it returned to service after the maintenance")
-    pods = [p for p in _live(k8s.core.list_namespaced_pod(ns, label_selector="app=log-shipper").items)
-            if p.spec.node_name == "node01"]
-    assert pods and all(_ready(p) for p in pods), (
+    pods = live_pods(k8s, ns, "app=log-shipper", node="node01")
+    assert pods and all(is_ready(p) for p in pods), (
         f"DaemonSet {ns}/log-shipper has {'no ready' if pods else 'no'} Pod on node01; "
         "expected its Pod left running there")
 
@@ -42,21 +35,20 @@ def test_node01_in_service(k8s, params):
 def test_web_moved(k8s, nodes, params):
     """All 3 replicas of web are ready, none left on node01 from before the maintenance, the PDB unchanged"""
     ns = params["namespace"]
-    dep = k8s.get(k8s.apps.read_namespaced_deployment, "web", ns)
-    assert dep is not None, f"Deployment {ns}/web not found; expected it to keep running"
+    dep = must_get(k8s.apps.read_namespaced_deployment, "web", ns, expected="it to keep running")
     pdb = k8s.get(k8s.policy.read_namespaced_pod_disruption_budget, "web", ns)
     min_avail = pdb.spec.min_available if pdb else None
     assert pdb is not None and str(min_avail) == "2" and pdb.spec.max_unavailable is None, (
         f"PodDisruptionBudget {ns}/web is "
         f"{'gone' if pdb is None else f'minAvailable={min_avail}, maxUnavailable={pdb.spec.max_unavailable}'}"
         "; expected it unchanged (minAvailable=2)")
-    pods = _live(k8s.core.list_namespaced_pod(ns, label_selector="app=web").items)
+    pods = pods_of(k8s, dep)
     since = _file_mtime(nodes)
     stayed = sorted(p.metadata.name for p in pods if p.spec.node_name == "node01"
                     and (since is None or p.metadata.creation_timestamp.timestamp() < since))
     assert not stayed, (f"Pods of web still on node01 from before the maintenance: "
                         f"{', '.join(stayed)}; expected them evicted to other nodes")
-    ready = [p for p in pods if _ready(p)]
+    ready = [p for p in pods if is_ready(p)]
     assert dep.spec.replicas == 3 and len(ready) == 3, (
         f"{len(ready)} Pods of web are ready ({dep.spec.replicas} desired); expected 3 of 3")
 
@@ -64,8 +56,8 @@ def test_web_moved(k8s, nodes, params):
 def test_adhoc_report_gone(k8s, params):
     """The standalone Pod adhoc-report no longer runs on node01"""
     ns = params["namespace"]
-    pod = k8s.get(k8s.core.read_namespaced_pod, "adhoc-report", ns)
-    assert pod is None or pod.metadata.deletion_timestamp is not None or pod.spec.node_name != "node01", (
+    pod = get_live(k8s.core.read_namespaced_pod, "adhoc-report", ns)
+    assert pod is None or pod.spec.node_name != "node01", (
         f"Pod {ns}/adhoc-report still runs on node01; expected the drain to remove it")
 
 
@@ -76,4 +68,4 @@ def test_maintenance_file(nodes, params):
     assert f.exists, f"{FILE} does not exist on node01; expected it written after the drain"
     text = f.content_string.strip()
     assert want in text.split(), (
-        f"{FILE} on node01 contains {text[:60]!r}; expected the change ticket {want}")
+        f"{FILE} on node01 contains {show(text)}; expected the change ticket {want}")

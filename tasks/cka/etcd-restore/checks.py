@@ -8,6 +8,8 @@ import shlex
 
 import pytest
 
+from grader.checks import show
+
 BACKUP = "/opt/backup/before.db"
 SNAPSHOT = "/opt/backup/etcd-snapshot.db"
 
@@ -50,12 +52,12 @@ def test_configmap_restored(k8s, nodes, params):
         alone = k8s.get(k8s.core.read_namespaced_config_map, "important", ns)
         assert alone is None, (
             f"ConfigMap {ns}/important is in etcd but the API server does not list it (it lists "
-            f"{', '.join(sorted(listed)) or 'nothing'}); expected the API server to serve the "
+            f"{show(sorted(listed)) if listed else 'nothing'}); expected the API server to serve the "
             "restored state")
         pytest.fail(f"ConfigMap {ns}/important not found; expected it restored from {BACKUP}")
     data = cm.data or {}
     assert data.get("revision") == str(params["revision"]), (
-        f"ConfigMap {ns}/important has revision={data.get('revision')}; "
+        f"ConfigMap {ns}/important has revision={show(data.get('revision'))}; "
         f"expected revision={params['revision']}, as in the backup")
     assert _in_file(nodes["controlplane"], cm.metadata.uid, BACKUP), (
         f"ConfigMap {ns}/important has uid {cm.metadata.uid}, which is not in {BACKUP}; "

@@ -1,9 +1,12 @@
 """Checks for kubelet-broken-config: node01's kubelet repaired in its configuration file."""
 
 import os.path
+import shlex
 
 import pytest
 import yaml
+
+from grader.checks import eventually, must_be_ready, must_get, show
 
 CONFIG = "/var/lib/kubelet/config.yaml"
 # fault -> (path of the setting in the configuration, the wrong value setup wrote)
@@ -13,21 +16,11 @@ FAULTS = {
 }
 
 
-def _ready(node) -> str:
-    for c in node.status.conditions or []:
-        if c.type == "Ready":
-            return c.status
-    return "Unknown"
-
-
 @pytest.mark.points(2)
 def test_node01_ready(k8s):
     """node01 is Ready"""
-    node = k8s.get(k8s.core.read_node, "node01")
-    assert node is not None, "node node01 is not registered; expected it Ready"
-    status = k8s.wait_until(lambda: _ready(k8s.core.read_node("node01")) == "True" or None,
-                            timeout=5)
-    assert status, f"node01 is Ready={_ready(k8s.core.read_node('node01'))}; expected Ready=True"
+    eventually(lambda: must_be_ready(must_get(k8s.core.read_node, "node01",
+                                              expected="it registered and Ready")), timeout=5)
 
 
 @pytest.mark.timeout(20)
@@ -63,6 +56,6 @@ def test_config_corrected(nodes, params):
         f"{setting} is not set in {CONFIG} on node01; expected it corrected, not removed")
     target = value.removeprefix("unix://")
     kind = "-S" if value.startswith("unix://") else "-f"
-    assert os.path.isabs(target) and host.run(f"test {kind} '{target}'").rc == 0, (
-        f"{setting} in {CONFIG} on node01 is {value}, which does not exist on the node; "
+    assert os.path.isabs(target) and host.run(f"test {kind} {shlex.quote(target)}").rc == 0, (
+        f"{setting} in {CONFIG} on node01 is {show(value)}, which does not exist on the node; "
         f"expected the {'container runtime socket' if kind == '-S' else 'cluster CA certificate'}")

@@ -2,25 +2,20 @@
 
 import pytest
 
+from grader.checks import condition, is_ready, live_pods, must_get, owned_by, show
+
 ZONE = "topology.kubernetes.io/zone"
 DAEMONSETS = ("kube-proxy", "proctor-netd")
 
 
-def _ready(obj) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or [])
-
-
 def _node02(k8s):
-    node = k8s.get(k8s.core.read_node, "node02")
-    assert node is not None, "node node02 is not registered in the cluster; expected it joined"
-    return node
+    return must_get(k8s.core.read_node, "node02", expected="it joined to the cluster")
 
 
 @pytest.mark.points(2)
 def test_node02_ready(k8s):
     """node02 is a node of the cluster and Ready"""
-    node = _node02(k8s)
-    state = next((c.status for c in node.status.conditions or [] if c.type == "Ready"), "Unknown")
+    state = condition(_node02(k8s), "Ready") or "Unknown"
     assert state == "True", f"node02 is registered but Ready={state}; expected Ready=True"
 
 
@@ -39,12 +34,11 @@ def test_kubelet_service(nodes):
 def test_daemonset_pods(k8s):
     """The kube-proxy and proctor-netd Pods run and are ready on node02"""
     _node02(k8s)
-    pods = k8s.core.list_namespaced_pod("kube-system", field_selector="spec.nodeName=node02").items
+    pods = live_pods(k8s, "kube-system", node="node02")
     missing = []
     for ds in DAEMONSETS:
-        mine = [p for p in pods if p.metadata.deletion_timestamp is None and any(
-            o.kind == "DaemonSet" and o.name == ds for o in p.metadata.owner_references or [])]
-        if not any(p.status.phase == "Running" and _ready(p) for p in mine):
+        mine = [p for p in pods if owned_by(p, f"DaemonSet/{ds}")]
+        if not any(p.status.phase == "Running" and is_ready(p) for p in mine):
             missing.append(f"{ds} ({mine[0].status.phase if mine else 'no Pod'})")
     assert not missing, (f"DaemonSet Pods not running on node02: {', '.join(missing)}; "
                          "expected kube-proxy and proctor-netd ready there")
@@ -55,5 +49,5 @@ def test_zone_label(k8s, params):
     node = _node02(k8s)
     found = (node.metadata.labels or {}).get(ZONE)
     assert found == params["zone"], (
-        f"node02 has {ZONE}={found}" if found else f"node02 has no label {ZONE}") + \
+        f"node02 has {ZONE}={show(found)}" if found else f"node02 has no label {ZONE}") + \
         f"; expected {ZONE}={params['zone']}"

@@ -3,15 +3,9 @@
 import pytest
 import yaml
 
+from grader.checks import is_ready, must_get, same_image, show
+
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
-
-
-def _image(name: str) -> str:
-    """busybox:1.35, docker.io/library/busybox:1.35 -> busybox:1.35"""
-    for prefix in ("docker.io/library/", "docker.io/", "library/"):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
 
 
 def _static_dir(host) -> str:
@@ -19,7 +13,9 @@ def _static_dir(host) -> str:
         cfg = yaml.safe_load(host.file(KUBELET_CONFIG).content_string) or {}
     except yaml.YAMLError:
         cfg = {}
-    return (cfg.get("staticPodPath") or "/etc/kubernetes/manifests").rstrip("/")
+    cfg = cfg if isinstance(cfg, dict) else {}
+    path = cfg.get("staticPodPath")
+    return (path if isinstance(path, str) and path else "/etc/kubernetes/manifests").rstrip("/")
 
 
 def test_manifest_on_node01(nodes, params):
@@ -36,7 +32,7 @@ def test_manifest_on_node01(nodes, params):
                     f"expected a Pod manifest")
     pods = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Pod"]
     found = [(d.get("metadata") or {}).get("name") for d in pods]
-    assert name in found, (f"{path} on node01 defines Pods {found or 'none'}; "
+    assert name in found, (f"{path} on node01 defines Pods {show(found) if found else 'none'}; "
                            f"expected a Pod named {name}")
 
 
@@ -45,16 +41,16 @@ def test_mirror_pod_running(k8s, params):
     """The kubelet runs the static Pod: <name>-node01 is running and ready with the requested image"""
     name, want = params["name"], params["image"]
     mirror = f"{name}-node01"
-    pod = k8s.get(k8s.core.read_namespaced_pod, mirror, "default")
-    assert pod is not None, (f"Pod default/{mirror} not found; expected the mirror Pod of a "
-                             f"static Pod {name} on node01")
+    pod = must_get(k8s.core.read_namespaced_pod, mirror, "default",
+                   expected=f"the mirror Pod of a static Pod {name} on node01")
     annotations = pod.metadata.annotations or {}
     assert "kubernetes.io/config.mirror" in annotations and pod.spec.node_name == "node01", (
         f"Pod default/{mirror} is an ordinary Pod on {pod.spec.node_name}; expected a static Pod "
         f"started by node01's kubelet")
-    images = [_image(c.image) for c in pod.spec.containers]
-    assert images == [want], f"Pod {mirror} runs images {images}; expected exactly [{want!r}]"
-    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+    images = [c.image for c in pod.spec.containers]
+    assert len(images) == 1 and same_image(images[0], want), (
+        f"Pod {mirror} runs images {show(images)}; expected exactly [{want!r}]")
+    ready = is_ready(pod)
     assert pod.status.phase == "Running" and ready, (
         f"Pod {mirror} is {pod.status.phase}{'' if ready else ', not ready'}; expected it running "
         f"and ready")
