@@ -31,7 +31,14 @@ def _logging(verbose: bool = False) -> None:
 
 
 def _serve(app, host: str, port: int) -> None:
+    """Serve until Ctrl-C or SIGTERM; both end it the same way, so the exit
+    cleanups run (the terminals' shells stop and their cgroups go)."""
     from werkzeug.serving import run_simple
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
@@ -225,11 +232,6 @@ def run(host, port):
         for username, role, password in logins:
             click.echo(f"    {role:<11} {username:<11} password: {password}", err=True)
     click.echo("Stop with Ctrl-C.\n", err=True)
-
-    def stop(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
     try:
         _serve(app, host, port)
     finally:
