@@ -118,12 +118,16 @@ def test_lifecycle_create_deploy_endpoints_selector_destroy(kwok):
     wait_for(lambda: endpoint_count(sb, "default", "web") == 0, what="0 endpoints")
 
     procs = kwok.processes("life")
-    assert len(procs) >= 5
+    assert len(procs) >= 6  # five components and the API server's egress proxy
     ports = listening_ports(procs)
     assert ports and all(ip == "127.0.0.1" for ip, _ in ports), f"not loopback-only: {ports}"
+    cgroup = kwok.cgroup("life")
+    assert cgroup.exists() and {p.pid for p in procs} <= cgroup.pids(), \
+        "the sandbox's processes are not all in its cgroup"
 
     kwok.destroy("life")
     assert not [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not cgroup.exists(), f"cgroup {cgroup.name} left after destroy"
     assert not ports & all_listening(), "ports still listening after destroy"
     assert kwok.get("life") is None
     assert not (kwok.root / "sandboxes" / "life").exists()
