@@ -80,14 +80,23 @@ COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
 
 @contextlib.contextmanager
 def _machine_lock():
-    """An exclusive lock shared by every Proctor process on this machine."""
-    path = Path(tempfile.gettempdir()) / "proctor-kwokctl-create.lock"
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    """An exclusive lock shared by every Proctor process on this machine.
+
+    As root it lives in /run/proctor, which only root can write: a lock in the
+    world-writable temporary folder could be held by any local user to block
+    every create (or be a link planted there)."""
+    if os.geteuid() == 0:
+        folder = Path("/run/proctor")
+        folder.mkdir(mode=0o755, exist_ok=True)
+    else:
+        folder = Path(tempfile.gettempdir())
+    fd = os.open(folder / f"kwokctl-create-{os.geteuid()}.lock",
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _free_ports(count: int) -> list[int]:
