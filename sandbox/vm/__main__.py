@@ -3,6 +3,7 @@
     python -m sandbox.vm build     # the kind node image, the VM image, the golden
                                    # clusters (about 30 minutes with TCG, once)
     python -m sandbox.vm status    # what is built, and which accelerator is used
+    python -m sandbox.vm built     # exit 0 if the golden clusters are built (scripts)
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["status"]:
         print(json.dumps(vm_status(), indent=2))
         return 0
+    if argv[:1] == ["built"]:
+        return 0 if Golden().exists() else 1
     if argv[:1] != ["build"]:
         print(__doc__.strip(), file=sys.stderr)
         return 2

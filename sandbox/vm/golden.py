@@ -265,7 +265,7 @@ class _Builder:
         kube, etcd_tag = self.g.image.kube, self.g.image.node.etcd_tag
         cp.write("/root/kubeadm.yaml", kubeadm_config(kube, etcd_tag))
         self.step("kubeadm init (minutes with TCG)")
-        self.sh(cp, "kubeadm init --config /root/kubeadm.yaml --skip-token-print", 3600)
+        self.kubeadm_init(cp)
         self.admin = cp.read("/etc/kubernetes/admin.conf")
         self.sh(cp, "kubectl --kubeconfig /etc/kubernetes/admin.conf apply "
                     "-f /kind/manifests/default-cni.yaml -f /kind/manifests/default-storage.yaml",
@@ -332,6 +332,32 @@ class _Builder:
             raise ToolchainError(f"golden build: `{command}` on {node.name} exited {rc}: "
                                  f"{(err or out).strip().splitlines()[-3:]}", self.work / "build.log")
         return out
+
+    def kubeadm_init(self, cp: Node) -> None:
+        """``kubeadm init`` phase by phase. Some of its requests carry a fixed
+        10 s timeout (the admin user's ClusterRoleBinding), which an API
+        server in a TCG guest on a busy host can miss; so the phases that
+        talk to the API run once it answers, and again if they fail (each
+        is idempotent)."""
+        config = "--config /root/kubeadm.yaml"
+        for phase in ("preflight", "certs all", "kubeconfig all", "etcd local",
+                      "control-plane all", "kubelet-start"):
+            self.sh(cp, f"kubeadm init phase {phase} {config}", 1800)
+        self.step("waiting for the API server")
+        self.sh(cp, "until kubectl --kubeconfig /etc/kubernetes/super-admin.conf get --raw=/readyz "
+                    ">/dev/null 2>&1; do sleep 2; done", 3600)
+        for phase in ("upload-config all", "mark-control-plane", "bootstrap-token",
+                      "kubelet-finalize all", "addon all"):
+            for attempt in range(1, 6):
+                self.log(f"[controlplane] kubeadm init phase {phase} (try {attempt})")
+                rc, out, err = cp.run(f"kubeadm init phase {phase} {config}", timeout=1800)
+                self.log(out + err)
+                if rc == 0:
+                    break
+            else:
+                raise ToolchainError(f"golden build: kubeadm init phase {phase} failed 5 times: "
+                                     f"{(err or out).strip().splitlines()[-2:]}",
+                                     self.work / "build.log")
 
     def join(self, node: str) -> None:
         cp = self.nodes["controlplane"]

@@ -205,7 +205,10 @@ class VMProvider(RecordedProvider):
             vm = Qemu(m, rec / "logs" / f"{node}.log").start()
         finally:
             os.close(fd)
-        vm.wait_status("running", timeout=180)
+        # The golden VMs were stopped when saved, so a restored one ends paused.
+        vm.wait_status("paused", timeout=180)
+        vm.qmp("cont")
+        vm.wait_status("running", timeout=30)
         return vm
 
     def _personalise(self, rec: Path, variant, node: str, port: int) -> str:
@@ -316,7 +319,7 @@ cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub
             raise InvalidOption(f"sandbox {sandbox.name} has no node {node!r} "
                                 f"(it has {', '.join(sandbox.nodes)})")
         d = self._record_dir(sandbox.name)
-        backend = backend_class()(f"paramiko://root@127.0.0.1:{port}", key=d / "id_ed25519",
+        backend = backend_class()(f"root@127.0.0.1:{port}", key=d / "id_ed25519",
                                   known_hosts=d / "known_hosts", timeout=30)
         return testinfra.host.Host(backend)
 

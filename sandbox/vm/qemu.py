@@ -188,8 +188,8 @@ class Qemu:
         """Wait until the VM's run state is ``want`` (e.g. "running" after a restore)."""
         deadline = time.monotonic() + timeout
         while (state := self.status()) != want:
-            if state in ("inmigrate", "paused", "prelaunch", "restore-vm") and \
-                    time.monotonic() < deadline:
+            if state in ("inmigrate", "paused", "prelaunch", "restore-vm", "finish-migrate") \
+                    and time.monotonic() < deadline:
                 self._idle(0.2)
                 continue
             if time.monotonic() > deadline or state in ("internal-error", "shutdown",
@@ -230,7 +230,10 @@ class Qemu:
 
     def disconnect(self) -> None:
         if self._mon is not None:
-            self._mon.close()
+            try:
+                self._mon.close()
+            except Exception:  # QEMU quit first: the monitor's EOF is no news
+                pass
             self._mon = None
 
     def stop(self, timeout: float = 10) -> None:
