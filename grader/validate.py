@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Callable
 from xml.etree import ElementTree as ET
 
-from sandbox import Provider, SandboxError, get_provider
+from sandbox import Provider, SandboxError, choose, get_provider
 
 from .errors import Problem
-from .lint import LintResult, lint_paths
+from . import records
+from .lint import LintResult, lint_paths, lint_task
 from .runner import ScriptResult, TaskResult, grade, run_script
 from .task import Task
 
@@ -109,43 +110,73 @@ def check_rules(task_id: str, seed: int, result: TaskResult, after: str) -> list
     return out
 
 
-def validate_seed(task: Task, seed: int, provider: Provider,
-                  check_timeout: float | None = None) -> SeedRun:
-    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards."""
+def _quiet(_line: str) -> None:
+    pass
+
+
+def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: float | None = None,
+                  say: Callable[[str], None] = _quiet) -> SeedRun:
+    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards.
+
+    ``say(line)`` hears every step as it happens (the portal streams it)."""
     started = time.monotonic()
     params = task.draw_params(seed)
     run = SeedRun(seed, params, sandbox=f"val-{secrets.token_hex(3)}-{seed}")
     kw = {"check_timeout": check_timeout} if check_timeout else {}
+    say(f"seed {seed}: {', '.join(f'{k}={v}' for k, v in params.items()) or 'no params'}")
+
+    def script(name: str) -> ScriptResult:
+        say(f"seed {seed}: running {name}")
+        res = run_script(task, name, sb, params)
+        for ln in (res.output or "").strip().splitlines()[-40:]:
+            say(f"    {ln}")
+        say(f"seed {seed}: {name} exited {res.returncode} in {res.duration:.1f}s")
+        return res
+
+    def graded(after: str) -> TaskResult:
+        want = "failed" if after == "setup" else "passed"
+        say(f"seed {seed}: grading after {after} (every check must be {want})")
+        [res] = grade(sb, [(task, params)], **kw)
+        if res.error:
+            say(f"    error: {res.error}")
+        for c in res.checks:
+            msg = (c.message or "").strip().splitlines()[:1]
+            say(f"  {'ok ' if c.outcome == want else '!! '}{c.outcome:<7} {c.id}"
+                + (f": {msg[0]}" if msg else ""))
+        return res
+
     try:
+        options = task.sandbox_options()
+        say(f"seed {seed}: creating a {task.nodes}-node {provider.name} sandbox {run.sandbox}"
+            + (f" ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else ""))
         try:
-            sb = provider.create(run.sandbox, nodes=task.nodes, **task.sandbox_options())
+            sb = provider.create(run.sandbox, nodes=task.nodes, **options)
         except SandboxError as exc:
             run.violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
+            say(f"seed {seed}: no sandbox: {exc}")
             return run
-        run.setup = run_script(task, "setup", sb, params)
+        run.setup = script("setup")
         if not run.setup.ok:
             run.violations.append(Violation(task.id, seed, None, SETUP_FAILED,
                                             f"exit {run.setup.returncode}: {_tail(run.setup.output)}"))
             return run
-        [run.after_setup] = grade(sb, [(task, params)], **kw)
+        run.after_setup = graded("setup")
         run.violations += check_rules(task.id, seed, run.after_setup, "setup")
-        run.solution = run_script(task, "solution", sb, params)
+        run.solution = script("solution")
         if not run.solution.ok:
             run.violations.append(Violation(task.id, seed, None, SOLUTION_FAILED,
                                             f"exit {run.solution.returncode}: "
                                             f"{_tail(run.solution.output)}"))
             return run
-        [run.after_solution] = grade(sb, [(task, params)], **kw)
+        run.after_solution = graded("solution")
         run.violations += check_rules(task.id, seed, run.after_solution, "solution")
         return run
     finally:
         try:
             provider.destroy(run.sandbox)
+            say(f"seed {seed}: sandbox {run.sandbox} removed")
         finally:
             run.duration = round(time.monotonic() - started, 2)
-
-
-ProgressFn = Callable[[str, "TaskReport | None"], None]
 
 
 # Cheapest first. vm offers what kind offers, so auto never reaches it:
@@ -153,46 +184,82 @@ ProgressFn = Callable[[str, "TaskReport | None"], None]
 AUTO_ORDER = ("kwok", "kind", "vm")
 
 
-def pick_provider(requires, order=AUTO_ORDER) -> Provider | None:
-    """The cheapest provider offering everything a task requires."""
-    from sandbox.registry import PROVIDERS
-    for name in order:
-        if name in PROVIDERS:
-            prov = get_provider(name)
-            if set(requires) <= set(prov.capabilities):
-                return prov
-    return None
+def _candidates(provider) -> list:
+    """``"auto"``, a name, a provider, or a list of them (most preferred first)."""
+    if provider == "auto":
+        return list(AUTO_ORDER)
+    cands = list(provider) if isinstance(provider, (list, tuple)) else [provider]
+    return [get_provider(c) if isinstance(c, str) else c for c in cands]
+
+
+def _place(rep: "TaskReport", provider) -> Provider | None:
+    """The provider ``rep``'s task runs on, or None with ``rep.skipped`` saying why."""
+    cands = _candidates(provider)
+    prov = choose(rep.task.requires, cands)
+    if prov is None and len(cands) == 1 and not isinstance(cands[0], str):
+        missing = set(rep.task.requires) - set(cands[0].capabilities)
+        rep.skipped = (f"needs {', '.join(sorted(missing))}, which the {cands[0].name} provider "
+                       f"does not offer (it has {', '.join(sorted(cands[0].capabilities))})")
+    elif prov is None:
+        names = [c if isinstance(c, str) else c.name for c in cands]
+        rep.skipped = (f"needs {', '.join(sorted(rep.task.requires))}, which none of the "
+                       f"providers here offers ({', '.join(names)})")
+    return prov
+
+
+def _record(rep: "TaskReport", provider: Provider | None, via: str) -> None:
+    if rep.task is None or (rep.skipped and not rep.lint):
+        return
+    try:
+        records.write(rep.task.id, rep.path, "passed" if rep.ok else "failed",
+                      provider=provider.name if provider else "", seeds=[r.seed for r in rep.runs],
+                      via=via, problems=[*rep.lint, *rep.violations])
+    except OSError:  # a read-only state folder must not fail the validation itself
+        pass
+
+
+def validate_task(path: str | Path, provider="auto", seeds=(1, 2), say=_quiet,
+                  check_timeout: float | None = None, via: str = "proctor validate") -> "TaskReport":
+    """Lint one task, then prove it live seed after seed, saying each step."""
+    linted = lint_task(path)
+    rep = TaskReport(linted.path, linted.name, linted.task, list(linted.problems))
+    say(f"lint: {len(rep.lint)} problem(s)")
+    for p in rep.lint:
+        say(f"  {Path(p.file).name}:{p.line or '-'}: {p.message}")
+    prov = None
+    if not rep.lint and rep.task is not None:
+        prov = _place(rep, provider)
+        if prov is None:
+            say(f"not run live: {rep.skipped}")
+        else:
+            for seed in seeds:
+                rep.runs.append(validate_seed(rep.task, seed, prov, check_timeout, say))
+    _record(rep, prov, via)
+    return rep
 
 
 def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: bool = False,
-             provider: Provider | str = "auto", check_timeout: float | None = None,
+             provider="auto", check_timeout: float | None = None,
              progress: Callable[[int, int, str], None] | None = None) -> list[TaskReport]:
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
     problems are not run live. With ``provider="auto"`` each task runs on the
-    cheapest provider that offers what it requires (kwok, else kind). Returns
-    one report per task, sorted by id."""
-    auto = provider == "auto"
-    fixed = None if auto else (get_provider(provider) if isinstance(provider, str) else provider)
+    cheapest provider that offers what it requires (kwok, else kind); a name,
+    a provider, or a list of them (most preferred first) chooses otherwise.
+    Returns one report per task, sorted by id; each live result is recorded
+    (``grader.records``) for the authoring pages."""
     linted: list[LintResult] = lint_paths(list(paths))
     reports = [TaskReport(r.path, r.name, r.task, list(r.problems)) for r in linted]
     if lint_only:
         return sorted(reports, key=lambda r: r.task_id)
-    units = []
+    units, placed = [], {}
     for rep in reports:
         if rep.lint or rep.task is None:
             continue
-        prov = pick_provider(rep.task.requires) if auto else fixed
-        if prov is None:
-            rep.skipped = f"no provider offers {', '.join(sorted(rep.task.requires))}"
-            continue
-        missing = set(rep.task.requires) - set(prov.capabilities)
-        if missing:
-            rep.skipped = (f"needs {', '.join(sorted(missing))}, which the {prov.name} provider "
-                           f"does not offer (it has {', '.join(sorted(prov.capabilities))})")
-            continue
-        units += [(rep, seed, prov) for seed in range(1, seeds + 1)]
+        prov = placed[rep.task_id] = _place(rep, provider)
+        if prov is not None:
+            units += [(rep, seed, prov) for seed in range(1, seeds + 1)]
     total = len(units)
     if progress:
         progress(0, total, "")
@@ -206,6 +273,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
                 progress(done, total, f"{rep.task_id} (seed {seed})")
     for rep in reports:
         rep.runs.sort(key=lambda r: r.seed)
+        _record(rep, placed.get(rep.task_id), "proctor validate")
     return sorted(reports, key=lambda r: r.task_id)
 
 

@@ -8,10 +8,10 @@
 
 from .base import (CreateFailed, Health, InvalidName, InvalidOption, NameTaken, NotFound,
                    Provider, Sandbox, SandboxError, UnknownProvider, node_names)
-from .registry import PROVIDERS, format_url, get_provider, parse_url, register
+from .registry import PROVIDERS, choose, format_url, get_provider, parse_url, register
 
 __all__ = [
     "CreateFailed", "Health", "InvalidName", "InvalidOption", "NameTaken", "NotFound",
     "Provider", "Sandbox", "SandboxError", "UnknownProvider", "node_names",
-    "PROVIDERS", "format_url", "get_provider", "parse_url", "register",
+    "PROVIDERS", "choose", "format_url", "get_provider", "parse_url", "register",
 ]

@@ -34,6 +34,28 @@ def get_provider(name: str) -> Provider:
     return _instances[name]
 
 
+def choose(requires, candidates) -> Provider | None:
+    """The first of ``candidates`` (provider names or providers, most preferred
+    first) that offers every capability in ``requires``; None when none does.
+
+    The one place that picks a provider for a task or a paper: ``proctor
+    validate`` passes the cheapest-first order, the portal the providers its
+    operator enabled.
+
+        >>> choose(["api", "nodes"], ["kwok", "kind"]).name      # doctest: +SKIP
+        'kind'
+    """
+    want = set(requires or ())
+    for cand in candidates:
+        if isinstance(cand, str):
+            if cand not in PROVIDERS:
+                continue
+            cand = get_provider(cand)
+        if want <= set(cand.capabilities):
+            return cand
+    return None
+
+
 def parse_url(url: str) -> tuple[str, str, dict]:
     """``kwok://exam-42?nodes=3`` -> ``("kwok", "exam-42", {"nodes": 3})``.
 

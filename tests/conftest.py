@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.kwok import KwokProvider
+# Everything the tests make that is kept by state folder (sandboxes, the
+# validation records the authoring pages read) goes to a folder of this run,
+# never a developer's own ~/.local/share/proctor. Child processes inherit it.
+os.environ.setdefault("PROCTOR_STATE_DIR", tempfile.mkdtemp(prefix="proctor-test-home-"))
+
+from sandbox.kwok import KwokProvider  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -66,17 +66,18 @@ class RealServices:
     # with tasks that need real nodes: those get vm (PROCTOR_VM_SANDBOXES) or
     # kind (PROCTOR_KIND_SANDBOXES), vm first when both are enabled: a
     # candidate who is root on a VM node is not root on the host.
-    @property
-    def nodes_provider(self) -> str | None:
-        return "vm" if self.vm_enabled else "kind" if self.kind_enabled else None
+    def provider_order(self) -> list[str]:
+        """The providers this portal may use, most preferred first: its own
+        (kwok), then vm and kind where the operator enabled them."""
+        names = [self.provider_name]
+        for name, enabled in (("vm", self.vm_enabled), ("kind", self.kind_enabled)):
+            if enabled and name not in names:
+                names.append(name)
+        return names
 
     def _providers(self) -> list:
         from sandbox import get_provider
-        names = [self.provider_name]
-        for name, enabled in (("kind", self.kind_enabled), ("vm", self.vm_enabled)):
-            if enabled and name not in names:
-                names.append(name)
-        return [get_provider(n) for n in names]
+        return [get_provider(n) for n in self.provider_order()]
 
     def capabilities(self, real_nodes: bool = False) -> frozenset[str]:
         """What the clusters can offer; with ``real_nodes``, also kind's or vm's, if enabled."""
@@ -87,18 +88,17 @@ class RealServices:
         return frozenset(caps)
 
     def create_sandbox(self, name: str, nodes: int, requires=(), **options) -> dict:
-        """A cluster for a paper whose tasks need ``requires``."""
-        from sandbox import get_provider
-        provider = self.provider
-        if not set(requires) <= set(provider.capabilities):
-            if self.nodes_provider is None:
-                raise RuntimeError(
-                    f"the paper needs {', '.join(sorted(set(requires) - set(provider.capabilities)))}"
-                    ", which only vm or kind sandboxes offer; neither is enabled on this portal "
-                    "(PROCTOR_VM_SANDBOXES=1, see docs/vm.md; or PROCTOR_KIND_SANDBOXES=1, "
-                    "see docs/kind.md)")
-            provider = get_provider(self.nodes_provider)
-        else:
+        """A cluster for a paper whose tasks need ``requires``, on the first
+        provider of ``provider_order`` that offers them (``sandbox.choose``)."""
+        from sandbox import choose
+        provider = choose(requires, self.provider_order())
+        if provider is None:
+            raise RuntimeError(
+                f"the paper needs {', '.join(sorted(set(requires) - set(self.provider.capabilities)))}"
+                ", which only vm or kind sandboxes offer; neither is enabled on this portal "
+                "(PROCTOR_VM_SANDBOXES=1, see docs/vm.md; or PROCTOR_KIND_SANDBOXES=1, "
+                "see docs/kind.md)")
+        if "nodes" not in provider.capabilities:  # simulated nodes cannot be left unjoined
             options.pop("unjoined", None)
         return provider.create(name, nodes=nodes, **options).to_dict()
 

@@ -70,3 +70,18 @@ def test_edit_then_validate_on_kwok(kwok_app, client, auth):
     assert any("test_labelled_backend fails after the reference solution" in v
                for v in data["result"]["violations"])
     assert app.config["AUTHOR_PROVIDER"].list() == []   # every sandbox removed
+
+
+def test_a_proctor_validate_run_shows_on_the_author_pages(kwok_app, client, auth):
+    """`make test` and CI run `proctor validate`, not "Validate now": the
+    authoring pages must still show the task as validated (and stale after an edit)."""
+    from grader.validate import validate as proctor_validate
+    folder = Path(kwok_app.config["TASKS_DIR"]) / "ckad" / "svc-endpoints-fixture"
+    auth.login()
+    assert "svc-endpoints-fixture" in client.get("/author/tasks?status=never").get_data(as_text=True)
+    [report] = proctor_validate([folder], provider=kwok_app.config["AUTHOR_PROVIDER"])
+    assert report.ok, [str(v) for v in report.violations]
+    page = client.get("/author/tasks?status=passed").get_data(as_text=True)
+    assert "svc-endpoints-fixture" in page and "proctor validate" in page
+    (folder / "setup").write_text((folder / "setup").read_text() + "# edited\n")
+    assert "svc-endpoints-fixture" in client.get("/author/tasks?status=stale").get_data(as_text=True)

@@ -147,7 +147,7 @@ def test_validate_now_queues_a_job_and_streams_its_result(client, auth, app, mon
                 "seeds": [{"seed": 1}], "lint": [], "violations": [], "skipped": ""}
 
     monkeypatch.setattr(jobs, "validate_task", fake_validate)
-    monkeypatch.setattr(jobs, "provider_for", lambda config: None)
+    monkeypatch.setattr(jobs, "provider_for", lambda config, services=None: None)
     auth.login()
     resp = auth.post_json(TASK + "/validate", {})
     assert resp.status_code == 202
@@ -168,7 +168,8 @@ def test_validate_now_queues_a_job_and_streams_its_result(client, auth, app, mon
 
 def test_validation_error_is_stored(client, auth, app, monkeypatch):
     from web.author import jobs
-    monkeypatch.setattr(jobs, "provider_for", lambda config: (_ for _ in ()).throw(RuntimeError("no kwok here")))
+    monkeypatch.setattr(jobs, "provider_for",
+                        lambda config, services=None: (_ for _ in ()).throw(RuntimeError("no kwok here")))
     auth.login()
     url = auth.post_json(TASK + "/validate", {}).get_json()["url"]
     data = client.get(url).get_json()

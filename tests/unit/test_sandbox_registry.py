@@ -113,3 +113,11 @@ def test_sandbox_record_round_trips_through_json():
     d = sb.to_dict()
     assert d["url"] == "kwok://a?nodes=1" and d["capabilities"] == ["api", "etcd"]
     assert Sandbox.from_dict(d) == sb
+
+
+def test_choose_takes_the_first_provider_that_offers_what_is_required():
+    from sandbox import choose, get_provider
+    assert choose(["api"], ["kwok", "kind"]).name == "kwok"
+    assert choose(["api", "nodes"], ["kwok", "kind"]).name == "kind"
+    assert choose(["api", "nodes"], ["kwok"]) is None
+    assert choose(["api", "nodes"], ["no-such", get_provider("kind")]).name == "kind"

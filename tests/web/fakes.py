@@ -63,6 +63,9 @@ class FakeServices:
     def capabilities(self, real_nodes=False):
         return frozenset({"api"})
 
+    def provider_order(self):
+        return []   # fake clusters: "Validate now" uses only AUTHOR_PROVIDER
+
     def load_tasks(self):
         return {t.id: t for t in TASKS}, []
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from grader.curriculum import DIFFICULTIES, TRACKS
 from grader.exam import Exam, ExamTask
+from grader import records
 from grader.lint import lint_task
 from grader.task import find_tasks, inspect_task
 
@@ -77,21 +78,36 @@ def summary(folder: Path) -> dict:
     return _summaries[key]
 
 
-def latest_validations() -> dict[str, TaskValidation]:
-    out: dict[str, TaskValidation] = {}
+def latest_validations() -> dict[str, dict]:
+    """Per task folder, its newest validation, whoever ran it: a ``proctor
+    validate`` on this machine (CI, ``make test``) or "Validate now" — both
+    leave a record (``grader.records``); a run still queued or running here
+    shows as running."""
+    out: dict[str, dict] = {path: {"state": rec["state"], "version": rec["version"],
+                                   "finished_at": rec["finished_at"], "via": rec.get("via", "")}
+                            for path, rec in records.read_all().items()}
+    seen: set[str] = set()
     for v in db_session().scalars(select(TaskValidation).order_by(TaskValidation.id.desc())):
-        out.setdefault(v.task_path, v)
+        if v.task_path in seen:
+            continue
+        seen.add(v.task_path)
+        mine = {"state": v.state, "version": v.version, "finished_at": v.finished_at,
+                "via": "Validate now"}
+        rec = out.get(v.task_path)
+        if v.state in ("queued", "running") or rec is None \
+                or (v.finished_at or 0) > (rec["finished_at"] or 0):
+            out[v.task_path] = mine
     return out
 
 
-def validation_status(v: TaskValidation | None, current_version: str) -> str:
+def validation_status(v: dict | None, current_version: str) -> str:
     if v is None:
         return "never"
-    if v.state in ("queued", "running"):
+    if v["state"] in ("queued", "running"):
         return "running"
-    if v.version != current_version:
+    if v["version"] != current_version:
         return "stale"
-    return v.state  # passed | failed | error
+    return v["state"]  # passed | failed | error
 
 
 def task_rows() -> list[dict]:
@@ -108,7 +124,8 @@ def task_rows() -> list[dict]:
             v = latest.get(str(folder))
             rows.append({**s, "kind": kind, "rel": folder.relative_to(root).as_posix(),
                          "validation": validation_status(v, s["version"]),
-                         "validated_at": v.finished_at if v else None})
+                         "validated_at": v["finished_at"] if v else None,
+                         "validated_by": v["via"] if v else ""})
     return sorted(rows, key=lambda r: (r["kind"] != "drafts", r["tracks"][:1], r["id"]))
 
 
@@ -238,6 +255,7 @@ def edit(kind: str, rel: str):
     s = summary(folder)
     v = db_session().scalar(select(TaskValidation).where(TaskValidation.task_path == str(folder))
                             .order_by(TaskValidation.id.desc()).limit(1))
+    latest = latest_validations().get(str(folder))
     page = {
         "kind": kind, "rel": rel, "version": s["version"], "files": files,
         "statement": statement_of(files["task.yaml"]) or "",
@@ -249,7 +267,7 @@ def edit(kind: str, rel: str):
         "validation": v.id if v else None,
     }
     return render_template("author/editor.html", page=page, s=s, kind=kind, rel=rel, folder=folder,
-                           form=EmptyForm(), status=validation_status(v, s["version"]),
+                           form=EmptyForm(), status=validation_status(latest, s["version"]),
                            preview=preview_html(folder, files))
 
 
