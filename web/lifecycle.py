@@ -391,24 +391,61 @@ class Lifecycle:
         self._enqueue("grade", attempt.id)
         return True
 
-    def _account_time(self, s, attempt: Attempt, now: float) -> None:
-        """Add the time since the candidate opened the current task to it."""
-        if attempt.current_position and attempt.current_since:
-            spent = max(0.0, now - attempt.current_since)
+    def _account_time(self, s, attempt: Attempt, now: float, position: int | None = None,
+                      counting: bool = True) -> bool:
+        """Close the current task's open interval, adding it to that task's time,
+        and open the next: on ``position`` (default: the same task) from ``now``,
+        or none while the candidate is away (``counting=False``).
+
+        An interval starts at a server time while running and counts up to the
+        deadline at most, so the total stays within the attempt's running
+        time whatever the page sends. The move is one UPDATE guarded on the
+        (position, since) pair just read, so when two requests race (a closing
+        tab's last signal and the next page's load) one of them counts the
+        interval and the other, finding the pair changed, does nothing."""
+        pos, since = attempt.current_position, attempt.current_since
+        res = s.execute(update(Attempt).where(
+            Attempt.id == attempt.id,
+            Attempt.current_position.is_(None) if pos is None else Attempt.current_position == pos,
+            Attempt.current_since.is_(None) if since is None else Attempt.current_since == since)
+            .values(current_position=pos if position is None else position,
+                    current_since=now if counting else None)
+            .execution_options(synchronize_session=False))
+        s.expire(attempt, ["current_position", "current_since"])
+        if res.rowcount != 1:
+            return False
+        if pos and since:
+            end = min(now, attempt.deadline_at) if attempt.deadline_at else now
+            spent = max(0.0, end - since)
             s.execute(update(AttemptTask).where(
-                AttemptTask.attempt_id == attempt.id,
-                AttemptTask.position == attempt.current_position)
+                AttemptTask.attempt_id == attempt.id, AttemptTask.position == pos)
                 .values(seconds_spent=AttemptTask.seconds_spent + spent))
-        attempt.current_since = now
+        return True
 
     def view_task(self, s, attempt: Attempt, position: int) -> None:
-        """The candidate opened task ``position``: account the time on the previous one."""
+        """The candidate opened task ``position``: account the time on the previous
+        one, and count this one from now (a page loads in front)."""
         if attempt.state != "running":
             return
-        if attempt.current_position != position:
-            self._account_time(s, attempt, time.time())
-            attempt.current_position = position
+        if attempt.current_position != position or attempt.current_since is None:
+            self._account_time(s, attempt, time.time(), position)
             s.commit()
+
+    def task_presence(self, s, attempt: Attempt, position: int, present: bool) -> bool:
+        """The page of task ``position`` came to the front with focus (``present``),
+        or went to the background, lost focus or closed: resume or pause that
+        task's clock. The server takes the fact, never a duration, and a signal
+        from a page that is no longer the current task pauses nothing. Returns
+        whether the clock of ``position`` runs now."""
+        if attempt.state != "running":
+            return False
+        is_current = attempt.current_position == position
+        if present and not (is_current and attempt.current_since is not None):
+            self._account_time(s, attempt, time.time(), position)
+        elif not present and is_current and attempt.current_since is not None:
+            self._account_time(s, attempt, time.time(), counting=False)
+        s.commit()
+        return attempt.current_position == position and attempt.current_since is not None
 
     def grade(self, attempt_id: int) -> str:
         now = time.time()
@@ -514,11 +551,15 @@ class Lifecycle:
             return False
 
     def reap(self, attempt_id: int) -> str:
-        """Destroy a finished attempt's sandbox (its results are stored by now)."""
+        """Destroy a finished attempt's sandbox (its results are stored by now),
+        unless its candidate keeps it for review: then ``maintain`` reaps it
+        once the window has closed."""
         with self.db.session() as s:
             a = s.get(Attempt, attempt_id)
             if a is None or a.state not in FINAL_STATES or a.sandbox_state == "destroyed":
                 return "skipped"
+            if kept_for_review(a, time.time()):
+                return "kept"
             name = (a.sandbox or {}).get("name") or a.sandbox_name
         if not self._destroy_quietly(name):
             return "failed"
@@ -666,6 +707,13 @@ class Lifecycle:
             self._destroy_quietly(name)
         self._enqueue("refill")
         return out
+
+
+def kept_for_review(attempt: Attempt, now: float) -> bool:
+    """A practice attempt whose candidate keeps its cluster for review until
+    ``keep_until`` (web/terminal/review.py): not reaped before then."""
+    return attempt.mode == "practice" and attempt.keep_until is not None \
+        and now < attempt.keep_until
 
 
 def owner_alive(owner: str) -> bool:
