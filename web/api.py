@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from . import present
-from .attempts import load_attempt
+from .attempts import NOTES_EDITABLE, NOTES_MAX_BYTES, NotesError, load_attempt, save_notes
 from .db import db_session
 from .lifecycle import StartError
 from .models import Attempt
@@ -87,6 +87,25 @@ def task(attempt_id: int, position: int):
     return jsonify(position=row.position, title=row.title, domain=row.domain,
                    weight=row.weight, flagged=row.flagged, statement=text["statement"],
                    hints=text["hints"] if a.mode == "practice" else [])
+
+
+@bp.get("/attempts/<int:attempt_id>/notes")
+def notes(attempt_id: int):
+    """The candidate's notepad: their own attempts only, in any state."""
+    a = load_attempt(attempt_id, owner_only=True)
+    return jsonify(notes=a.notes or "", editable=a.state in NOTES_EDITABLE,
+                   max_bytes=NOTES_MAX_BYTES)
+
+
+@bp.put("/attempts/<int:attempt_id>/notes")
+def save_notes_(attempt_id: int):
+    """Replace the notepad: ``{"notes": "…"}``, at most 64 KiB of UTF-8, until graded."""
+    a = load_attempt(attempt_id, owner_only=True)
+    body = request.get_json(silent=True)
+    try:
+        return jsonify(save_notes(a, body.get("notes") if isinstance(body, dict) else None))
+    except NotesError as exc:
+        return exc.response()
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import select, update
+from werkzeug.http import HTTP_STATUS_CODES
 
 from . import present
 from .db import db_session
 from .forms import EmptyForm
 from .lifecycle import StartError
 from .models import Attempt, User
-from .views import domain_breakdown, domain_name
+from .views import domain_breakdown, domain_name, share
 
 bp = Blueprint("attempts", __name__)
 
@@ -76,12 +78,12 @@ def exam(exam_id: str):
     domains = ex.draw_domains if ex.is_draw else {}
     tasks = []
     if not ex.is_draw:
-        total = sum(t.weight for t in ex.tasks) or 1
+        total = sum(t.weight for t in ex.tasks)
         for line in ex.tasks:
             task = present.bank().task(line.id)
             tasks.append({"title": task.title if task else line.id,
                           "domain": task.domain if task else "",
-                          "share": round(100 * line.weight / total, 1)})
+                          "share": share(line.weight, total)})
         by_domain: dict[str, float] = defaultdict(float)
         for t in tasks:
             by_domain[t["domain"]] += t["share"]
@@ -141,6 +143,7 @@ def task(attempt_id: int, position: int):
         "exam.html", a=a, t=row, statement=text["statement"],
         hints=text["hints"] if practice else [],
         solution=present.solution(row) if practice and row.solution_revealed else None,
+        explanation=present.explanation(row) if practice and row.solution_revealed else "",
         check=row.check if practice else None,
         remaining=a.remaining(), total_weight=sum(t.weight for t in a.tasks) or 1,
         form=EmptyForm(), status=present.status(a))
@@ -161,6 +164,75 @@ def flag(attempt_id: int, position: int):
     if _xhr():
         return jsonify(position=position, flagged=row.flagged)
     return redirect(url_for("attempts.task", attempt_id=a.id, position=position))
+
+
+@bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/presence", methods=["POST"])
+@login_required
+def presence(attempt_id: int, position: int):
+    """The task page came to the front with focus (``visible=1``) or left it
+    (``visible=0``): the server pauses or resumes the task's clock
+    (``Lifecycle.task_presence``). Sent by the page's script, also as a beacon
+    when the page closes."""
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.state != "running":
+        abort(409, "This attempt is not running.")
+    if not any(t.position == position for t in a.tasks):
+        abort(404)
+    counting = lifecycle().task_presence(db_session(), a, position,
+                                         request.form.get("visible") == "1")
+    return jsonify(position=position, counting=counting)
+
+
+# -- the notepad -------------------------------------------------------------------------
+
+NOTES_MAX_BYTES = 64 * 1024
+NOTES_EDITABLE = ("running", "submitted", "grading")  # a last autosave may follow Submit
+
+
+class NotesError(Exception):
+    """The notes cannot be saved: ``code`` is the HTTP status, the message is for
+    the candidate."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+    def response(self):
+        """The JSON error, as the API's other errors look (docs/api.md)."""
+        return jsonify(error=HTTP_STATUS_CODES[self.code], message=str(self)), self.code
+
+
+def save_notes(a: Attempt, text) -> dict:
+    """Store the candidate's notepad of attempt ``a`` (its owner only: callers
+    load it with ``owner_only``). Until the attempt is graded; afterwards the
+    notes are read-only on the results page."""
+    if not isinstance(text, str):
+        raise NotesError(400, "notes must be text")
+    text = text.replace("\r\n", "\n")  # a form sends a textarea's line ends as CRLF
+    size = len(text.encode("utf-8"))
+    if size > NOTES_MAX_BYTES:
+        raise NotesError(413, f"the notepad holds at most {NOTES_MAX_BYTES // 1024} KiB; this "
+                              f"text is {size / 1024:.1f} KiB, so it was not saved")
+    s = db_session()
+    res = s.execute(update(Attempt).where(Attempt.id == a.id, Attempt.state.in_(NOTES_EDITABLE))
+                    .values(notes=text).execution_options(synchronize_session=False))
+    s.commit()
+    if res.rowcount != 1:
+        raise NotesError(409, f"the attempt is {a.state}: its notes can be read, not changed")
+    return {"bytes": size, "max_bytes": NOTES_MAX_BYTES, "saved_at": time.time()}
+
+
+@bp.route("/attempts/<int:attempt_id>/notes", methods=["POST"])
+@login_required
+def notes(attempt_id: int):
+    """Autosave of the exam page's notepad (form field ``notes``, CSRF token)."""
+    _require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    try:
+        return jsonify(save_notes(a, request.form.get("notes", "")))
+    except NotesError as exc:
+        return exc.response()
 
 
 @bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/check", methods=["POST"])

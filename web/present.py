@@ -2,8 +2,9 @@
 scripts and the JSON API, so what a candidate can see is decided once, here.
 
 Before an attempt is over, nothing here contains a check, a reference
-solution or a grading result (practice mode's own "check my work" feedback
-and a solution the candidate chose to reveal excepted).
+solution, its explanation or a grading result (practice mode's own "check my
+work" feedback and a solution the candidate chose to reveal, with its
+explanation, excepted).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 from flask import current_app, url_for
 
-from .views import domain_breakdown, domain_name
+from .views import domain_breakdown, domain_name, share
 
 
 def bank():
@@ -35,6 +36,14 @@ def rendered(task_row) -> dict:
 def solution(task_row) -> str:
     task = bank().task(task_row.task_id)
     return services().solution(task, task_row.params) if task is not None else ""
+
+
+def explanation(task_row) -> str:
+    """Why the reference solution works (markdown), or "": shown with the
+    solution, so only where the solution is."""
+    task = bank().task(task_row.task_id)
+    text = getattr(task, "explanation_text", None)
+    return text(task_row.params) if text is not None else ""
 
 
 def status(a) -> dict:
@@ -69,12 +78,14 @@ def results(a) -> dict:
     d["domains"] = domain_breakdown(a)
     d["review"] = [line for line in (a.review or "").splitlines() if line]
     tasks = []
+    total = sum(t.weight for t in a.tasks)
     for t in a.tasks:
         r = t.result or {}
         text = rendered(t)
         tasks.append({
             "position": t.position, "task_id": t.task_id, "title": t.title, "domain": t.domain,
             "domain_name": domain_name(t.domain), "weight": t.weight,
+            "share": share(t.weight, total),
             "score": t.score, "max_score": t.max_score,
             "percent": round(100 * t.fraction, 1) if t.max_score else None,
             "error": r.get("error") or "", "api_problems": list(r.get("api_problems") or []),
@@ -82,6 +93,7 @@ def results(a) -> dict:
             "checks": [{k: c.get(k) for k in ("id", "description", "points", "outcome", "message")}
                        for c in r.get("checks") or []],
             "statement": text["statement"], "hints": text["hints"], "solution": solution(t),
+            "explanation": explanation(t),
         })
     d["tasks"] = tasks
     return d

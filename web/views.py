@@ -42,19 +42,33 @@ def fmt_time(ts) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
+def share(weight: float, total: float) -> float:
+    """``weight`` as a percentage of ``total``: what a task or a domain counts
+    for in its paper. Every page that says "N% of the exam" (the exam page's
+    task list, the results page, the exam's description) gets N here, so they
+    agree.
+
+        >>> share(12, 60)
+        20.0
+    """
+    return round(100.0 * weight / total, 1) if total else 0.0
+
+
 def domain_breakdown(attempt) -> list[dict]:
-    """Per domain: weight, weighted score and percent. A task that could not be
-    graded counts as zero, as it does in the score (``grader.score``)."""
+    """Per domain: weight (the sum of its tasks' weights), share of the paper
+    (``share``), weighted score and percent. A task that could not be graded
+    counts as zero, as it does in the score (``grader.score``)."""
     acc: dict[str, dict] = defaultdict(lambda: {"weight": 0.0, "got": 0.0, "tasks": 0})
     for t in attempt.tasks:
         d = acc[t.domain]
         d["weight"] += t.weight
         d["got"] += t.weight * t.fraction
         d["tasks"] += 1
+    total = sum(d["weight"] for d in acc.values())
     out = []
     for slug, d in acc.items():
         out.append({"domain": slug, "name": domain_name(slug), "weight": round(d["weight"], 2),
-                    "tasks": d["tasks"],
+                    "share": share(d["weight"], total), "tasks": d["tasks"],
                     "percent": round(100 * d["got"] / d["weight"], 1) if d["weight"] else 0.0})
     return sorted(out, key=lambda d: (-d["weight"], d["name"]))
 
@@ -67,6 +81,7 @@ def wants_json() -> bool:
 def init_views(app) -> None:
     app.jinja_env.filters.update(markdown=render_markdown, duration=fmt_duration,
                                  when=fmt_time, domain=domain_name)
+    app.jinja_env.globals.update(share=share)
 
     @app.context_processor
     def globals_():
@@ -85,5 +100,7 @@ def init_views(app) -> None:
     app.register_error_handler(403, error_page(403, "Forbidden", "You may not do that."))
     app.register_error_handler(404, error_page(404, "Not found", "There is nothing here."))
     app.register_error_handler(409, error_page(409, "Conflict", "That cannot be done now."))
+    app.register_error_handler(413, error_page(413, "Too large", "That is more than the portal "
+                                                                 "accepts in one request."))
     app.register_error_handler(429, error_page(429, "Too many attempts",
                                                "Too many tries; wait a minute and try again."))

@@ -1,7 +1,9 @@
-/* Proctor pages: countdown, polling, flags, practice checks, keyboard.
-   The countdown never trusts the client's wall clock: it counts down from the
-   server's remaining seconds with performance.now() (monotonic) and re-reads
-   the server's figure every 20 s. */
+/* Proctor pages: countdown and its warnings, polling, flags, practice checks,
+   keyboard. The countdown never trusts the client's wall clock: it counts down
+   from the server's remaining seconds with performance.now() (monotonic) and
+   re-reads the server's figure every 20 s. The exam tools (split, font size,
+   notes, click-to-copy, time on task) are in exam-tools.js and use the
+   helpers exported here as window.proctor. */
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -22,6 +24,44 @@
     var mm = (m < 10 ? "0" : "") + m, ss = (s < 10 ? "0" : "") + s;
     return h ? h + ":" + mm + ":" + ss : mm + ":" + ss;
   }
+  function stored(key, fallback) {  // localStorage may be off (private mode, policy)
+    try { var v = window.localStorage.getItem(key); return v === null ? fallback : JSON.parse(v); }
+    catch (e) { return fallback; }
+  }
+  function store(key, value) {
+    try { window.localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* not kept */ }
+  }
+  window.proctor = { csrf: csrf, getJSON: getJSON, fmt: fmt, stored: stored, store: store };
+
+  /* -- time warnings: once each per attempt, at 15 and 5 minutes left ------------------
+     Remembered in localStorage, so a reload does not warn again; a page that
+     loads already under a threshold it never warned about warns once, for the
+     lowest threshold passed (not a stale 15 after the 5). The countdown's own
+     colour says "under 15" / "under 5" at all times. */
+  var WARN_AT = [15 * 60, 5 * 60];
+  var warnBox = document.getElementById("time-warning");
+  function timeWarnings(attemptId) {
+    var key = "proctor.warned." + attemptId, warned = stored(key, []);
+    if (warnBox) warnBox.querySelector("[data-close-warning]").addEventListener("click", function () {
+      warnBox.hidden = true;
+    });
+    return function (left) {
+      if (!warnBox || left <= 0) return;
+      var due = WARN_AT.filter(function (t) { return left <= t && warned.indexOf(t) < 0; });
+      if (!due.length) return;
+      var at = Math.min.apply(null, due);
+      WARN_AT.forEach(function (t) { if (t >= at && warned.indexOf(t) < 0) warned.push(t); });
+      store(key, warned);
+      document.getElementById("time-warning-text").textContent = (at <= 5 * 60
+        ? "Under 5 minutes left: the exam submits itself at 0:00"
+        : "Under 15 minutes left: time to revisit flagged tasks");
+      warnBox.classList.toggle("critical", at <= 5 * 60);
+      warnBox.dataset.threshold = String(at / 60);
+      warnBox.hidden = false;
+      clearTimeout(warnBox._hide);
+      warnBox._hide = setTimeout(function () { warnBox.hidden = true; }, 30000);
+    };
+  }
 
   /* -- countdown (exam page) ---------------------------------------------- */
   var cd = document.getElementById("countdown");
@@ -29,11 +69,16 @@
     var value = document.getElementById("countdown-value");
     var endAt = performance.now() + parseFloat(cd.dataset.remaining) * 1000;
     var finished = false;
+    var warn = timeWarnings(cd.dataset.attempt);
     var tick = function () {
       var left = (endAt - performance.now()) / 1000;
       value.textContent = fmt(left);
-      cd.classList.toggle("low", left <= 600 && left > 120);
-      cd.classList.toggle("critical", left <= 120);
+      cd.classList.toggle("low", left <= 15 * 60 && left > 5 * 60);
+      cd.classList.toggle("critical", left <= 5 * 60);
+      cd.classList.toggle("final", left <= 60);
+      cd.title = left <= 5 * 60 ? "Under 5 minutes left (kept by the server)"
+        : left <= 15 * 60 ? "Under 15 minutes left (kept by the server)" : "Time left (kept by the server)";
+      warn(left);
       if (left <= 0 && !finished) { finished = true; value.textContent = "time up"; waitForEnd(); }
     };
     var resync = function () {
@@ -129,11 +174,20 @@
   /* -- keyboard ----------------------------------------------------------------------- */
   var help = document.getElementById("help");
   if (help) help.querySelector("[data-close]").addEventListener("click", function () { help.hidden = true; });
+  // Single keys act only when the candidate is not typing: not in a field, the
+  // notes or a terminal, and not while text is selected on the page (someone who
+  // selected a name in the statement and types "k get nodes" meant the terminal).
+  function typing(e) {
+    var el = e.target, tag = (el.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select" || el.isContentEditable) return true;
+    if (el.closest && el.closest("#terminal, .terminal-pane, .xterm, .notepad")) return true;
+    var sel = window.getSelection && window.getSelection();
+    return !!(sel && !sel.isCollapsed && String(sel).trim());
+  }
   document.addEventListener("keydown", function (e) {
-    if (!ws || e.ctrlKey || e.metaKey || e.altKey) return;
-    var tag = (e.target.tagName || "").toLowerCase();
-    if (tag === "input" || tag === "textarea" || tag === "select" || e.target.isContentEditable) return;
-    if (e.target.closest && e.target.closest("#terminal")) return;  // the terminal owns its keys
+    if (!ws || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    if (e.key === "Escape" && help && !help.hidden) { help.hidden = true; e.preventDefault(); return; }
+    if (typing(e)) return;
     var pos = parseInt(ws.dataset.position, 10), count = parseInt(ws.dataset.count, 10);
     var go = function (p) {
       var a = document.querySelector("#nav-" + p + " a");
