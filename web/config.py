@@ -41,6 +41,9 @@ DEFAULTS: dict = {
     "LEASE_SECONDS": 60,           # a job's claim on an attempt, renewed while it works
     "TICK_SECONDS": 1.0,           # how often the worker looks for deadlines and lost jobs
     "PRACTICE_MINUTES": 240,       # practice is untimed, but its sandbox is not kept forever
+    # After results, a candidate may keep a practice attempt's cluster and
+    # terminal this long to compare with the solutions (web/terminal/review.py).
+    "PRACTICE_REVIEW_MINUTES": 30.0,
     "SETUP_PARALLEL": 4,           # task setups run at once on one sandbox
     "LOGIN_LIMIT": "10 per minute",
     # Sessions (web.sessions). Idle: every request counts, and an open exam or

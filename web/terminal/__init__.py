@@ -1,20 +1,34 @@
-"""The browser terminal: a websocket per attempt, relayed to a jailed shell.
+"""The browser terminal: websockets per attempt and tab, relayed to jailed shells.
 
-``GET /attempts/<id>/terminal`` upgrades to a websocket when, and only when:
-the request carries the logged-in session of the attempt's owner (no token
-in the URL), its ``Origin`` is the portal's own, and the attempt is running
-with time left. Anything else gets a plain HTTP 403 before the upgrade.
+``GET /attempts/<id>/terminal?tab=N`` upgrades to a websocket when, and only
+when: the request carries the logged-in session of the attempt's owner (no
+token in the URL), its ``Origin`` is the portal's own, ``N`` is a tab number
+(0 ≤ N < ``shells.MAX_TABS``, default 0), and the attempt's terminal is open:
+running with time left, or a graded practice attempt inside the review window
+its candidate asked for (``review.py``). Anything else gets a plain HTTP 403
+(400 for a bad tab) before the upgrade.
 
-Frames: the browser sends text frames, JSON ``{"i": "keys"}`` for input and
-``{"r": [rows, cols]}`` for a resize; the server sends binary frames of raw
-terminal output, starting with the recent screen when a connection
-(re)attaches to a shell that is already running.
+Every tab is a bash of its own in the attempt's one jail. Frames: the browser
+sends text frames, JSON: ``{"r": [rows, cols]}`` first (the server waits up to
+5 s for it and paints the screen at that size), then ``{"i": "keys"}`` for
+input, ``{"r": …}`` for a resize and ``{"close": true}`` to end this tab's
+shell (tabs other than 0). The server sends one text frame
+``{"tab": N, "tabs": [live tabs], "max": MAX_TABS}``, then binary frames of
+terminal output, starting with the current screen painted from the server's
+own terminal state (``screen.py``), never a replay; and, when the shell has
+ended, a text frame ``{"ended": true}`` before it closes.
+
+One thread writes a connection's frames at a time, and the closing handshake
+completes before the handler returns: werkzeug writes an HTTP response on the
+socket after a websocket handler, and that response, or two frames sent at
+once, reached browsers as "Invalid frame header".
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from pathlib import Path
@@ -24,8 +38,9 @@ from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 from flask_sock import ConnectionClosed, Sock
 
+from .channel import Channel
 from .jail import JailSpec
-from .shells import ShellManager
+from .shells import MAX_TABS, ShellManager
 
 log = logging.getLogger(__name__)
 bp = Blueprint("terminal", __name__)
@@ -33,8 +48,10 @@ sock = Sock()
 
 
 def init_terminal(app) -> None:
+    from . import review
     sock.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(review.bp)
 
 
 def shells() -> ShellManager:
@@ -49,15 +66,26 @@ def shells() -> ShellManager:
     return manager
 
 
+def _until(attempt, now: float) -> float | None:
+    """Until when the attempt's terminal is open: its deadline (None: no
+    deadline) while it runs, the end of its review window after results;
+    0 when it is closed."""
+    from .review import is_open
+    if attempt.state == "running" and attempt.sandbox:
+        if attempt.deadline_at is None or now < attempt.deadline_at:
+            return attempt.deadline_at
+        return 0
+    return attempt.keep_until if is_open(attempt, now) else 0
+
+
 def _status_fn(app):
-    """For the shell reaper: is this attempt still running, and until when?"""
+    """For the shell reaper: is this attempt's terminal still open, and until when?"""
     def status(attempt_id: int) -> tuple[bool, float | None]:
         from ..models import Attempt
         with app.extensions["proctor.db"].session() as s:
             a = s.get(Attempt, attempt_id)
-            if a is None:
-                return False, None
-            return a.state == "running", a.deadline_at
+            until = _until(a, time.time()) if a is not None else 0
+            return until != 0, until or None
     return status
 
 
@@ -69,7 +97,8 @@ def _same_origin() -> bool:
     return (o.scheme, o.netloc) == (request.scheme, request.host)
 
 
-def _load_running_attempt(attempt_id: int):
+def _load_open_attempt(attempt_id: int):
+    """The attempt, if its owner's terminal is open now, and until when."""
     from ..db import db_session
     from ..models import Attempt
     if not current_user.is_authenticated:
@@ -77,19 +106,28 @@ def _load_running_attempt(attempt_id: int):
     attempt = db_session().get(Attempt, attempt_id)
     if attempt is None or attempt.user_id != current_user.id:
         abort(403, "not your attempt")
-    if attempt.state != "running" or not attempt.sandbox:
+    until = _until(attempt, time.time())
+    if until == 0:
+        if attempt.state == "running":
+            abort(403, "the time is up")
         abort(403, f"attempt is {attempt.state}, not running")
-    if attempt.deadline_at is not None and time.time() >= attempt.deadline_at:
-        abort(403, "the time is up")
-    return attempt
+    return attempt, until
+
+
+def _tab() -> int:
+    raw = request.args.get("tab", "0")
+    if not raw.isdigit() or int(raw) >= MAX_TABS:
+        abort(400, f"tab must be a number from 0 to {MAX_TABS - 1}")
+    return int(raw)
 
 
 @bp.before_request
 def guard():
-    """Refuse before the upgrade: foreign Origin, no session, not yours, over."""
+    """Refuse before the upgrade: foreign Origin, no session, not yours, over, no such tab."""
     if not _same_origin():
         abort(403, "cross-origin terminal connections are refused")
-    _load_running_attempt(request.view_args["attempt_id"])
+    _load_open_attempt(request.view_args["attempt_id"])
+    _tab()
 
 
 def _node_shells(sb: dict) -> dict[str, list[str]]:
@@ -119,8 +157,9 @@ def _unmounts_on_destroy(sb: dict) -> bool:
 @sock.route("/attempts/<int:attempt_id>/terminal", bp=bp)
 def terminal(ws, attempt_id: int):
     from ..db import close_session
-    attempt = _load_running_attempt(attempt_id)
-    sb, attempt_id, deadline = attempt.sandbox, attempt.id, attempt.deadline_at
+    attempt, until = _load_open_attempt(attempt_id)
+    tab = _tab()
+    sb, attempt_id = attempt.sandbox, attempt.id
     cfg = current_app.config
     limits = {"memory_mb": int(cfg.get("TERMINAL_MEMORY_MB", 768)),
               "max_pids": int(cfg.get("TERMINAL_MAX_PIDS", 256)),
@@ -130,76 +169,103 @@ def terminal(ws, attempt_id: int):
     # The connection lives as long as the terminal is open: give the database
     # connection back now, or twenty open terminals exhaust the pool.
     close_session()
-    spec = lambda: JailSpec(  # noqa: E731 - only built when a new shell starts
+    spec = lambda: JailSpec(  # noqa: E731 - only built when a new jail starts
         attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
         etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
         unjoined=list(sb.get("unjoined", [])), node_shells=_node_shells(sb),
         prefix=prefix, sandbox=sb.get("name", ""), disk_image=_unmounts_on_destroy(sb), **limits)
+    ch = Channel(ws)
     try:
-        shell = shells().get_or_start(attempt_id, spec, deadline)
-    except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause
-        log.exception("could not start the shell of attempt %s", attempt_id)
-        ws.send(f"\r\n\x1b[31mThe terminal could not start: {exc}\x1b[0m\r\n".encode())
+        _serve(ch, ws, attempt_id, tab, lambda: shells().get_or_start(attempt_id, spec, until, tab))
+    finally:
+        ch.finish()
+
+
+def _serve(ch: Channel, ws, attempt_id: int, tab: int, start) -> None:
+    manager = shells()
+    try:
+        first = ws.receive(timeout=5)  # the browser's size, to paint the screen at
+        shell = start()
+    except ConnectionClosed:
         return
-    backlog, q = shell.attach()
-    stop = threading.Event()
-    send_lock = threading.Lock()
+    except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause
+        log.exception("could not start the shell of attempt %s, tab %s", attempt_id, tab)
+        ch.send(f"\r\n\x1b[31mThe terminal could not start: {exc}\x1b[0m\r\n".encode())
+        return
+    if first is not None:
+        _handle(first, shell, manager, attempt_id, tab)
+    ch.send(json.dumps({"tab": tab, "tabs": manager.tabs(attempt_id), "max": MAX_TABS}))
+    picture, q = shell.attach()
+    done, leaving = threading.Event(), threading.Event()
 
     def pump():
-        if backlog:
-            with send_lock:
-                ws.send(backlog)
-        while not stop.is_set():
-            data = q.get()
-            if data is None:
-                break
-            # coalesce what is already queued into one frame
-            chunks = [data]
-            try:
-                while len(chunks) < 64:
-                    more = q.get_nowait()
+        try:
+            ch.send(picture)
+            ended = False
+            while not ended:
+                data = q.get()
+                if data is None:
+                    break
+                chunks, size = [data], len(data)
+                while size < 256 * 1024:  # what is queued already goes in one frame
+                    try:
+                        more = q.get_nowait()
+                    except queue.Empty:
+                        break
                     if more is None:
-                        stop.set()
+                        ended = True
                         break
                     chunks.append(more)
-            except Exception:  # noqa: BLE001 - queue.Empty
-                pass
-            try:
-                with send_lock:
-                    ws.send(b"".join(chunks))
-            except ConnectionClosed:
-                break
-        if not stop.is_set():
-            note = ("[this connection fell behind the output; reconnecting]" if q.lagged
-                    else "[the shell has ended]")
-            try:
-                with send_lock:
-                    ws.send(f"\r\n\x1b[33m{note}\x1b[0m\r\n".encode())
-                ws.close()
-            except Exception:  # noqa: BLE001 - the browser may be gone already
-                pass
+                    size += len(more)
+                ch.send(b"".join(chunks))
+            if not leaving.is_set():
+                if q.lagged:
+                    ch.send(b"\r\n\x1b[33m[this connection fell behind the output; "
+                            b"reconnecting]\x1b[0m\r\n")
+                else:
+                    ch.send(b"\r\n\x1b[33m[the shell has ended]\x1b[0m\r\n")
+                    ch.send(json.dumps({"ended": True}))
+        except Channel.Gone:
+            pass
+        finally:
+            done.set()
 
-    t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt_id}")
+    t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt_id}-{tab}")
     t.start()
     try:
-        while True:
-            msg = ws.receive(timeout=30)
+        while not done.is_set():
+            msg = ws.receive(timeout=1)
             if msg is None:
-                if not shell.alive:
+                # simple-websocket 1.1.0 wakes receive() for a message that is too
+                # big before it marks the connection closed: look, not just wait
+                if not ws.connected:
                     break
                 continue
-            try:
-                data = json.loads(msg)
-            except (TypeError, ValueError):
-                continue
-            if "i" in data and isinstance(data["i"], str):
-                shell.write(data["i"].encode())
-            elif "r" in data:
-                rows, cols = (int(x) for x in data["r"])
-                shell.resize(rows, cols)
+            _handle(msg, shell, manager, attempt_id, tab)
     except ConnectionClosed:
         pass
     finally:
-        stop.set()
+        leaving.set()
         shell.detach(q)
         q.end()
+        t.join(10)
+
+
+def _handle(msg, shell, manager: ShellManager, attempt_id: int, tab: int) -> None:
+    """One message from the browser: keys, a resize, or closing this tab."""
+    try:
+        data = json.loads(msg)
+    except (TypeError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    if isinstance(data.get("i"), str):
+        shell.write(data["i"].encode())
+    elif "r" in data:
+        try:
+            rows, cols = (int(x) for x in data["r"])
+        except (TypeError, ValueError):
+            return
+        shell.resize(rows, cols)
+    elif data.get("close") is True and tab != 0:
+        manager.close_tab(attempt_id, tab)

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -49,7 +50,7 @@ import yaml
 from grader.identity import candidate_uid, cgroup_name, grader_uid
 from sandbox.toolchain import Toolchain
 
-from . import jailfiles, nodeshell, seccomp
+from . import enter, jailfiles, nodeshell, seccomp
 from .cgroups import Cgroup, CgroupError
 from .disk import Disk, DiskError
 from .jailfiles import ANSWERS, HOME
@@ -57,6 +58,16 @@ from .jailfiles import ANSWERS, HOME
 log = logging.getLogger(__name__)
 HOST_ETC = ("alternatives", "ld.so.cache", "nsswitch.conf", "inputrc", "nanorc",
             "bash_completion.d", "profile.d", "terminfo", "localtime", "os-release")
+
+
+# the whole environment of everything the jail runs
+ENV = {"HOME": HOME, "USER": "candidate", "LOGNAME": "candidate", "SHELL": "/bin/bash",
+       "TERM": "xterm-256color", "LANG": "C.UTF-8",
+       "PATH": "/opt/proctor/bin:/usr/local/bin:/usr/bin:/bin",
+       "KUBECONFIG": f"{HOME}/.kube/config", "EDITOR": "vim"}
+# What holds the jail's namespaces while tabs come and go; it says when the
+# start script is through (bwrap's info fd speaks before the mounts are made).
+LEADER = ["/bin/sh", "-c", "echo ready && exec sleep infinity"]
 
 
 class JailError(Exception):
@@ -120,6 +131,8 @@ class Jail:
         self.cgroup = Cgroup(spec.cgroup, spec.memory_mb, spec.max_pids, spec.cpu_percent)
         self._relays: list[subprocess.Popen] = []
         self._spawned: list[subprocess.Popen] = []
+        self._leader: subprocess.Popen | None = None
+        self._pidfd: int | None = None  # the jail's pid 1, whose namespaces tabs enter
 
     @property
     def run_dir(self) -> Path:
@@ -239,11 +252,7 @@ class Jail:
             "--seccomp", str(seccomp_fd),
             "--clearenv",
         ]
-        env = {"HOME": HOME, "USER": "candidate", "LOGNAME": "candidate", "SHELL": "/bin/bash",
-               "TERM": "xterm-256color", "LANG": "C.UTF-8",
-               "PATH": "/opt/proctor/bin:/usr/local/bin:/usr/bin:/bin",
-               "KUBECONFIG": f"{HOME}/.kube/config", "EDITOR": "vim"}
-        for k, v in env.items():
+        for k, v in ENV.items():
             args += ["--setenv", k, v]
         return args
 
@@ -255,7 +264,7 @@ class Jail:
                 "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all",
                 "--no-new-privs", "--", "/bin/bash", "/etc/proctor/start", *argv]
 
-    def _fds(self) -> tuple[dict[str, tuple[int, int]], int, int]:
+    def _fds(self, extra: list[str] = ()) -> tuple[dict[str, tuple[int, int]], int, int]:
         """memfds for bwrap: (dest -> (fd, mode)), the seccomp program, the options."""
         etcd_port = _host_port(self.spec.etcd_endpoint)[1] if self.spec.etcd_endpoint else None
         rendered = jailfiles.files(
@@ -265,7 +274,7 @@ class Jail:
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)
                  for dest, (text, mode) in rendered.items()}
         sc = seccomp.program_fd()
-        opts = self._options(files, sc)
+        opts = list(extra) + self._options(files, sc)
         args = jailfiles.memfd("args", b"".join(a.encode() + b"\0" for a in opts))
         return files, sc, args
 
@@ -281,29 +290,94 @@ class Jail:
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
 
     def spawn(self, argv: list[str], stdin=None, stdout=None, stderr=None,
-              tty: int | None = None) -> subprocess.Popen:
-        """Start ``argv`` inside the jail (prepare() first).
+              tty: int | None = None, info_fd: int | None = None) -> subprocess.Popen:
+        """Start ``argv`` in a jail of its own (prepare() first): new namespaces,
+        the same uid, cgroup, disk and tunnels. ``info_fd``: bwrap writes
+        ``{"child-pid": N}`` there, N being the jail's pid 1 on the host.
 
         With ``tty`` (a pty's slave fd, also given as stdin/stdout/stderr) the
         process leads a new session with that pty as its controlling terminal,
         so the shell has job control and Ctrl-C reaches what runs in it.
         """
-        def preexec():
-            if tty is not None:
-                os.setsid()
-                fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
-            self.preexec()
-
-        files, sc, args = self._fds()
+        files, sc, args = self._fds(["--info-fd", str(info_fd)] if info_fd is not None else [])
         fds = [fd for fd, _ in files.values()] + [sc, args]
         try:
             proc = subprocess.Popen(
                 [_tool("bwrap", "bubblewrap"), "--args", str(args), "--", *self._command(argv)],
-                stdin=stdin, stdout=stdout, stderr=stderr, preexec_fn=preexec, close_fds=True,
-                pass_fds=fds, env={"PATH": "/usr/bin:/bin"})
+                stdin=stdin, stdout=stdout, stderr=stderr, preexec_fn=self._preexec_fn(tty),
+                close_fds=True, pass_fds=fds + ([info_fd] if info_fd is not None else []),
+                env={"PATH": "/usr/bin:/bin"}, start_new_session=tty is None)
         finally:
             for fd in fds:
                 os.close(fd)
+        self._spawned.append(proc)
+        return proc
+
+    def _preexec_fn(self, tty: int | None):
+        def preexec():
+            if tty is not None:
+                os.setsid()
+                fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
+            _die_with_parent(signal.SIGKILL)
+            self.preexec()
+        return preexec
+
+    # -- one jail, several shells ----------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the jail started by ``start()`` still holds its namespaces."""
+        return self._leader is not None and self._leader.poll() is None
+
+    def start(self) -> None:
+        """Prepare the jail and start its leader, a process that only holds the
+        namespaces (and started the tunnels' near ends), so that the shells
+        entered with ``enter()`` come and go independently. Idempotent."""
+        if self.running:
+            return
+        self.prepare()
+        info_r, info_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        try:
+            self._leader = self.spawn(LEADER, stdin=subprocess.DEVNULL, stdout=ready_w,
+                                      stderr=subprocess.DEVNULL, info_fd=info_w)
+            os.close(info_w)
+            os.close(ready_w)
+            info_w = ready_w = -1
+            info, ready = _read_until(info_r, b"}"), _read_until(ready_r, b"ready\n")
+            pid = json.loads(info or b"{}").get("child-pid")
+            if not pid or b"ready" not in ready or not self.running:
+                raise JailError(f"the jail of attempt {self.spec.attempt} did not start")
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+            self._pidfd = os.pidfd_open(pid)
+        finally:
+            for fd in (info_r, info_w, ready_r, ready_w):
+                if fd >= 0:
+                    os.close(fd)
+
+    def enter(self, argv: list[str], stdin=None, stdout=None, stderr=None,
+              tty: int | None = None) -> subprocess.Popen:
+        """Start ``argv`` in this running jail (``start()`` first), in its
+        namespaces, under its seccomp filter, as its candidate (``enter.py``)."""
+        if not self.running or self._pidfd is None:
+            raise JailError(f"the jail of attempt {self.spec.attempt} is not running")
+        sc = seccomp.program_fd()
+        root = -1
+        try:
+            root = os.open(f"/proc/{_pid_of(self._pidfd)}/root", os.O_PATH | os.O_DIRECTORY)
+            if select.select([self._pidfd], [], [], 0)[0]:  # readable: the process is gone
+                raise JailError(f"the jail of attempt {self.spec.attempt} has ended")
+            spec = {"pidfd": self._pidfd, "root": root, "seccomp": sc,
+                    "argv": self._command(argv), "env": ENV}
+            proc = subprocess.Popen(
+                [sys.executable, "-I", enter.__file__], stdin=stdin, stdout=stdout, stderr=stderr,
+                preexec_fn=self._preexec_fn(tty), close_fds=True,
+                pass_fds=[self._pidfd, root, sc], start_new_session=tty is None,
+                env={"PATH": "/usr/bin:/bin", enter.ENV: json.dumps(spec)})
+        finally:
+            os.close(sc)
+            if root >= 0:
+                os.close(root)
         self._spawned.append(proc)
         return proc
 
@@ -321,7 +395,10 @@ class Jail:
                 p.wait(5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._relays, self._spawned = [], []
+        self._relays, self._spawned, self._leader = [], [], None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
         left = self.cgroup.remove()
         if left:
             log.warning("cgroups of attempt %s still busy: %s", self.spec.attempt,
@@ -332,11 +409,33 @@ class Jail:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _die_with_parent() -> None:
-    """The relay ends when the portal does (shells are forked from a thread
+def _die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """The process ends when the portal does (shells are forked from a thread
     that lives as long as the process, so the 'parent died' signal means it)."""
     PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
+
+
+def _read_until(fd: int, end: bytes, timeout: float = 15) -> bytes:
+    """What ``fd`` gives until ``end``, EOF or ``timeout`` seconds."""
+    data, deadline = b"", time.monotonic() + timeout
+    while end not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _pid_of(pidfd: int) -> int:
+    """The pid a pidfd refers to (its ``Pid:`` line in /proc/self/fdinfo)."""
+    for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
+        if line.startswith("Pid:"):
+            return int(line.split()[1])
+    raise JailError("the kernel does not say which process a pidfd is (Linux 5.8+ needed)")
 
 
 def _host_port(url: str) -> tuple[str, int]:

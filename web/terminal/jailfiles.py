@@ -50,8 +50,9 @@ def kubectl_completion(kubectl: str, mtime: float) -> str:
 
 
 def start_script(etcd_host_port: int | None) -> str:
-    """Runs first in the jail, as the candidate: the near ends of the tunnels,
-    the kubeconfig in the home, then the command (``exec "$@"``).
+    """Runs first in the jail and in each tab entered into it, as the candidate:
+    the near ends of the tunnels unless they answer, the kubeconfig in the home,
+    then the command (``exec "$@"``).
 
     The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
     (etcdctl's default) and also at its port on the host, so an endpoint a
@@ -62,12 +63,15 @@ def start_script(etcd_host_port: int | None) -> str:
         listens += [(ETCD_PORT, "etcd.sock")] + (
             [(etcd_host_port, "etcd.sock")] if etcd_host_port not in (ETCD_PORT, API_PORT) else [])
     starts = "".join(
-        f"socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
+        f"  setsid socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
         f"UNIX-CONNECT:/run/proctor/{sock} >/dev/null 2>&1 &\n" for port, sock in listens)
+    up = f"(exec 3<>/dev/tcp/127.0.0.1/{API_PORT}) 2>/dev/null"
     return (
-        "umask 022\n" + starts +
-        f"for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/{API_PORT}) 2>/dev/null && break; "
-        "sleep 0.02; done\n"
+        "umask 022\n"
+        # the jail's first process starts the tunnels; a tab opened later finds
+        # them up, unless the candidate killed them: then it starts them again
+        f"if ! {up}; then\n" + starts + "fi\n"
+        f"for i in $(seq 50); do {up} && break; sleep 0.02; done\n"
         'if [ ! -e "$HOME/.kube/config" ] && [ ! -L "$HOME/.kube/config" ]; then\n'
         '  mkdir -p "$HOME/.kube" 2>/dev/null &&\n'
         '    install -m 600 /etc/proctor/kubeconfig "$HOME/.kube/config" 2>/dev/null\n'

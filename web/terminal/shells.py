@@ -15,7 +15,9 @@ import logging
 import os
 import pty
 import queue
+import signal
 import struct
+import subprocess
 import termios
 import threading
 import time
@@ -25,9 +27,10 @@ from pathlib import Path
 
 from . import cgroups
 from .jail import Jail, JailSpec
+from .screen import ScreenState
 
 log = logging.getLogger(__name__)
-SCROLLBACK = 64 * 1024
+MAX_TABS = 4  # shells per attempt, all in the one jail (its limits are shared)
 MAX_BEHIND = 2 * 1024 * 1024  # output one connection may have unsent before it is ended
 
 
@@ -77,30 +80,31 @@ class Subscription:
 
 
 class Shell:
-    def __init__(self, jail: Jail, deadline: float | None, idle_timeout: float):
+    """One bash on its own pty in an attempt's jail: one terminal tab."""
+
+    def __init__(self, jail: Jail, deadline: float | None, idle_timeout: float, tab: int = 0):
         self.jail = jail
+        self.tab = tab
         self.deadline = deadline
         self.idle_timeout = idle_timeout
         self.last_input = time.time()
-        self._buffer = bytearray()
+        self.screen = ScreenState(24, 80)
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
         master, slave = pty.openpty()
         _set_size(slave, 24, 80)
         self.master = master
-
         try:
-            jail.prepare()
-            self.proc = jail.spawn(["bash", "-i"], stdin=slave, stdout=slave, stderr=slave,
+            jail.start()
+            self.proc = jail.enter(["bash", "-i"], stdin=slave, stdout=slave, stderr=slave,
                                    tty=slave)
         except BaseException:
             os.close(master)
-            jail.stop()
             raise
         finally:
             os.close(slave)
         self._reader = threading.Thread(target=self._read, daemon=True,
-                                        name=f"shell-{jail.spec.attempt}")
+                                        name=f"shell-{jail.spec.attempt}-{tab}")
         self._reader.start()
 
     def _read(self) -> None:
@@ -112,9 +116,7 @@ class Shell:
             if not data:
                 break
             with self._lock:
-                self._buffer += data
-                if len(self._buffer) > SCROLLBACK:
-                    del self._buffer[: len(self._buffer) - SCROLLBACK]
+                self.screen.feed(data)
                 subs = list(self._subscribers)
             for sub in subs:
                 if not sub.put(data):
@@ -122,6 +124,7 @@ class Shell:
                         self._subscribers.discard(sub)
         with self._lock:
             subs = list(self._subscribers)
+            self._subscribers.clear()
         for sub in subs:
             sub.end()
 
@@ -130,14 +133,18 @@ class Shell:
         return self.proc.poll() is None
 
     def attach(self) -> tuple[bytes, Subscription]:
-        """The recent screen, and what comes next (None = the end)."""
+        """The screen as it is (painted from the server's own terminal state,
+        so it holds no query for the browser to answer), and what comes next
+        (None = the end)."""
         sub = Subscription()
-        with self._lock:
+        with self._lock:  # nothing printed between the picture and the stream is lost
             self._subscribers.add(sub)
-            backlog = bytes(self._buffer)
-        if not self.alive:
+            picture = self.screen.render()
+        if not self._reader.is_alive():
+            with self._lock:
+                self._subscribers.discard(sub)
             sub.end()
-        return backlog, sub
+        return picture, sub
 
     def detach(self, sub: Subscription) -> None:
         with self._lock:
@@ -153,18 +160,22 @@ class Shell:
         os.write(self.master, data)
 
     def resize(self, rows: int, cols: int) -> None:
-        _set_size(self.master, max(2, min(rows, 500)), max(10, min(cols, 1000)))
+        rows, cols = max(2, min(rows, 500)), max(10, min(cols, 1000))
+        with self._lock:  # in order with the output around it
+            self.screen.resize(rows, cols)
+            _set_size(self.master, rows, cols)
 
     def stop(self) -> None:
-        self.jail.stop()
-        try:
-            self.proc.kill()
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(5)
-        except Exception:  # noqa: BLE001 - already gone is fine
-            pass
+        """Close this tab: a hangup for the shell, which passes it to its jobs
+        (what nohup or setsid started stays until the jail stops)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(2)
         try:
             os.close(self.master)
         except OSError:
@@ -176,16 +187,17 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
 
 
 class ShellManager:
-    """All live shells of this portal process, by attempt id."""
+    """All live shells of this portal process, by (attempt, tab), and the one
+    jail per attempt they run in."""
 
     def __init__(self, jail_root: Path, idle_timeout: float = 1800.0,
                  status: Callable[[int], tuple[bool, float | None]] | None = None,
                  prefix: str = ""):
-        """``status(attempt) -> (running, deadline)`` lets the reaper end a
-        shell as soon as its attempt ends, whoever ended it (the candidate, the
-        worker at the deadline, an admin). ``prefix`` is the portal's
-        SANDBOX_PREFIX: the empty cgroups a crash of this portal left behind
-        are removed now."""
+        """``status(attempt) -> (open, until)`` lets the reaper end an attempt's
+        shells as soon as its terminal closes, whoever closed it (the candidate,
+        the worker at the deadline, an admin, the end of a review window).
+        ``prefix`` is the portal's SANDBOX_PREFIX: the empty cgroups a crash of
+        this portal left behind are removed now."""
         removed = cgroups.sweep(prefix)
         if removed:
             log.info("removed %d empty cgroups left by a previous run", len(removed))
@@ -194,11 +206,14 @@ class ShellManager:
         self.status = status
         # bwrap runs with --die-with-parent, and the kernel's "parent died"
         # signal fires when the *thread* that forked it ends. Websocket
-        # handler threads end with their connection, so shells are forked
-        # from this one long-lived thread instead.
+        # handler threads end with their connection, so jails and shells are
+        # forked from this one long-lived thread instead.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shell-spawner")
-        self._shells: dict[int, Shell] = {}
-        self._lock = threading.Lock()
+        self._shells: dict[tuple[int, int], Shell] = {}
+        self._jails: dict[int, Jail] = {}
+        self._deadlines: dict[int, float | None] = {}
+        self._started: dict[int, float] = {}
+        self._lock = threading.RLock()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
         self._reaper.start()
         # the shells die with the portal anyway (bwrap --die-with-parent); stopping
@@ -206,28 +221,91 @@ class ShellManager:
         atexit.register(self.stop_all)
 
     def get_or_start(self, attempt: int, spec: Callable[[], JailSpec],
-                     deadline: float | None) -> Shell:
+                     deadline: float | None, tab: int = 0) -> Shell:
+        """The shell of tab ``tab`` (0 ≤ tab < MAX_TABS), started if need be,
+        with the attempt's jail (started if need be)."""
+        if not 0 <= tab < MAX_TABS:
+            raise ValueError(f"tab {tab} is not between 0 and {MAX_TABS - 1}")
         with self._lock:
-            shell = self._shells.get(attempt)
+            self._deadlines[attempt] = deadline
+            shell = self._shells.get((attempt, tab))
             if shell is not None and shell.alive:
                 shell.deadline = deadline
                 return shell
             if shell is not None:
+                self._shells.pop((attempt, tab))
                 shell.stop()
-            jail = Jail(spec(), self.jail_root)
-            shell = self._spawner.submit(Shell, jail, deadline, self.idle_timeout).result()
-            self._shells[attempt] = shell
+            jail = self._jails.get(attempt)
+            if jail is not None and not jail.running:  # its leader was killed: start over
+                self.stop(attempt)
+                jail = None
+            if jail is None:
+                jail = self._jails[attempt] = Jail(spec(), self.jail_root)
+                self._started[attempt] = time.time()
+            try:
+                shell = self._spawner.submit(Shell, jail, deadline, self.idle_timeout,
+                                             tab).result()
+            except BaseException:
+                if not self.tabs(attempt):
+                    self.stop(attempt)
+                raise
+            self._shells[(attempt, tab)] = shell
             return shell
 
-    def stop(self, attempt: int) -> None:
+    def tabs(self, attempt: int) -> list[int]:
+        """The attempt's tabs whose shell runs."""
         with self._lock:
-            shell = self._shells.pop(attempt, None)
+            return sorted(t for (a, t), sh in self._shells.items() if a == attempt and sh.alive)
+
+    def close_tab(self, attempt: int, tab: int) -> None:
+        """End one tab's shell; the jail and the other tabs go on."""
+        with self._lock:
+            shell = self._shells.pop((attempt, tab), None)
         if shell is not None:
             shell.stop()
 
+    def stop(self, attempt: int) -> None:
+        """End every shell of the attempt and its jail (processes, tunnels, cgroup)."""
+        with self._lock:
+            shells = [self._shells.pop(k) for k in list(self._shells) if k[0] == attempt]
+            jail = self._jails.pop(attempt, None)
+            self._deadlines.pop(attempt, None)
+            self._started.pop(attempt, None)
+        if jail is not None:
+            jail.stop()  # first: a shell's jobs may ignore the hangup
+        for shell in shells:
+            shell.stop()
+
     def stop_all(self) -> None:
-        for attempt in list(self._shells):
+        for attempt in list(self._jails):
             self.stop(attempt)
+
+    def _why_stop(self, attempt: int, now: float, ask: bool) -> str | None:
+        """Why the attempt's shells should stop now, if they should."""
+        deadline = self._deadlines.get(attempt)
+        if deadline is not None and now >= deadline:
+            return "deadline"
+        if ask and self.status is not None:
+            try:
+                running, deadline = self.status(attempt)
+            except Exception:  # noqa: BLE001 - the DB may blink; try next time
+                log.exception("status of attempt %s", attempt)
+                running = True
+            else:
+                with self._lock:
+                    if attempt in self._deadlines:
+                        self._deadlines[attempt] = deadline
+            if not running:
+                return "attempt ended"
+        jail = self._jails.get(attempt)
+        if jail is not None and not jail.running:
+            return "jail ended"
+        with self._lock:
+            shells = [sh for (a, _), sh in self._shells.items() if a == attempt]
+        last = max([sh.last_input for sh in shells] + [self._started.get(attempt, now)])
+        if not any(sh.attached for sh in shells) and now - last > self.idle_timeout:
+            return "idle"
+        return None
 
     def _reap_loop(self) -> None:
         tick = 0
@@ -235,23 +313,12 @@ class ShellManager:
             time.sleep(0.5)
             tick += 1
             now = time.time()
-            for attempt, shell in list(self._shells.items()):
-                why = None
-                if shell.deadline is not None and now >= shell.deadline:
-                    why = "deadline"
-                elif self.status is not None and tick % 4 == 0:
-                    try:
-                        running, deadline = self.status(attempt)
-                    except Exception:  # noqa: BLE001 - the DB may blink; try next time
-                        log.exception("status of attempt %s", attempt)
-                        running, deadline = True, shell.deadline
-                    shell.deadline = deadline
-                    if not running:
-                        why = "attempt ended"
-                elif not shell.alive:
-                    why = "exited"
-                elif shell.attached == 0 and now - shell.last_input > shell.idle_timeout:
-                    why = "idle"
+            for (attempt, tab), shell in list(self._shells.items()):
+                if not shell.alive and tab != 0:  # `exit` in a tab closes that tab
+                    log.info("tab %s of attempt %s exited", tab, attempt)
+                    self.close_tab(attempt, tab)
+            for attempt in list(self._jails):
+                why = self._why_stop(attempt, now, tick % 4 == 0)
                 if why:
-                    log.info("stopping the shell of attempt %s (%s)", attempt, why)
+                    log.info("stopping the shells of attempt %s (%s)", attempt, why)
                     self.stop(attempt)
