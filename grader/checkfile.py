@@ -73,7 +73,32 @@ def scan_checks(path: str | Path) -> tuple[list[CheckInfo], list[Problem]]:
                     add(sub, f"{node.name}::")
     if not checks:
         problems.append(problem(file, "no checks: define test_… functions, one per check"))
+    problems += _import_problems(tree, file)
     return checks, problems
+
+
+# What a checks.py may import from Proctor: these modules, and only the names they offer.
+CHECK_MODULES = ("grader.checks", "grader.answers", "grader.kube")
+
+
+def _import_problems(tree: ast.Module, file: Path) -> list[Problem]:
+    """``from grader.checks import must_gett`` fails only at grading, as an import
+    error on every check of the task: say so at lint, with the names there are."""
+    import importlib
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.module not in CHECK_MODULES:
+            continue
+        module = importlib.import_module(node.module)
+        offered = set(getattr(module, "__all__", None) or
+                      (n for n in dir(module) if not n.startswith("_")))
+        for alias in node.names:
+            if alias.name != "*" and alias.name not in offered:
+                close = sorted(n for n in offered if n[:4] == alias.name[:4]) or sorted(offered)[:8]
+                out.append(problem(file, f"{node.module} has no {alias.name!r}; it offers "
+                                         f"{', '.join(close)}{' …' if len(close) < len(offered) else ''}",
+                                   node.lineno))
+    return out
 
 
 def params_used(path: str | Path) -> dict[str, int]:

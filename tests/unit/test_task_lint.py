@@ -289,3 +289,9 @@ def test_hint_nested_by_four_spaces(task_dir):
     edit(task_dir / "task.yaml", "hints:\n", "hints:\n  - |\n    Steps:\n\n    - one\n        - deeper\n")
     msg = only(task_dir)
     assert "hints[0]: this item is nested by four spaces" in msg
+
+
+def test_checks_import_a_name_the_library_lacks(task_dir):
+    edit(task_dir / "checks.py", "import pytest\n", "import pytest\n\nfrom grader.checks import must_gett\n")
+    msg = only(task_dir)
+    assert "grader.checks has no 'must_gett'; it offers " in msg and "must_get …" in msg
