@@ -205,8 +205,9 @@ def test_no_host_path_in_cmdline_environment_or_mount_table(jail, sandbox, kwok_
     for s in secrets:
         assert s not in head, f"/proc/*/cmdline or the environment shows the host path {s}"
     for line in mountinfo.splitlines():
-        if line.split()[4:5] in (["/opt/proctor/bin/kubectl"], ["/opt/proctor/bin/etcdctl"]):
-            continue  # the toolchain's path: documented in docs/security.md
+        if line.split()[4:5] in (["/opt/proctor/bin/kubectl"], ["/opt/proctor/bin/etcdctl"],
+                                 ["/opt/proctor/bin/helm"]):
+            continue  # the toolchain's paths: documented in docs/security.md
         for s in secrets:
             assert s not in line, f"/proc/self/mountinfo shows the host path {s}: {line}"
 

@@ -98,3 +98,18 @@ def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     assert not running(shell, ["sleep", "301"]), "Ctrl-C did not end the foreground job"
     s.run("kill %1; wait")
     assert not running(shell, ["sleep", "300"]), "kill %1 did not end the background job"
+
+
+def test_helm_installs_a_chart_into_the_candidates_cluster(shell):
+    """helm is in the exam shell, with completion; no repository needed: a chart
+    made with `helm create` installs into the candidate's own cluster (kwok: the
+    release is deployed, its pods are simulated)."""
+    s = Screen(shell)
+    assert 'Version:"v3.' in s.run("helm version")
+    assert "complete -o default -F __start_helm helm" in s.run("complete -p helm")
+    s.run("cd /tmp && helm create mychart >/dev/null")
+    out = s.run("helm install web ./mychart --namespace default 2>&1; "
+                "helm list -o json; kubectl get deploy -l app.kubernetes.io/instance=web -o name",
+                timeout=90)
+    assert "STATUS: deployed" in out and '"status":"deployed"' in out, out
+    assert "deployment.apps/web-mychart" in out, out

@@ -245,6 +245,7 @@ class Jail:
         args += [
             "--ro-bind", str(tc.binary("kubectl")), "/opt/proctor/bin/kubectl",
             "--ro-bind", str(tc.binary("etcdctl")), "/opt/proctor/bin/etcdctl",
+            "--ro-bind", str(tc.tool("helm")), "/opt/proctor/bin/helm",
             "--bind", str(self.home), HOME,
             "--bind", str(self.answers), ANSWERS,
             "--ro-bind", str(self.run_dir), "/run/proctor",
@@ -270,6 +271,7 @@ class Jail:
         rendered = jailfiles.files(
             uid=self.spec.uid, grader_gid=self.spec.grader_gid,
             host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
+            helm=Toolchain().tool("helm"),
             nodes=self.spec.nodes, unjoined=self.spec.unjoined, etcd_host_port=etcd_port)
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)
                  for dest, (text, mode) in rendered.items()}

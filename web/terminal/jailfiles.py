@@ -43,10 +43,15 @@ def kubeconfig(host_kubeconfig: Path) -> str:
     return yaml.safe_dump(cfg)
 
 
-@functools.lru_cache(maxsize=4)
-def kubectl_completion(kubectl: str, mtime: float) -> str:
-    return subprocess.run([kubectl, "completion", "bash"], capture_output=True, text=True,
+@functools.lru_cache(maxsize=8)
+def _completion(binary: str, mtime: float) -> str:
+    return subprocess.run([binary, "completion", "bash"], capture_output=True, text=True,
                           timeout=30).stdout
+
+
+def completion(binary: Path) -> str:
+    """``binary completion bash`` (kubectl's, helm's), once per build of it."""
+    return _completion(str(binary), binary.stat().st_mtime)
 
 
 def start_script(etcd_host_port: int | None) -> str:
@@ -80,12 +85,11 @@ def start_script(etcd_host_port: int | None) -> str:
         'exec "$@"\n')
 
 
-def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path,
+def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, helm: Path,
           nodes: list[str], unjoined: list[str], etcd_host_port: int | None
           ) -> dict[str, tuple[str, int]]:
     """Path inside the jail -> (content, mode)."""
     names = ", ".join(n + (" (not joined)" if n in unjoined else "") for n in nodes)
-    mtime = kubectl.stat().st_mtime
     return {
         "/etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
                         f"candidate:x:{uid}:{uid}:candidate:{HOME}:/bin/bash\n", 0o444),
@@ -98,7 +102,8 @@ def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path,
         "/etc/vim/vimrc": ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
                            "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
                            "set backspace=indent,eol,start\n", 0o444),
-        "/etc/proctor/kubectl_completion": (kubectl_completion(str(kubectl), mtime), 0o444),
+        "/etc/proctor/kubectl_completion": (completion(kubectl), 0o444),
+        "/etc/proctor/helm_completion": (completion(helm), 0o444),
         "/etc/proctor/kubeconfig": (kubeconfig(host_kubeconfig), 0o444),
         "/etc/proctor/start": (start_script(etcd_host_port), 0o444),
         "/opt/proctor/bin/ssh": (nodeshell.CLIENT, 0o555),
@@ -124,12 +129,13 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
   . /usr/share/bash-completion/bash_completion
 fi
 . /etc/proctor/kubectl_completion
+. /etc/proctor/helm_completion
 alias k=kubectl
 complete -o default -F __start_kubectl k
 export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
-  printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), vim, nano, less\n'
+  printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), helm, vim, nano, less\n'
   printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: exam\n\n'
 fi
 """
