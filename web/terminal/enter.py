@@ -19,8 +19,11 @@ status; the child dies with it (``PR_SET_PDEATHSIG``).
 import ctypes
 import json
 import os
+import select
 import signal
 import sys
+import time
+from pathlib import Path
 
 ENV = "PROCTOR_ENTER"
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
@@ -80,6 +83,30 @@ def main() -> None:
         except ChildProcessError:
             os._exit(0)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+# -- for the portal's side (jail.Jail.start and .enter) --------------------------------
+
+def read_until(fd: int, end: bytes, timeout: float = 15) -> bytes:
+    """What ``fd`` gives until ``end``, EOF or ``timeout`` seconds."""
+    data, deadline = b"", time.monotonic() + timeout
+    while end not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def pid_of(pidfd: int) -> int:
+    """The pid a pidfd refers to (its ``Pid:`` line in /proc/self/fdinfo)."""
+    for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
+        if line.startswith("Pid:"):
+            return int(line.split()[1])
+    raise OSError("the kernel does not say which process a pidfd is (Linux 5.8+ needed)")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,13 @@ Each attempt's shell runs:
   host ends of its tunnels join too, and with ``RLIMIT_NPROC``,
   ``RLIMIT_FSIZE`` and ``RLIMIT_NOFILE``.
 
+The portal starts the jail once per attempt (``start``: a leader holding its
+namespaces) and *enters* it for each terminal tab (``enter``, see
+``enter.py``); ``spawn`` runs a command in a jail of its own (the tests).
+
     >>> jail = Jail(JailSpec(attempt=42, workspace=ws, kubeconfig=kc), root)  # doctest: +SKIP
-    >>> jail.prepare()                                                        # doctest: +SKIP
-    >>> proc = jail.spawn(["bash", "-i"], tty=slave, stdin=slave, ...)        # doctest: +SKIP
+    >>> jail.start()                                                          # doctest: +SKIP
+    >>> proc = jail.enter(["bash", "-i"], tty=slave, stdin=slave, ...)        # doctest: +SKIP
     >>> jail.stop()                                                           # doctest: +SKIP
 """
 
@@ -345,7 +349,7 @@ class Jail:
             os.close(info_w)
             os.close(ready_w)
             info_w = ready_w = -1
-            info, ready = _read_until(info_r, b"}"), _read_until(ready_r, b"ready\n")
+            info, ready = enter.read_until(info_r, b"}"), enter.read_until(ready_r, b"ready\n")
             pid = json.loads(info or b"{}").get("child-pid")
             if not pid or b"ready" not in ready or not self.running:
                 raise JailError(f"the jail of attempt {self.spec.attempt} did not start")
@@ -366,7 +370,8 @@ class Jail:
         sc = seccomp.program_fd()
         root = -1
         try:
-            root = os.open(f"/proc/{_pid_of(self._pidfd)}/root", os.O_PATH | os.O_DIRECTORY)
+            pid1 = enter.pid_of(self._pidfd)
+            root = os.open(f"/proc/{pid1}/root", os.O_PATH | os.O_DIRECTORY)
             if select.select([self._pidfd], [], [], 0)[0]:  # readable: the process is gone
                 raise JailError(f"the jail of attempt {self.spec.attempt} has ended")
             spec = {"pidfd": self._pidfd, "root": root, "seccomp": sc,
@@ -416,28 +421,6 @@ def _die_with_parent(sig: int = signal.SIGTERM) -> None:
     that lives as long as the process, so the 'parent died' signal means it)."""
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
-
-
-def _read_until(fd: int, end: bytes, timeout: float = 15) -> bytes:
-    """What ``fd`` gives until ``end``, EOF or ``timeout`` seconds."""
-    data, deadline = b"", time.monotonic() + timeout
-    while end not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _pid_of(pidfd: int) -> int:
-    """The pid a pidfd refers to (its ``Pid:`` line in /proc/self/fdinfo)."""
-    for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
-        if line.startswith("Pid:"):
-            return int(line.split()[1])
-    raise JailError("the kernel does not say which process a pidfd is (Linux 5.8+ needed)")
 
 
 def _host_port(url: str) -> tuple[str, int]:

@@ -1,0 +1,158 @@
+"""The exam terminal in a real browser (Chromium), against a real portal and
+worker (`proctor run`) on a real kwok cluster, on the CKAD mock in practice:
+
+- vim, then a task switch and back: the prompt shows only what is typed next
+  (no answers to vim's terminal queries land on it);
+- `kubectl edit` of a Deployment, driven with vim's keys, saves a change;
+- a second tab: a command there, back to the first, both screens intact;
+- `helm version` prints the pinned release;
+- the review window: finishing with it kept, the terminal still connects and
+  the cluster answers until keep_until, then the shell ends and the terminal's
+  guard refuses.
+
+Screenshots: terminal-after-vim.png, terminal-two-tabs.png, terminal-review.png."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+
+import pytest
+
+from e2e_portal import (ARTIFACTS, SCREEN, finish_practice, log_in, run_portal, start_practice,
+                        wait_screen)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+PROMPT = "candidate@exam:~$ "
+
+
+@pytest.fixture(scope="module")
+def term_portal(tmp_path_factory):
+    # No warm pool (a shared machine, one cold practice); a one-minute review window.
+    with run_portal(tmp_path_factory.mktemp("terminal-portal"), "exam-terminal-portal.log",
+                    PROCTOR_POOL_SIZE="0", PROCTOR_PRACTICE_REVIEW_MINUTES="1") as p:
+        yield p
+
+
+def screen(page) -> str:
+    return page.evaluate(SCREEN)
+
+
+def connected(page, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
+        timeout=timeout)
+    wait_screen(page, PROMPT.strip())
+
+
+def type_line(page, text: str) -> None:
+    page.evaluate("() => window.proctorTerminal.term.focus()")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def run(page, command: str, marker: str, timeout: float = 60_000) -> None:
+    type_line(page, command)
+    wait_screen(page, marker, timeout)
+
+
+def prompt_lines(page) -> list[str]:
+    return [line for line in screen(page).splitlines() if line.startswith(PROMPT)]
+
+
+def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
+        term_portal, browser_page):
+    page = browser_page
+    log_in(page, term_portal, "candidate")
+    attempt_url = start_practice(page, term_portal, "ckad-mock", timeout=600_000)
+    aid = int(attempt_url.rsplit("/", 1)[1])
+    connected(page)
+
+    # vim: write a file, quit; then another task and back
+    run(page, "vim /tmp/e2e.yaml", "e2e.yaml")
+    page.wait_for_function(f"() => ({SCREEN})().includes('[New]')")
+    page.keyboard.type("iapiVersion: v1")
+    page.keyboard.press("Escape")
+    type_line(page, ":wq")
+    wait_screen(page, "written")
+    connected(page)
+    page.goto(attempt_url + "/tasks/2")
+    connected(page)
+    page.goto(attempt_url + "/tasks/1")
+    connected(page)
+    run(page, "echo TYPED-$((20+22)); cat /tmp/e2e.yaml", "TYPED-42\napiVersion: v1")
+    lines = prompt_lines(page)
+    assert PROMPT + "echo TYPED-$((20+22)); cat /tmp/e2e.yaml" in lines, lines
+    text = screen(page)
+    for junk in ("rgb:", "0;276;0c", "command not found", "^[["):
+        assert junk not in text, f"{junk!r} on the screen after vim and a task switch:\n{text}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "terminal-after-vim.png"))
+
+    # kubectl edit, driven with vim's keys
+    run(page, "kubectl create deployment e2e-web --image=nginx:1.22 --replicas=1",
+        "deployment.apps/e2e-web created")
+    type_line(page, "kubectl edit deployment e2e-web")
+    page.wait_for_function(f"() => ({SCREEN})().includes('kind: Deployment')")
+    type_line(page, ":%s/replicas: 1/replicas: 2/")
+    type_line(page, ":wq")
+    wait_screen(page, "deployment.apps/e2e-web edited")
+    run(page, "kubectl get deploy e2e-web -o jsonpath='{.spec.replicas}{\"\\n\"}'; echo END",
+        "2\nEND")
+
+    # helm, as installed in the exam shell
+    run(page, "helm version --short", "v3.22.0")
+
+    # a second tab in the same jail
+    page.get_by_role("button", name="Open another terminal tab").click()
+    page.wait_for_function("() => window.proctorTerminal.tab() === 1")
+    connected(page)
+    run(page, "echo IN-TAB-$((1+1)); cat /tmp/e2e.yaml", "IN-TAB-2\napiVersion: v1")
+    page.screenshot(path=str(ARTIFACTS / "terminal-two-tabs.png"))
+    page.get_by_role("tab", name=re.compile("Terminal 1")).click()
+    page.wait_for_function("() => window.proctorTerminal.tab() === 0")
+    first = screen(page)
+    assert "TYPED-42" in first and "IN-TAB-2" not in first, first
+    page.get_by_role("tab", name=re.compile("Terminal 2")).click()
+    page.wait_for_function("() => window.proctorTerminal.tab() === 1")
+    assert "IN-TAB-2" in screen(page)
+    # both tabs survive a task switch, each with its own screen
+    page.goto(attempt_url + "/tasks/2")
+    connected(page)
+    page.wait_for_function("() => window.proctorTerminal.tabs().length === 2")
+    assert "TYPED-42" in screen(page)
+    page.get_by_role("tab", name=re.compile("Terminal 2")).click()
+    connected(page)
+    wait_screen(page, "IN-TAB-2")
+
+    # the review window: asked for at the finish
+    status = page.evaluate("""async (url) => {
+        const token = document.querySelector('meta[name=csrf-token]').content;
+        const r = await fetch(url, {method: 'POST', body: new URLSearchParams({csrf_token: token}),
+                                    headers: {'X-Requested-With': 'fetch'}});
+        return r.status; }""", attempt_url + "/review")
+    assert status == 204
+    finish_practice(page, attempt_url, timeout=300_000)
+    db = term_portal["root"] / "instance" / "proctor.db"
+    with sqlite3.connect(db, timeout=30) as conn:
+        (keep_until, sandbox_state), = conn.execute(
+            "SELECT keep_until, sandbox_state FROM attempts WHERE id = ?", (aid,)).fetchall()
+    assert keep_until and sandbox_state == "ready", (keep_until, sandbox_state)
+    page.goto(attempt_url + "/review")
+    connected(page)
+    assert "nothing you do here changes it" in page.inner_text("#review-note")
+    run(page, "kubectl get deploy e2e-web -o name", "deployment.apps/e2e-web")
+    page.screenshot(path=str(ARTIFACTS / "terminal-review.png"))
+
+    # keep_until passes: the shell ends and the guard refuses a new connection
+    left_ms = max(0.0, keep_until - time.time()) * 1000
+    wait_screen(page, "[the shell has ended]", timeout=left_ms + 30_000)
+    refused = page.evaluate("""(url) => new Promise((done) => {
+        const ws = new WebSocket(url);
+        ws.onopen = () => { done('open'); ws.close(); };
+        ws.onclose = () => done('refused'); })""",
+        term_portal["base"].replace("http", "ws") + f"/attempts/{aid}/terminal")
+    assert refused == "refused"
+    page.goto(attempt_url + "/review")
+    assert not page.url.endswith("/review"), "the review page stays open after its window"
