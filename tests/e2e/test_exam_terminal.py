@@ -14,9 +14,15 @@ Screenshots: terminal-after-vim.png, terminal-two-tabs.png, terminal-review.png.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import re
+import socket
 import sqlite3
+import struct
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -72,8 +78,12 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     # vim: write a file, quit; then another task and back
     run(page, "vim /tmp/e2e.yaml", "e2e.yaml")
     page.wait_for_function(f"() => ({SCREEN})().includes('[New]')")
-    page.keyboard.type("iapiVersion: v1")
-    page.keyboard.press("Escape")
+    page.keyboard.type("i")
+    wait_screen(page, "-- INSERT --")
+    page.keyboard.type("apiVersion: v1")
+    wait_screen(page, "apiVersion: v1")
+    page.keyboard.press("Escape")  # and wait: Esc then ':' at once reads as Alt-:
+    page.wait_for_function(f"() => !({SCREEN})().includes('-- INSERT --')")
     type_line(page, ":wq")
     wait_screen(page, "written")
     connected(page)
@@ -126,6 +136,14 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     connected(page)
     wait_screen(page, "IN-TAB-2")
 
+    # a shell that ends in the middle of 20 MB of output: every frame whole, the
+    # end said, a close frame, and not one byte after it (no "Invalid frame header")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    frames, after = shell_ends_mid_output(term_portal["base"], f"/attempts/{aid}/terminal?tab=2",
+                                          cookies)
+    assert frames["binary"] > 20_000_000 and frames["ended"], frames
+    assert after == b"", f"bytes after the close frame: {after[:200]!r}"
+
     # the review window: asked for at the finish
     status = page.evaluate("""async (url) => {
         const token = document.querySelector('meta[name=csrf-token]').content;
@@ -156,3 +174,68 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     assert refused == "refused"
     page.goto(attempt_url + "/review")
     assert not page.url.endswith("/review"), "the review page stays open after its window"
+
+
+def shell_ends_mid_output(base: str, path: str, cookies: str) -> tuple[dict, bytes]:
+    """Open a terminal tab's websocket by hand, make its shell end while it
+    prints 20 MB, read every frame (failing on any that is malformed) up to the
+    server's close frame; returns the counts and whatever came after the close."""
+    parts = urlsplit(base)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"Sec-WebSocket-Version: 13\r\nOrigin: {base}\r\nCookie: {cookies}\r\n\r\n")
+                 .encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        assert chunk, f"no answer to the upgrade: {buf!r}"
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head[:200]
+
+    def send(text: str) -> None:  # a masked text frame (all-zero mask)
+        data = text.encode()
+        assert len(data) < 126
+        sock.sendall(struct.pack("!BB", 0x81, 0x80 | len(data)) + b"\0\0\0\0" + data)
+
+    def read(n: int) -> bytes:
+        nonlocal buf
+        while len(buf) < n:
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the connection ended without a close frame"
+            buf += chunk
+        data, buf = buf[:n], buf[n:]
+        return data
+
+    send('{"r": [24, 80]}')
+    send(json.dumps({"i": "exec sh -c 'yes | head -c 20000000'\r"}))
+    counts = {"binary": 0, "text": 0, "ended": False}
+    while True:
+        b0, b1 = read(2)
+        assert b0 & 0x70 == 0 and not b1 & 0x80, f"a malformed frame header: {b0:#x} {b1:#x}"
+        length = b1 & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", read(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", read(8))[0]
+        payload, opcode = read(length), b0 & 0x0F
+        assert opcode in (1, 2, 8, 9, 10), f"a frame of opcode {opcode}"
+        if opcode == 8:
+            break
+        if opcode == 1:
+            counts["text"] += 1
+            counts["ended"] |= json.loads(payload).get("ended", False)
+        elif opcode == 2:
+            counts["binary"] += len(payload)
+    sock.sendall(struct.pack("!BB", 0x88, 0x82) + b"\0\0\0\0" + struct.pack("!H", 1000))
+    sock.settimeout(10)
+    after = buf
+    try:
+        while chunk := sock.recv(1 << 16):
+            after += chunk
+    except OSError:
+        pass
+    sock.close()
+    return counts, after

@@ -59,3 +59,9 @@ def test_after_submit_is_refused(app, client, running, auth):
     assert attempt(app, running).state != "running"
     resp = client.get(f"/attempts/{running}/terminal", headers=OWN)
     assert resp.status_code == 403
+
+
+def test_a_tab_out_of_range_is_refused(client, running):
+    for tab in ("4", "99", "-1", "x", ""):
+        resp = client.get(f"/attempts/{running}/terminal?tab={tab}", headers=OWN)
+        assert resp.status_code == 400, tab
