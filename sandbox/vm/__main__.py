@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 
@@ -26,6 +27,8 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     started = time.monotonic()
+    # a killed build stops its VMs (Golden.build's cleanup runs on SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def progress(text: str) -> None:
         print(f"\033[36m{text}\033[0m", file=sys.stderr, flush=True)

@@ -75,6 +75,23 @@ TIMEOUTS = {"controlPlaneComponentHealthCheck": "40m0s", "kubeletHealthCheck": "
             "discovery": "40m0s"}
 
 
+# The control plane's probes, relaxed: under TCG on a busy host an API
+# server can take minutes to start, and kubeadm's own probes (startup 240 s,
+# liveness 8 x 10 s) kill it first, over and over. A restored sandbox keeps
+# these too, so a slow moment on the host does not restart its API server.
+PROBES = {"startupProbe": {"initialDelaySeconds": 10, "periodSeconds": 10,
+                           "timeoutSeconds": 60, "failureThreshold": 360},
+          "livenessProbe": {"initialDelaySeconds": 10, "periodSeconds": 30,
+                            "timeoutSeconds": 60, "failureThreshold": 20}}
+STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+
+
+def kubeadm_patches() -> dict[str, str]:
+    """kubeadm's ``patches`` directory: file name -> content."""
+    return {f"{pod}+strategic.yaml": yaml.safe_dump(
+        {"spec": {"containers": [{"name": pod, **PROBES}]}}) for pod in STATIC_PODS}
+
+
 def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
     """An empty string when the cluster is usable (``want`` Ready without start-up taints,
     CoreDNS available, the default ServiceAccount there), else what is not
@@ -114,10 +131,15 @@ def kubeadm_config(kube: str, etcd_tag: str) -> str:
         {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "InitConfiguration",
          "localAPIEndpoint": {"advertiseAddress": node_ip(0), "bindPort": 6443},
          "nodeRegistration": {"name": "controlplane", "criSocket": cri},
+         "patches": {"directory": "/root/kubeadm-patches"},
          "timeouts": TIMEOUTS},
         {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
          "kubernetesVersion": kube,
-         "apiServer": {"certSANs": ["127.0.0.1", "localhost", "controlplane", node_ip(0)]},
+         # API Priority and Fairness off: fewer start-up hooks and objects for an
+         # API server that starts in a TCG guest (kwok sandboxes run without it too)
+         "apiServer": {"certSANs": ["127.0.0.1", "localhost", "controlplane", node_ip(0)],
+                       "extraArgs": [{"name": "enable-priority-and-fairness",
+                                      "value": "false"}]},
          "networking": {"podSubnet": POD_SUBNET, "serviceSubnet": SERVICE_SUBNET},
          "etcd": {"local": {"imageTag": etcd_tag}}},
         {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
@@ -189,7 +211,7 @@ class Golden:
 
     @property
     def key(self) -> str:
-        return _digest(self.image.key, self.accel, APPEND, STAGES, TIMEOUTS, CP_MEMORY_MB,
+        return _digest(self.image.key, self.accel, APPEND, STAGES, TIMEOUTS, PROBES, CP_MEMORY_MB,
                        WORKER_MEMORY_MB, CP_CPUS, WORKER_CPUS, PRIVATE_NET,
                        kubeadm_config(self.image.kube, self.image.node.etcd_tag))
 
@@ -340,12 +362,21 @@ class _Builder:
         talk to the API run once it answers, and again if they fail (each
         is idempotent)."""
         config = "--config /root/kubeadm.yaml"
+        self.sh(cp, "mkdir -p /root/kubeadm-patches", 60)
+        for fname, text in kubeadm_patches().items():
+            cp.write(f"/root/kubeadm-patches/{fname}", text)
+        # The API server first, alone: the controller manager and the scheduler
+        # retrying against it take the CPU it needs to start (its own start-up
+        # checks have fixed deadlines, and it exits when it misses one).
         for phase in ("preflight", "certs all", "kubeconfig all", "etcd local",
-                      "control-plane all", "kubelet-start"):
+                      "control-plane apiserver", "kubelet-start"):
             self.sh(cp, f"kubeadm init phase {phase} {config}", 1800)
         self.step("waiting for the API server")
-        self.sh(cp, "until kubectl --kubeconfig /etc/kubernetes/super-admin.conf get --raw=/readyz "
-                    ">/dev/null 2>&1; do sleep 2; done", 3600)
+        readyz = ("until kubectl --kubeconfig /etc/kubernetes/super-admin.conf get --raw=/readyz "
+                  ">/dev/null 2>&1; do sleep 2; done")
+        self.sh(cp, readyz, 3600)
+        for phase in ("control-plane controller-manager", "control-plane scheduler"):
+            self.sh(cp, f"kubeadm init phase {phase} {config}", 1800)
         for phase in ("upload-config all", "mark-control-plane", "bootstrap-token",
                       "kubelet-finalize all", "addon all"):
             for attempt in range(1, 6):
