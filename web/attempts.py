@@ -17,6 +17,7 @@ from .db import db_session
 from .forms import EmptyForm
 from .lifecycle import StartError
 from .models import Attempt, User
+from .terminal import review
 from .views import domain_breakdown, domain_name, share
 
 bp = Blueprint("attempts", __name__)
@@ -299,6 +300,9 @@ def submit(attempt_id: int):
     s = db_session()
     if a.state != "running":
         abort(409, "This attempt is not running any more.")
+    if a.mode == "practice" and request.form.get("keep_for_review"):
+        # before the submit: grading queues the reap at once
+        review.keep_for_review(s, a)
     if not lifecycle().submit(s, a):
         # The server's clock says the time is up: the candidate's submit is
         # refused and the attempt is submitted as of its deadline instead.
@@ -336,7 +340,11 @@ def results(attempt_id: int):
     a = load_attempt(attempt_id)
     if a.state != "graded":
         return redirect(url_for("attempts.attempt", attempt_id=a.id))
-    return render_template("results.html", a=a, r=present.results(a))
+    mine = a.user_id == current_user.id
+    return render_template("results.html", a=a, r=present.results(a), form=EmptyForm(),
+                           review_open=mine and review.is_open(a),
+                           can_keep=mine and a.mode == "practice" and a.sandbox_state == "ready"
+                           and not review.is_open(a), review_minutes=int(review.minutes()))
 
 
 # -- history ---------------------------------------------------------------------------
