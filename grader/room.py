@@ -25,6 +25,7 @@ just the private folder and the code runs as the caller.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import sys
@@ -176,6 +177,5 @@ class Room:
         if spec is None:
             return argv
         path = self.dir / "confine.json"
-        import json
         path.write_text(json.dumps(spec))
         return [sys.executable, "-I", CONFINE_PY, str(path), "--", *argv]
