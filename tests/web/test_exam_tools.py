@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-import web.lifecycle
+import web.lifecycle.running
 from helpers import attempt, set_values, start
 
 
@@ -106,10 +106,11 @@ def test_notes_through_the_api(app, client, auth):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The lifecycle's clock, moved by the test (nothing else sees it)."""
+    """The clock of time on task and submit (web/lifecycle/running.py), moved
+    by the test (nothing else sees it)."""
     now = [time.time()]
     fake = types.SimpleNamespace(time=lambda: now[0], sleep=time.sleep, monotonic=time.monotonic)
-    monkeypatch.setattr(web.lifecycle, "time", fake)
+    monkeypatch.setattr(web.lifecycle.running, "time", fake)
 
     def advance(seconds: float) -> None:
         now[0] += seconds

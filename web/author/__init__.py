@@ -81,7 +81,7 @@ def _watch_bank(app) -> None:
     app.extensions["proctor.bank"] = watched_bank
     lifecycle = app.extensions.get("proctor.lifecycle")
     if lifecycle is not None:
-        lifecycle._bank = watched_bank
+        lifecycle.use_bank(watched_bank)
 
 
 def init_author(app) -> None:

@@ -1,0 +1,126 @@
+"""Grading: a submitted attempt, once; and practice's "check my work" on one task.
+
+Results are written only by the lease holder, in the same transaction that
+moves the attempt to ``graded``: an attempt is graded once, however many
+workers tried. What cannot be graded (a task gone from the bank, a cluster
+gone, a grader that failed) becomes an ``error`` result that scores zero
+and holds the attempt for an instructor's review (``grader.score``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from sqlalchemy import or_, update
+
+from grader.score import score, task_points
+
+from ..models import Attempt, AttemptTask
+from .lease import WORKER_ID, holding
+
+log = logging.getLogger(__name__)
+
+
+def grade(ctx, attempt_id: int) -> str:
+    now = time.time()
+    with ctx.db.session() as s:
+        res = s.execute(update(Attempt).where(
+            Attempt.id == attempt_id,
+            or_(Attempt.state == "submitted",
+                (Attempt.state == "grading") & (Attempt.lease_until < now)))
+            .values(state="grading", lease_owner=WORKER_ID, lease_until=now + ctx.lease,
+                    grade_runs=Attempt.grade_runs + 1, progress="Grading"))
+        if res.rowcount != 1:
+            return "skipped"
+        ctx.event(s, attempt_id, "grading", WORKER_ID)
+    with holding(ctx, attempt_id):
+        t0 = time.time()
+        with ctx.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            rows = [(t.id, t.task_id, t.params) for t in a.tasks]
+            sandbox = a.sandbox if a.sandbox_state == "ready" else None
+        results = run_grader(ctx, sandbox, rows)
+        duration = time.time() - t0
+        with ctx.db.session() as s:
+            a = s.get(Attempt, attempt_id)
+            sc = score([(t.weight, results[t.id]) for t in a.tasks], a.pass_mark)
+            res = s.execute(update(Attempt).where(
+                Attempt.id == attempt_id, Attempt.state == "grading",
+                Attempt.lease_owner == WORKER_ID).values(
+                state="graded", graded_at=time.time(), score=sc.percent, passed=sc.passed,
+                review="\n".join(sc.review), lease_owner="", lease_until=0, progress=""))
+            if res.rowcount != 1:
+                s.rollback()  # another worker took over after our lease ran out
+                return "lost"
+            for t in a.tasks:
+                r = results[t.id]
+                t.result_json = json.dumps(r)
+                t.score, t.max_score = task_points(r)
+            a.add_timing("grade", duration)
+            a.add_timing("submit_to_results", time.time() - (a.submitted_at or t0))
+            ctx.event(s, attempt_id, "graded", f"{sc.percent:.1f}% in {duration:.1f}s")
+            if sc.held:
+                ctx.event(s, attempt_id, "review", "\n".join(sc.review))
+    ctx.enqueue("reap", attempt_id)
+    return "graded"
+
+
+def check_task(ctx, attempt_id: int, position: int) -> str:
+    """Practice: grade one task now and keep the feedback on the task."""
+    with ctx.db.session() as s:
+        res = s.execute(update(AttemptTask).where(
+            AttemptTask.attempt_id == attempt_id, AttemptTask.position == position,
+            AttemptTask.check_state == "pending").values(check_state="running"))
+        if res.rowcount != 1:
+            return "skipped"
+        a = s.get(Attempt, attempt_id)
+        t = next(t for t in a.tasks if t.position == position)
+        row = (t.id, t.task_id, t.params)
+        sandbox = a.sandbox if a.state == "running" and a.sandbox_state == "ready" else None
+    result = run_grader(ctx, sandbox, [row])[row[0]]
+    with ctx.db.session() as s:
+        s.execute(update(AttemptTask).where(AttemptTask.id == row[0]).values(
+            check_state="done", check_json=json.dumps(result), checked_at=time.time(),
+            check_count=AttemptTask.check_count + 1))
+    return "checked"
+
+
+def run_grader(ctx, sandbox: dict | None, rows) -> dict[int, dict]:
+    """Grade every ``(row id, task id, params)``; what cannot be graded becomes
+    an ``error`` result. Returns row id -> result."""
+    results: dict[int, dict] = {}
+    pairs, ids = [], []
+    for row_id, task_id, params in rows:
+        task = ctx.bank.task(task_id)
+        if task is None:
+            results[row_id] = error_result(task_id, f"task {task_id!r} is no longer in the bank")
+        else:
+            pairs.append((task, params))
+            ids.append((row_id, task_id))
+    if pairs:
+        # An unhealthy cluster is still graded: what cannot be read fails
+        # (never a free point), and the API survey says why.
+        problem = None
+        if sandbox is None:
+            problem = "the attempt's cluster is gone; it could not be graded"
+        if problem is None:
+            try:
+                out = ctx.services.grade(sandbox, pairs)
+                by_id = {r.get("task_id"): r for r in out}
+                for (row_id, task_id), (task, _) in zip(ids, pairs):
+                    results[row_id] = by_id.get(task.id) or error_result(
+                        task_id, "the grader returned no result for this task")
+            except Exception as exc:
+                log.exception("grading failed")
+                problem = f"the grader failed: {exc}"
+        if problem is not None:
+            for row_id, task_id in ids:
+                results[row_id] = error_result(task_id, problem)
+    return results
+
+
+def error_result(task_id: str, message: str) -> dict:
+    return {"task_id": task_id, "score": 0, "max_score": 0, "duration": 0.0,
+            "error": message, "checks": []}
