@@ -74,6 +74,34 @@ def test_duplicate_grade_jobs_grade_once(app, client, auth, monkeypatch):
     assert len(events(app, aid, "graded")) == 1 and attempt(app, aid).grade_runs == 1
 
 
+def test_claim_takes_a_row_once_and_a_lease_only_when_free_or_expired(app, client, auth):
+    """``claim``: the one guarded UPDATE behind provisioning, grading, practice
+    checks and "Validate now"."""
+    from web.lifecycle.lease import WORKER_ID, claim
+    from web.models import AttemptTask
+    auth.login()
+    aid = start(auth, mode="practice")
+    set_values(app, aid, state="submitted")
+    with app.app_context(), get_db().session() as s:
+        take = dict(states=("submitted", "grading"), to="grading", lease=60, progress="Grading")
+        assert claim(s, Attempt, Attempt.id == aid, **take)
+        assert not claim(s, Attempt, Attempt.id == aid, **take)  # held
+        a = s.get(Attempt, aid)
+        s.refresh(a)
+        assert (a.state, a.lease_owner, a.progress) == ("grading", WORKER_ID, "Grading")
+        assert a.lease_until > time.time() + 50
+        a.lease_until = time.time() - 1  # its worker died
+        s.flush()
+        assert claim(s, Attempt, Attempt.id == aid, **take)  # expired: taken over
+        assert not claim(s, Attempt, Attempt.id == aid, states=("running",), lease=60)
+        # no lease: the state alone guards a row (a practice check)
+        row = (AttemptTask.attempt_id == aid, AttemptTask.position == 1)
+        s.execute(AttemptTask.__table__.update().where(*row).values(check_state="pending"))
+        assert claim(s, AttemptTask, *row, column="check_state", states=("pending",), to="running")
+        assert not claim(s, AttemptTask, *row, column="check_state", states=("pending",),
+                         to="running")
+
+
 def test_lost_provision_is_picked_up_after_restart(app, tmp_path, client, auth):
     """A portal/worker restart mid-provisioning: the sweep hands the attempt to a new job."""
     auth.login()

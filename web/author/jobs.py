@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from ..lifecycle.lease import claim
 from ..models import TaskValidation
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,8 @@ def run_validation(app, validation_id: int) -> str:
     """The worker's job: claim the queued row, validate, store the result."""
     db = app.extensions["proctor.db"]
     with db.session() as s:
-        res = s.execute(update(TaskValidation).where(
-            TaskValidation.id == validation_id, TaskValidation.state == "queued")
-            .values(state="running", started_at=time.time()))
-        if res.rowcount != 1:
+        if not claim(s, TaskValidation, TaskValidation.id == validation_id, states=("queued",),
+                     to="running", started_at=time.time()):
             return "skipped"
         row = s.get(TaskValidation, validation_id)
         path = Path(row.task_path)

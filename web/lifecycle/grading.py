@@ -13,26 +13,21 @@ import json
 import logging
 import time
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 
 from grader.score import score, task_points
 
 from ..models import Attempt, AttemptTask
-from .lease import WORKER_ID, holding
+from .lease import WORKER_ID, claim, holding
 
 log = logging.getLogger(__name__)
 
 
 def grade(ctx, attempt_id: int) -> str:
-    now = time.time()
     with ctx.db.session() as s:
-        res = s.execute(update(Attempt).where(
-            Attempt.id == attempt_id,
-            or_(Attempt.state == "submitted",
-                (Attempt.state == "grading") & (Attempt.lease_until < now)))
-            .values(state="grading", lease_owner=WORKER_ID, lease_until=now + ctx.lease,
-                    grade_runs=Attempt.grade_runs + 1, progress="Grading"))
-        if res.rowcount != 1:
+        if not claim(s, Attempt, Attempt.id == attempt_id, states=("submitted", "grading"),
+                     to="grading", lease=ctx.lease, grade_runs=Attempt.grade_runs + 1,
+                     progress="Grading"):
             return "skipped"
         ctx.event(s, attempt_id, "grading", WORKER_ID)
     with holding(ctx, attempt_id):
@@ -70,10 +65,9 @@ def grade(ctx, attempt_id: int) -> str:
 def check_task(ctx, attempt_id: int, position: int) -> str:
     """Practice: grade one task now and keep the feedback on the task."""
     with ctx.db.session() as s:
-        res = s.execute(update(AttemptTask).where(
-            AttemptTask.attempt_id == attempt_id, AttemptTask.position == position,
-            AttemptTask.check_state == "pending").values(check_state="running"))
-        if res.rowcount != 1:
+        if not claim(s, AttemptTask, AttemptTask.attempt_id == attempt_id,
+                     AttemptTask.position == position, column="check_state",
+                     states=("pending",), to="running"):
             return "skipped"
         a = s.get(Attempt, attempt_id)
         t = next(t for t in a.tasks if t.position == position)

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from typing import Sequence
 
 from sqlalchemy import or_, update
 
@@ -28,15 +29,33 @@ log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def claim_attempt(ctx, attempt_id: int, states: tuple[str, ...]) -> bool:
-    """Take the lease on an attempt in one of ``states`` whose lease is free or expired."""
-    now = time.time()
-    with ctx.db.session() as s:
-        res = s.execute(update(Attempt).where(
-            Attempt.id == attempt_id, Attempt.state.in_(states),
-            or_(Attempt.lease_owner == "", Attempt.lease_until < now))
-            .values(lease_owner=WORKER_ID, lease_until=now + ctx.lease))
-        return res.rowcount == 1
+def claim(s, table, *where, states: Sequence[str], column: str = "state", to: str | None = None,
+          lease: float | None = None, **values) -> bool:
+    """Take one row for this worker: a guarded UPDATE that only one caller can
+    win, however many try at once::
+
+        UPDATE table SET column = to, lease_owner = me, lease_until = now + lease, **values
+        WHERE *where AND column IN states AND (lease_owner = '' OR lease_until < now)
+
+    ``lease`` (seconds) for a table with one (an attempt, while it is
+    provisioned or graded); None for a row whose state alone says it is taken
+    (a practice check, "Validate now"): the lease parts are then left out. ``to``
+    None keeps the state. Returns whether this caller took the row; the
+    caller's session commits it, with whatever belongs to the same step.
+
+        >>> claim(s, Attempt, Attempt.id == 7, states=("submitted", "grading"),
+        ...       to="grading", lease=60, progress="Grading")     # doctest: +SKIP
+        True
+    """
+    state = getattr(table, column)
+    cond = [*where, state.in_(tuple(states))]
+    if to is not None:
+        values[column] = to
+    if lease is not None:
+        now = time.time()
+        cond.append(or_(table.lease_owner == "", table.lease_until < now))
+        values.update(lease_owner=WORKER_ID, lease_until=now + lease)
+    return s.execute(update(table).where(*cond).values(**values)).rowcount == 1
 
 
 @contextmanager

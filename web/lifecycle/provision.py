@@ -17,15 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import update
 
 from ..models import Attempt, AttemptTask
-from .lease import WORKER_ID, claim_attempt, holding
+from .lease import WORKER_ID, claim, holding
 from .paper import sandbox_spec
 
 log = logging.getLogger(__name__)
 
 
 def provision(ctx, attempt_id: int) -> str:
-    if not claim_attempt(ctx, attempt_id, ("provisioning", "setting_up")):
-        return "skipped"
+    with ctx.db.session() as s:
+        if not claim(s, Attempt, Attempt.id == attempt_id, states=("provisioning", "setting_up"),
+                     lease=ctx.lease):
+            return "skipped"
     with holding(ctx, attempt_id):
         try:
             _provision(ctx, attempt_id)
