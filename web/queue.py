@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 
@@ -42,18 +43,20 @@ class Queue:
             self.huey = SqliteHuey("proctor", filename=path, timeout=30)
         self.lifecycle = lifecycle
         lifecycle.queue = self
-        h, lc = self.huey, lifecycle
+        lc = lifecycle
 
         # Retries are off: every job is idempotent and the sweep re-queues
         # whatever a dead worker dropped, with the lease deciding who runs it.
-        self._provision = h.task(name="provision")(lc.provision)
-        self._grade = h.task(name="grade")(lc.grade)
-        self._check = h.task(name="check_task")(lc.check_task)
-        self._reap = h.task(name="reap")(lc.reap)
-        self._refill = h.task(name="refill_pool")(lc.refill_pool)
-        self._maintain = h.task(name="maintain")(lc.maintain)
+        # The names are huey's: what a queued job is called on the wire.
+        self._provision = self.huey.task(name="provision")(lc.provision)
+        self._grade = self.huey.task(name="grade")(lc.grade)
+        self._check = self.huey.task(name="check_task")(lc.check_task)
+        self._reap = self.huey.task(name="reap")(lc.reap)
+        self._refill = self.huey.task(name="refill_pool")(lc.refill_pool)
+        self._maintain = self.huey.task(name="maintain")(lc.maintain)
 
-    # Each returns immediately (in immediate mode: after the job ran).
+    # The lifecycle's jobs (web.lifecycle.Jobs). Each returns immediately
+    # (in immediate mode: after the job ran).
     def provision(self, attempt_id: int):
         return self._run(self._provision, attempt_id)
 
@@ -71,6 +74,13 @@ class Queue:
 
     def maintain(self):
         return self._run(self._maintain)
+
+    def add(self, name: str, fn: Callable) -> Callable:
+        """Make ``fn`` a job of this queue, called ``name`` in huey (every process
+        that serves the app registers it, so any worker runs it); returns the
+        function that queues it, as the methods above do."""
+        task = self.huey.task(name=name)(fn)
+        return lambda *args: self._run(task, *args)
 
     def _run(self, task, *args):
         try:

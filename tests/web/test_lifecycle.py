@@ -267,3 +267,14 @@ def test_jobs_through_redis(app, tmp_path):
     finally:
         os.killpg(w.pid, signal.SIGINT)
         w.wait(timeout=30)
+
+
+def test_every_job_the_lifecycle_queues_is_a_method_of_the_queue():
+    """Jobs are named by methods (``ctx.queue.refill()``), not strings: the real
+    queue and the stand-in for none both offer every one."""
+    from web.lifecycle import Jobs, NoQueue
+    from web.queue import Queue
+    jobs = sorted(n for n in vars(Jobs) if not n.startswith("_"))
+    assert jobs == ["check_task", "grade", "maintain", "provision", "reap", "refill"]
+    for name in jobs:
+        assert callable(getattr(Queue, name)) and callable(getattr(NoQueue, name)), name

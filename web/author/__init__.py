@@ -96,5 +96,4 @@ def init_author(app) -> None:
     def author_validate(validation_id: int):
         return run_validation(app, validation_id)
 
-    job = queue.huey.task(name="author_validate")(author_validate)
-    app.extensions["proctor.author.validate"] = lambda vid: queue._run(job, vid)
+    app.extensions["proctor.author.validate"] = queue.add("author_validate", author_validate)

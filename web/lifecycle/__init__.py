@@ -30,14 +30,14 @@ One module per concern, each a set of functions of a ``Context``
 from __future__ import annotations
 
 from . import clock, grading, paper, pool, provision, reap, running, start
-from .context import Context
+from .context import Context, Jobs, NoQueue
 from .grading import error_result
 from .lease import WORKER_ID, owner_alive
 from .reap import kept_for_review
 from .start import StartError
 
-__all__ = ["Lifecycle", "StartError", "WORKER_ID", "owner_alive", "error_result",
-           "kept_for_review"]
+__all__ = ["Lifecycle", "Jobs", "NoQueue", "StartError", "WORKER_ID", "owner_alive",
+           "error_result", "kept_for_review"]
 
 
 class Lifecycle:
@@ -47,14 +47,14 @@ class Lifecycle:
 
     # -- what it is wired to ----------------------------------------------------------
     @property
-    def queue(self):
-        """The task queue the steps hand work to (set by ``web.queue.Queue``);
-        None: jobs are logged and dropped."""
+    def queue(self) -> Jobs:
+        """The task queue the steps hand their jobs to (``web.queue.Queue``
+        attaches itself); set it to None to drop jobs (``NoQueue``)."""
         return self.ctx.queue
 
     @queue.setter
-    def queue(self, queue) -> None:
-        self.ctx.queue = queue
+    def queue(self, queue: Jobs | None) -> None:
+        self.ctx.queue = NoQueue() if queue is None else queue
 
     @property
     def bank(self):

@@ -40,11 +40,11 @@ def sweep(ctx) -> dict:
             Attempt.lease_until < now, Attempt.enqueued_at < now - RESUBMIT_AFTER)).all()
     for aid in lost_grades:
         _mark_enqueued(ctx, aid)
-        ctx.enqueue("grade", aid)
+        ctx.queue.grade(aid)
         done["grade"].append(aid)
     for aid in lost_provisions:
         _mark_enqueued(ctx, aid)
-        ctx.enqueue("provision", aid)
+        ctx.queue.provision(aid)
         done["provision"].append(aid)
     return done
 
@@ -94,5 +94,5 @@ def maintain(ctx) -> dict:
                 out["orphans"].append(name)
     for name in stale_pool:
         ctx.destroy_quietly(name)
-    ctx.enqueue("refill")
+    ctx.queue.refill()
     return out

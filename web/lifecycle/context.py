@@ -11,11 +11,50 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from ..models import Event
 
 log = logging.getLogger(__name__)
+
+
+class Jobs(Protocol):
+    """The worker's jobs, as the steps queue them (``web.queue.Queue``). Each
+    returns at once; in immediate mode (tests), after the job ran."""
+
+    def provision(self, attempt_id: int) -> object: ...
+    def grade(self, attempt_id: int) -> object: ...
+    def check_task(self, attempt_id: int, position: int) -> object: ...
+    def reap(self, attempt_id: int) -> object: ...
+    def refill(self) -> object: ...
+    def maintain(self) -> object: ...
+
+
+class NoQueue:
+    """``Jobs`` when no task queue is attached (a portal process that only
+    records, a test): each job is logged and dropped."""
+
+    def provision(self, attempt_id: int) -> None:
+        _dropped("provision", attempt_id)
+
+    def grade(self, attempt_id: int) -> None:
+        _dropped("grade", attempt_id)
+
+    def check_task(self, attempt_id: int, position: int) -> None:
+        _dropped("check_task", attempt_id, position)
+
+    def reap(self, attempt_id: int) -> None:
+        _dropped("reap", attempt_id)
+
+    def refill(self) -> None:
+        _dropped("refill")
+
+    def maintain(self) -> None:
+        _dropped("maintain")
+
+
+def _dropped(job: str, *args) -> None:
+    log.warning("no task queue: %s%r not run", job, args)
 
 
 @dataclass
@@ -24,7 +63,7 @@ class Context:
     services: Any                    # web.services.RealServices, or a test's fake
     bank_getter: Callable[[], Any]   # -> web.bank.Bank
     config: Mapping
-    queue: Any = None                # the task queue (web.queue.Queue); None: jobs are dropped
+    queue: Jobs = field(default_factory=NoQueue)  # set to web.queue.Queue once it exists
     # exam id -> no new warm sandbox before this time (a failed prepare backs off)
     pool_backoff: dict[str, float] = field(default_factory=dict)
 
@@ -48,12 +87,6 @@ class Context:
     def event(self, s, attempt_id, kind: str, detail: str = "") -> None:
         """Record what happened to an attempt, in the caller's transaction."""
         s.add(Event(attempt_id=attempt_id, kind=kind, detail=detail[:4000], at=time.time()))
-
-    def enqueue(self, job: str, *args, **kwargs) -> None:
-        if self.queue is None:
-            log.warning("no task queue: %s%r not run", job, args)
-            return
-        getattr(self.queue, job)(*args, **kwargs)
 
     def destroy_quietly(self, name: str) -> bool:
         """Destroy sandbox ``name``; a failure is logged (the next ``maintain``

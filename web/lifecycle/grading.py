@@ -58,7 +58,7 @@ def grade(ctx, attempt_id: int) -> str:
             ctx.event(s, attempt_id, "graded", f"{sc.percent:.1f}% in {duration:.1f}s")
             if sc.held:
                 ctx.event(s, attempt_id, "review", "\n".join(sc.review))
-    ctx.enqueue("reap", attempt_id)
+    ctx.queue.reap(attempt_id)
     return "graded"
 
 

@@ -42,7 +42,7 @@ def provision(ctx, attempt_id: int) -> str:
                 if res.rowcount:
                     ctx.event(s, attempt_id, "error", str(exc))
             return "error"
-    ctx.enqueue("refill")
+    ctx.queue.refill()
     return "running"
 
 

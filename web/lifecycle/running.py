@@ -34,7 +34,7 @@ def submit(ctx, s, attempt: Attempt, auto: bool = False) -> bool:
     _account_time(s, attempt, when)
     ctx.event(s, attempt.id, "submitted", "automatically at the deadline" if auto else "")
     s.commit()
-    ctx.enqueue("grade", attempt.id)
+    ctx.queue.grade(attempt.id)
     return True
 
 

@@ -80,9 +80,9 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
         attempt.sandbox_name = ctx.sandbox_name(attempt.id)
     s.commit()
     if warm:
-        ctx.enqueue("refill")
+        ctx.queue.refill()
     else:
-        ctx.enqueue("provision", attempt.id)
+        ctx.queue.provision(attempt.id)
     return attempt
 
 
@@ -97,7 +97,7 @@ def retry(ctx, s, attempt: Attempt) -> bool:
               .values(setup_ok=None, setup_output=""))
     ctx.event(s, attempt.id, "retry")
     s.commit()
-    ctx.enqueue("provision", attempt.id)
+    ctx.queue.provision(attempt.id)
     return True
 
 
@@ -109,5 +109,5 @@ def abandon(ctx, s, attempt: Attempt) -> bool:
         return False
     ctx.event(s, attempt.id, "abandoned")
     s.commit()
-    ctx.enqueue("reap", attempt.id)
+    ctx.queue.reap(attempt.id)
     return True
