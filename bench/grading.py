@@ -12,7 +12,8 @@ task's setup and solution, then
 
 Prints one JSON object. Usage:
   .venv/bin/python bench/grading.py [tasks/ …] [--runs 20] [--nodes 3]
-Tasks needing capabilities kwok lacks (nodes) are left out.
+Tasks needing capabilities kwok lacks (nodes), and tasks that conflict with one
+already on the cluster (`conflicts` in task.yaml), are left out.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def main() -> None:
             task = load_task(folder)
             if set(task.requires) - set(sb.capabilities):
                 out["skipped"][task.id] = f"needs {sorted(set(task.requires) - set(sb.capabilities))}"
+                continue
+            # one cluster for all, as in an exam: tasks that change the same
+            # nodes (`conflicts` in task.yaml) never share a paper
+            clash = [t.id for t, _ in solved if t.id in task.conflicts or task.id in t.conflicts]
+            if clash:
+                out["skipped"][task.id] = f"conflicts with {', '.join(clash)}"
                 continue
             params = task.draw_params(1)
             for which in ("setup", "solution"):
