@@ -135,12 +135,20 @@ def kubeadm_config(kube: str, etcd_tag: str) -> str:
          "timeouts": TIMEOUTS},
         {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
          "kubernetesVersion": kube,
+         # ECDSA keys: every TLS handshake signs with the server's key, and an
+         # RSA-2048 signature in a TCG guest is slow enough to miss Go's 10 s
+         # handshake timeout ("net/http: TLS handshake timeout")
+         "encryptionAlgorithm": "ECDSA-P256",
          # API Priority and Fairness off: fewer start-up hooks and objects for an
          # API server that starts in a TCG guest (kwok sandboxes run without it too)
          "apiServer": {"certSANs": ["127.0.0.1", "localhost", "controlplane", node_ip(0)],
                        "extraArgs": [{"name": "enable-priority-and-fairness",
                                       "value": "false"}]},
          "networking": {"podSubnet": POD_SUBNET, "serviceSubnet": SERVICE_SUBNET},
+         # one control plane: no leader election, whose 5 s lease renewals a
+         # TCG guest misses ("leaderelection lost", and the component exits)
+         "controllerManager": {"extraArgs": [{"name": "leader-elect", "value": "false"}]},
+         "scheduler": {"extraArgs": [{"name": "leader-elect", "value": "false"}]},
          "etcd": {"local": {"imageTag": etcd_tag}}},
         {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
          "cgroupDriver": "cgroupfs"},
@@ -372,8 +380,10 @@ class _Builder:
                       "control-plane apiserver", "kubelet-start"):
             self.sh(cp, f"kubeadm init phase {phase} {config}", 1800)
         self.step("waiting for the API server")
-        readyz = ("until kubectl --kubeconfig /etc/kubernetes/super-admin.conf get --raw=/readyz "
-                  ">/dev/null 2>&1; do sleep 2; done")
+        # curl, not kubectl: starting kubectl every few seconds costs a TCG guest
+        # more than the API server can spare
+        readyz = (f"until curl -skf --max-time 30 https://{node_ip(0)}:6443/readyz >/dev/null; "
+                  "do sleep 5; done")
         self.sh(cp, readyz, 3600)
         for phase in ("control-plane controller-manager", "control-plane scheduler"):
             self.sh(cp, f"kubeadm init phase {phase} {config}", 1800)
