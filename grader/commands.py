@@ -177,7 +177,7 @@ def grade_cmd(tasks, kubeconfig, seed, overrides, workspace, bank, as_json):
     loaded = [resolve_task(t, bank) for t in tasks]
     sb = external_sandbox(kubeconfig, workspace)
     results = grade(sb, [(t, _params(t, seed, overrides if len(loaded) == 1 else ())) for t in loaded])
-    total = score([(t.weight, r.to_dict()) for t, r in zip(loaded, results)])
+    total = score([(t.weight, r) for t, r in zip(loaded, results)])
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sandbox import Sandbox
@@ -30,6 +30,7 @@ from . import isolate
 from .checkfile import scan_checks
 from .errors import GradeError
 from .plugin import DEFAULT_CHECK_TIMEOUT
+from .results import CheckResult, TaskResult
 from .room import RELAY_PY, Room
 from .task import Params, Task
 
@@ -129,53 +130,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-
-
-# -- grading results ----------------------------------------------------------------------
-
-@dataclass
-class CheckResult:
-    id: str
-    description: str
-    points: float
-    outcome: str          # "passed" | "failed" | "error"
-    message: str
-    duration: float
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome == "passed"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class TaskResult:
-    task_id: str
-    checks: list[CheckResult] = field(default_factory=list)
-    duration: float = 0.0
-    error: str | None = None   # the checker as a whole broke (import error, time limit)
-    api_problems: list[str] = field(default_factory=list)  # the API was not whole (apihealth)
-
-    @property
-    def score(self) -> float:
-        return sum(c.points for c in self.checks if c.passed)
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
-
-    @property
-    def passed(self) -> bool:
-        """Every check passed."""
-        return bool(self.checks) and all(c.passed for c in self.checks)
-
-    def to_dict(self) -> dict:
-        return {"task_id": self.task_id, "score": self.score, "max_score": self.max_score,
-                "duration": self.duration, "error": self.error,
-                "api_problems": list(self.api_problems),
-                "checks": [c.to_dict() for c in self.checks]}
 
 
 # -- grade ------------------------------------------------------------------------------------

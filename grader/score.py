@@ -9,15 +9,21 @@ silently rescored. So a candidate who breaks their cluster's API to make the
 other tasks' checks error loses those tasks' points instead of having them
 left out.
 
-    >>> ok = {"task_id": "a", "checks": [{"points": 2, "outcome": "passed"}]}
-    >>> broken = {"task_id": "b", "checks": [{"points": 3, "outcome": "error"}]}
+    >>> from grader.results import CheckResult as C, TaskResult as T
+    >>> ok = T("a", [C("a::test_x", "x", 2, "passed", "", 0.1)])
+    >>> broken = T("b", [C("b::test_y", "y", 3, "error", "API 503", 0.1)])
     >>> score([(1.0, ok), (1.0, broken)], pass_mark=66).percent
     50.0
+
+Results are ``grader.results.TaskResult``; what was stored as JSON is read
+back with ``TaskResult.from_dict`` first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from .results import TaskResult
 
 
 @dataclass
@@ -32,40 +38,30 @@ class Score:
         return bool(self.review)
 
 
-def task_points(result: dict) -> tuple[float, float]:
-    """``(points got, points possible)`` of one task's result (``TaskResult.to_dict()``).
-
-    Every check counts in the total, whatever its outcome; only passed checks score."""
-    checks = result.get("checks") or []
-    got = sum(float(c.get("points", 1)) for c in checks if c.get("outcome") == "passed")
-    out_of = sum(float(c.get("points", 1)) for c in checks)
-    return got, out_of
-
-
-def review_reasons(results: list[dict]) -> list[str]:
+def review_reasons(results: list[TaskResult]) -> list[str]:
     """What in these results an instructor should look at: tasks that could not
     be graded, and an API that was not whole at grading time."""
-    reasons = [f"{r.get('task_id', '?')} could not be graded: {r['error']}"
-               for r in results if r.get("error")]
+    reasons = [f"{r.task_id} could not be graded: {r.error}" for r in results if r.error]
     seen: list[str] = []
     for r in results:
-        for problem in r.get("api_problems") or []:
+        for problem in r.api_problems:
             if problem not in seen:
                 seen.append(problem)
     return reasons + seen
 
 
-def score(weighted: list[tuple[float, dict]], pass_mark: float | None = None) -> Score:
+def score(weighted: list[tuple[float, TaskResult]], pass_mark: float | None = None) -> Score:
     """The weighted percent of ``[(task weight, task result), …]``.
 
     Each task weighs what the paper says, whether or not it could be graded:
-    a task without a result scores zero of its weight."""
+    a task without a result scores zero of its weight. Within a task every
+    check counts in the total, whatever its outcome; only passed checks
+    score (``TaskResult.score`` of ``TaskResult.max_score``)."""
     total = sum(max(0.0, float(w)) for w, _ in weighted)
     got = 0.0
     for weight, result in weighted:
-        points, out_of = task_points(result)
-        if out_of > 0:
-            got += max(0.0, float(weight)) * points / out_of
+        if result.max_score > 0:
+            got += max(0.0, float(weight)) * result.score / result.max_score
     percent = round(100.0 * got / total, 1) if total else 0.0
     passed = None if pass_mark is None else bool(total) and percent >= pass_mark
     return Score(percent, passed, review_reasons([r for _, r in weighted]))

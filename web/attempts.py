@@ -269,7 +269,8 @@ def check_status(attempt_id: int, position: int):
     if row is None:
         abort(404)
     result = row.check
-    return jsonify(position=position, check_state=row.check_state, result=result,
+    return jsonify(position=position, check_state=row.check_state,
+                   result=result.to_dict() if result else None,
                    html=render_template("_check.html", check=result, t=row)
                    if row.check_state == "done" else "")
 

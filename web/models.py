@@ -25,6 +25,9 @@ from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from grader.results import TaskResult
+from sandbox import Sandbox
+
 ROLES = ("candidate", "instructor", "admin")
 ACTIVE_STATES = ("provisioning", "setting_up", "running", "submitted", "grading")
 FINAL_STATES = ("graded", "abandoned")
@@ -152,8 +155,13 @@ class Attempt(Base):
         return max(0.0, self.deadline_at - (now or time.time()))
 
     @property
-    def sandbox(self) -> dict | None:
-        return json.loads(self.sandbox_json) if self.sandbox_json else None
+    def sandbox(self) -> Sandbox | None:
+        """The attempt's cluster, once it has one (stored as ``Sandbox.to_dict``)."""
+        return _sandbox(self.sandbox_json)
+
+    @sandbox.setter
+    def sandbox(self, sb: Sandbox) -> None:
+        self.sandbox_json = json.dumps(sb.to_dict())
 
     @property
     def timings(self) -> dict:
@@ -184,7 +192,7 @@ class AttemptTask(Base):
     setup_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     setup_output: Mapped[str] = mapped_column(Text, default="")
 
-    result_json: Mapped[str] = mapped_column(Text, default="")    # grader TaskResult.to_dict()
+    result_json: Mapped[str] = mapped_column(Text, default="")    # TaskResult.to_dict(): .result
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
@@ -202,12 +210,19 @@ class AttemptTask(Base):
         return json.loads(self.params_json or "{}")
 
     @property
-    def result(self) -> dict | None:
-        return json.loads(self.result_json) if self.result_json else None
+    def result(self) -> TaskResult | None:
+        """The task's grade, once the attempt is graded."""
+        return _result(self.result_json)
+
+    @result.setter
+    def result(self, r: TaskResult) -> None:  # and the points it got, for the statistics
+        self.result_json = json.dumps(r.to_dict())
+        self.score, self.max_score = r.score, r.max_score
 
     @property
-    def check(self) -> dict | None:
-        return json.loads(self.check_json) if self.check_json else None
+    def check(self) -> TaskResult | None:
+        """Practice: the last "check my work" of this task."""
+        return _result(self.check_json)
 
     @property
     def fraction(self) -> float:
@@ -234,6 +249,11 @@ class PoolSandbox(Base):
     seed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paper_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # task ids
     owner: Mapped[str] = mapped_column(String(64), default="", server_default="")  # worker preparing it
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        """The cluster, once it is ready (stored as ``Sandbox.to_dict``)."""
+        return _sandbox(self.sandbox_json)
 
 
 class Event(Base):
@@ -273,3 +293,13 @@ class TaskValidation(Base):
     @property
     def result(self) -> dict | None:
         return json.loads(self.result_json) if self.result_json else None
+
+
+# The database keeps sandboxes and results as JSON; the portal works with the
+# typed values (``sandbox.Sandbox``, ``grader.results.TaskResult``).
+def _sandbox(text: str) -> Sandbox | None:
+    return Sandbox.from_dict(json.loads(text)) if text else None
+
+
+def _result(text: str) -> TaskResult | None:
+    return TaskResult.from_dict(json.loads(text)) if text else None

@@ -13,6 +13,8 @@ import time
 
 from flask import current_app, url_for
 
+from grader.results import TaskResult
+
 from .views import domain_breakdown, domain_name, share
 
 
@@ -80,7 +82,7 @@ def results(a) -> dict:
     tasks = []
     total = sum(t.weight for t in a.tasks)
     for t in a.tasks:
-        r = t.result or {}
+        r = t.result or TaskResult(t.task_id)  # graded: every task has one; none reads as no checks
         text = rendered(t)
         tasks.append({
             "position": t.position, "task_id": t.task_id, "title": t.title, "domain": t.domain,
@@ -88,10 +90,10 @@ def results(a) -> dict:
             "share": share(t.weight, total),
             "score": t.score, "max_score": t.max_score,
             "percent": round(100 * t.fraction, 1) if t.max_score else None,
-            "error": r.get("error") or "", "api_problems": list(r.get("api_problems") or []),
+            "error": r.error or "", "api_problems": list(r.api_problems),
             "seconds_spent": round(t.seconds_spent, 1),
-            "checks": [{k: c.get(k) for k in ("id", "description", "points", "outcome", "message")}
-                       for c in r.get("checks") or []],
+            "checks": [{"id": c.id, "description": c.description, "points": c.points,
+                        "outcome": c.outcome, "message": c.message} for c in r.checks],
             "statement": text["statement"], "hints": text["hints"], "solution": solution(t),
             "explanation": explanation(t),
         })

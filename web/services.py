@@ -4,13 +4,17 @@ The worker makes sandboxes, runs task setup and grades; the pages render
 statements and solutions. All of that goes through ``Services`` so the
 direction of knowledge stays ``web -> grader -> sandbox`` and unit tests can
 swap in a fake (``PROCTOR_SERVICES=module:Class``) while cluster tests use
-the real thing.
+the real thing. What crosses it is typed: ``sandbox.Sandbox`` and
+``grader.results.TaskResult``, never their JSON.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+
+from grader.results import TaskResult
+from sandbox import Sandbox
 
 
 class RealServices:
@@ -87,7 +91,7 @@ class RealServices:
                 caps |= set(prov.capabilities)
         return frozenset(caps)
 
-    def create_sandbox(self, name: str, nodes: int, requires=(), **options) -> dict:
+    def create_sandbox(self, name: str, nodes: int, requires=(), **options) -> Sandbox:
         """A cluster for a paper whose tasks need ``requires``, on the first
         provider of ``provider_order`` that offers them (``sandbox.choose``)."""
         from sandbox import choose
@@ -100,7 +104,7 @@ class RealServices:
                 "see docs/kind.md)")
         if "nodes" not in provider.capabilities:  # simulated nodes cannot be left unjoined
             options.pop("unjoined", None)
-        return provider.create(name, nodes=nodes, **options).to_dict()
+        return provider.create(name, nodes=nodes, **options)
 
     def sandbox_healthy(self, name: str) -> bool:
         return any(p.get(name) is not None and p.health(name).ok for p in self._providers())
@@ -114,18 +118,14 @@ class RealServices:
                 for sb in prov.list(include_creating=True)]
 
     # -- setup and grading -------------------------------------------------------
-    def _sandbox(self, sandbox: dict):
-        from sandbox import Sandbox
-        return Sandbox.from_dict(sandbox)
-
-    def run_setup(self, task, sandbox: dict, params: dict) -> tuple[bool, str]:
+    def run_setup(self, task, sandbox: Sandbox, params: dict) -> tuple[bool, str]:
         from grader.runner import run_script
-        res = run_script(task, "setup", self._sandbox(sandbox), params)
+        res = run_script(task, "setup", sandbox, params)
         return bool(res.ok), res.output or ""
 
-    def grade(self, sandbox: dict, pairs: list) -> list[dict]:
+    def grade(self, sandbox: Sandbox, pairs: list) -> list[TaskResult]:
         from grader.runner import grade
-        return [r.to_dict() for r in grade(self._sandbox(sandbox), pairs)]
+        return grade(sandbox, pairs)
 
 
 def load_services(config):

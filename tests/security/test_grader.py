@@ -185,7 +185,7 @@ def test_breaking_the_api_of_other_tasks_does_not_raise_the_score(kwok, tmp_path
         solved, params = tasks[0]
         assert run_script(solved, "solution", sb, params).ok
 
-        honest = score([(1.0, r.to_dict()) for r in grade(sb, tasks)], pass_mark=66)
+        honest = score([(1.0, r) for r in grade(sb, tasks)], pass_mark=66)
         kubectl = ["kubectl", "--kubeconfig", str(sb.kubeconfig)]
         env = {"PATH": f"{_toolchain_bin()}:/usr/bin:/bin", "HOME": str(tmp_path)}
         for cmd in (["label", "apiservice", "v1.apps", "kube-aggregator.kubernetes.io/automanaged-"],
@@ -194,7 +194,7 @@ def test_breaking_the_api_of_other_tasks_does_not_raise_the_score(kwok, tmp_path
                      '"insecureSkipTLSVerify":true}}']):
             subprocess.run(kubectl + cmd, check=True, env=env, capture_output=True, timeout=30)
         results = grade(sb, tasks)
-        attacked = score([(1.0, r.to_dict()) for r in results], pass_mark=66)
+        attacked = score([(1.0, r) for r in results], pass_mark=66)
     finally:
         kwok.destroy("sec-api")
 

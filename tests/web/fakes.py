@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.results import CheckResult, TaskResult
+from sandbox import Sandbox
+
 SECRET_CHECK = "SECRET-CHECK"
 SECRET_SOLUTION = "SECRET-SOLUTION"
 
@@ -84,12 +87,11 @@ class FakeServices:
             raise RuntimeError(f"kwok sandbox {name!r} did not become usable in time")
         d = self.root / name
         (d / "workspace" / "solved").mkdir(parents=True, exist_ok=True)
-        rec = {"name": name, "provider": "fake", "kubeconfig": str(d / "kubeconfig"),
-               "api_url": "https://127.0.0.1:1", "nodes": ["controlplane"][:nodes] or ["controlplane"],
-               "workspace": str(d / "workspace"), "created_at": time.time(),
-               "capabilities": ["api"], "url": f"fake://{name}"}
-        (d / "sandbox.json").write_text(json.dumps(rec))
-        return rec
+        sb = Sandbox(name=name, provider="fake", kubeconfig=d / "kubeconfig",
+                     api_url="https://127.0.0.1:1", nodes=["controlplane"],
+                     workspace=d / "workspace", capabilities=frozenset({"api"}))
+        (d / "sandbox.json").write_text(json.dumps(sb.to_dict()))
+        return sb
 
     def sandbox_healthy(self, name):
         return (self.root / name / "sandbox.json").exists()
@@ -114,7 +116,7 @@ class FakeServices:
             fh.write(f"start {os.getpid()}\n")
         time.sleep(float(os.environ.get("FAKE_GRADE_SECONDS", self.config.get("FAKE_GRADE_SECONDS", 0))))
         out = []
-        solved_dir = Path(sandbox["workspace"]) / "solved"
+        solved_dir = sandbox.workspace / "solved"
         # FAKE_API_BROKEN: what a candidate who broke their API gets: the checks
         # of unsolved tasks error, and the survey says why
         broken = os.environ.get("FAKE_API_BROKEN") == "1"
@@ -124,17 +126,14 @@ class FakeServices:
             ok = (solved_dir / task.id).exists()
             miss = "error" if broken else "failed"
             checks = [
-                {"id": f"{task.id}::test_one", "description": f"{SECRET_CHECK} one of {task.id}",
-                 "points": 2, "outcome": "passed" if ok else miss,
-                 "message": "" if ok else "expected selector app=web, found app=frontend",
-                 "duration": 0.01},
-                {"id": f"{task.id}::test_two", "description": f"{SECRET_CHECK} two of {task.id}",
-                 "points": 1, "outcome": "passed" if ok else miss,
-                 "message": "" if ok else "expected 3 endpoints, found 0", "duration": 0.01},
+                CheckResult(f"{task.id}::test_one", f"{SECRET_CHECK} one of {task.id}", 2,
+                            "passed" if ok else miss,
+                            "" if ok else "expected selector app=web, found app=frontend", 0.01),
+                CheckResult(f"{task.id}::test_two", f"{SECRET_CHECK} two of {task.id}", 1,
+                            "passed" if ok else miss,
+                            "" if ok else "expected 3 endpoints, found 0", 0.01),
             ]
-            out.append({"task_id": task.id, "score": 3 if ok else 0, "max_score": 3,
-                        "duration": 0.02, "error": None, "checks": checks,
-                        "api_problems": problems})
+            out.append(TaskResult(task.id, checks, duration=0.02, api_problems=list(problems)))
         with self.log.open("a") as fh:
             fh.write(f"done {os.getpid()}\n")
         return out

@@ -72,7 +72,7 @@ def set_values(app, attempt_id, **values):
 def solve(app, attempt_id, task_id):
     """What a candidate's kubectl would do, in the fake: mark the task solved."""
     a = attempt(app, attempt_id)
-    Path(a.sandbox["workspace"], "solved", task_id).touch()
+    Path(a.sandbox.workspace, "solved", task_id).touch()
 
 
 def events(app, attempt_id, kind=None):

@@ -58,9 +58,9 @@ def kwok_app(tmp_path):
     app.extensions["proctor.db"].dispose()
 
 
-def kubectl(sandbox: dict, *args: str) -> str:
+def kubectl(sandbox, *args: str) -> str:
     from sandbox.toolchain import Toolchain
-    res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig", sandbox["kubeconfig"], *args],
+    res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig), *args],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     return res.stdout
@@ -111,7 +111,7 @@ def test_whole_attempt_on_kwok(kwok_app):
     assert "Not passed" in html and "Services and Networking" in html
     # results stored, then the sandbox is gone
     from sandbox import get_provider
-    assert a.sandbox_state == "destroyed" and get_provider("kwok").get(sb["name"]) is None
+    assert a.sandbox_state == "destroyed" and get_provider("kwok").get(sb.name) is None
     assert [k for k, _ in events(app, aid)][-2:] == ["graded", "reaped"]
 
 
@@ -169,7 +169,7 @@ def test_deadline_then_worker_killed_mid_grading_on_kwok(kwok_app):
         time.sleep(2)
         a = attempt(app, aid)
         assert len(events(app, aid, "graded")) == 1 and a.grade_runs == 2
-        assert a.score == 0.0 and all(t.result["checks"] for t in a.tasks)
+        assert a.score == 0.0 and all(t.result.checks for t in a.tasks)
         assert wait(lambda: attempt(app, aid).sandbox_state == "destroyed", 60)
     finally:
         for w in (w1, w2):

@@ -157,7 +157,7 @@ def test_maintain_reaps_finished_and_orphans_only_ours(app, client, auth):
     ours = services.create_sandbox(lc.prefix + "a999", 1)
     theirs = services.create_sandbox("someone-else", 1)
     for sb in (ours, theirs):
-        rec = Path(sb["workspace"]).parent / "sandbox.json"
+        rec = sb.workspace.parent / "sandbox.json"
         data = json.loads(rec.read_text())
         data["created_at"] = time.time() - 3600
         rec.write_text(json.dumps(data))

@@ -102,13 +102,13 @@ def task_stats(session, task_id: str | None = None) -> list[TaskStats]:
             st.max_points.append(float(row.max_score))
             if (row.score or 0.0) >= row.max_score:
                 st.passed += 1
-        for c in (row.result or {}).get("checks") or []:
-            cid = _short_check(c.get("id", "?"))
-            cs = st.checks.setdefault(cid, CheckStats(cid, c.get("description", "")))
-            outcome = c.get("outcome")
-            if outcome == "passed":
+        result = row.result
+        for c in result.checks if result else []:
+            cid = _short_check(c.id)
+            cs = st.checks.setdefault(cid, CheckStats(cid, c.description))
+            if c.outcome == "passed":
                 cs.passed += 1
-            elif outcome == "failed":
+            elif c.outcome == "failed":
                 cs.failed += 1
             else:
                 cs.errors += 1

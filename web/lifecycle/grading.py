@@ -15,7 +15,9 @@ import time
 
 from sqlalchemy import update
 
-from grader.score import score, task_points
+from grader.results import TaskResult
+from grader.score import score
+from sandbox import Sandbox
 
 from ..models import Attempt, AttemptTask
 from .lease import WORKER_ID, claim, holding
@@ -50,9 +52,7 @@ def grade(ctx, attempt_id: int) -> str:
                 s.rollback()  # another worker took over after our lease ran out
                 return "lost"
             for t in a.tasks:
-                r = results[t.id]
-                t.result_json = json.dumps(r)
-                t.score, t.max_score = task_points(r)
+                t.result = results[t.id]
             a.add_timing("grade", duration)
             a.add_timing("submit_to_results", time.time() - (a.submitted_at or t0))
             ctx.event(s, attempt_id, "graded", f"{sc.percent:.1f}% in {duration:.1f}s")
@@ -76,15 +76,15 @@ def check_task(ctx, attempt_id: int, position: int) -> str:
     result = run_grader(ctx, sandbox, [row])[row[0]]
     with ctx.db.session() as s:
         s.execute(update(AttemptTask).where(AttemptTask.id == row[0]).values(
-            check_state="done", check_json=json.dumps(result), checked_at=time.time(),
+            check_state="done", check_json=json.dumps(result.to_dict()), checked_at=time.time(),
             check_count=AttemptTask.check_count + 1))
     return "checked"
 
 
-def run_grader(ctx, sandbox: dict | None, rows) -> dict[int, dict]:
+def run_grader(ctx, sandbox: Sandbox | None, rows) -> dict[int, TaskResult]:
     """Grade every ``(row id, task id, params)``; what cannot be graded becomes
     an ``error`` result. Returns row id -> result."""
-    results: dict[int, dict] = {}
+    results: dict[int, TaskResult] = {}
     pairs, ids = [], []
     for row_id, task_id, params in rows:
         task = ctx.bank.task(task_id)
@@ -102,7 +102,7 @@ def run_grader(ctx, sandbox: dict | None, rows) -> dict[int, dict]:
         if problem is None:
             try:
                 out = ctx.services.grade(sandbox, pairs)
-                by_id = {r.get("task_id"): r for r in out}
+                by_id = {r.task_id: r for r in out}
                 for (row_id, task_id), (task, _) in zip(ids, pairs):
                     results[row_id] = by_id.get(task.id) or error_result(
                         task_id, "the grader returned no result for this task")
@@ -115,6 +115,6 @@ def run_grader(ctx, sandbox: dict | None, rows) -> dict[int, dict]:
     return results
 
 
-def error_result(task_id: str, message: str) -> dict:
-    return {"task_id": task_id, "score": 0, "max_score": 0, "duration": 0.0,
-            "error": message, "checks": []}
+def error_result(task_id: str, message: str) -> TaskResult:
+    """A task that could not be graded: no check ran, it scores zero of its weight."""
+    return TaskResult(task_id, error=message)

@@ -9,8 +9,11 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
+
+from sandbox import Sandbox
 
 from ..models import PoolSandbox
 from .lease import WORKER_ID
@@ -20,7 +23,16 @@ from .provision import run_setups
 log = logging.getLogger(__name__)
 
 
-def take_warm(ctx, exam) -> dict | None:
+@dataclass
+class Warm:
+    """A warm sandbox taken from the pool, and the paper set up on it."""
+    name: str
+    seed: int
+    sandbox: Sandbox
+    paper: list[str]   # task ids, in order
+
+
+def take_warm(ctx, exam) -> Warm | None:
     """Claim a healthy sandbox prepared for ``exam``, if the pool has one."""
     while True:
         with ctx.db.session() as s:
@@ -33,11 +45,10 @@ def take_warm(ctx, exam) -> dict | None:
                                                       PoolSandbox.state == "ready"))
             if res.rowcount != 1:
                 continue  # another start took it first
-            warm = {"name": row.name, "seed": row.seed, "sandbox": json.loads(row.sandbox_json),
-                    "paper": json.loads(row.paper_json or "[]")}
-        if ctx.services.sandbox_healthy(warm["name"]):
+            warm = Warm(row.name, row.seed, row.sandbox, json.loads(row.paper_json or "[]"))
+        if ctx.services.sandbox_healthy(warm.name):
             return warm
-        ctx.destroy_quietly(warm["name"])
+        ctx.destroy_quietly(warm.name)
 
 
 def pool_exams(ctx) -> list:
@@ -106,7 +117,7 @@ def _prepare_one(ctx, exam, size: int) -> str:
     with ctx.db.session() as s:
         res = s.execute(update(PoolSandbox).where(PoolSandbox.name == name,
                                                   PoolSandbox.state == "creating")
-                        .values(state="ready", sandbox_json=json.dumps(sandbox)))
+                        .values(state="ready", sandbox_json=json.dumps(sandbox.to_dict())))
         if res.rowcount != 1:  # maintenance gave up on it meanwhile
             ctx.destroy_quietly(name)
             return "dropped"

@@ -9,12 +9,13 @@ with a reason the candidate can read (and Retry).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import update
+
+from sandbox import Sandbox
 
 from ..models import Attempt, AttemptTask
 from .lease import WORKER_ID, claim, holding
@@ -59,11 +60,11 @@ def _provision(ctx, attempt_id: int) -> None:
         sandbox, nodes, name = a.sandbox, a.nodes, a.sandbox_name
         spec = sandbox_spec(ctx, (t.task_id for t in a.tasks))
     t0 = time.time()
-    if sandbox and ctx.services.sandbox_healthy(sandbox["name"]):
+    if sandbox and ctx.services.sandbox_healthy(sandbox.name):
         from_pool = None  # reattached after a restart: keep what was recorded
     else:
         if sandbox:  # recorded but dead: start over on a fresh one
-            ctx.destroy_quietly(sandbox["name"])
+            ctx.destroy_quietly(sandbox.name)
         from_pool = False
         _progress(ctx, attempt_id, f"Creating your {nodes}-node cluster")
         try:
@@ -74,8 +75,7 @@ def _provision(ctx, attempt_id: int) -> None:
         a = s.get(Attempt, attempt_id)
         if a.lease_owner != WORKER_ID:
             raise RuntimeError("lost the lease while provisioning")
-        a.sandbox_json = json.dumps(sandbox)
-        a.sandbox_name = sandbox["name"]
+        a.sandbox, a.sandbox_name = sandbox, sandbox.name
         a.sandbox_state = "ready"
         if from_pool is not None:
             a.from_pool = from_pool
@@ -83,12 +83,12 @@ def _provision(ctx, attempt_id: int) -> None:
         a.progress = "Setting up the tasks"
         a.add_timing("sandbox", time.time() - t0)
         todo = [(t.id, t.task_id, t.params) for t in a.tasks if not t.setup_ok]
-        ctx.event(s, attempt_id, "sandbox", f"{sandbox['name']} "
+        ctx.event(s, attempt_id, "sandbox", f"{sandbox.name} "
                   f"({'warm pool' if a.from_pool else 'created'}) in {time.time() - t0:.1f}s")
     _set_up(ctx, attempt_id, sandbox, todo)
 
 
-def _set_up(ctx, attempt_id: int, sandbox, todo) -> None:
+def _set_up(ctx, attempt_id: int, sandbox: Sandbox, todo) -> None:
     """Run the setups of ``todo``, then start the clock: ``running``."""
     t1 = time.time()
     failures = []
@@ -120,7 +120,7 @@ def _set_up(ctx, attempt_id: int, sandbox, todo) -> None:
         ctx.event(s, attempt_id, "running", f"deadline in {a.duration_s}s")
 
 
-def run_setups(ctx, sandbox, todo):
+def run_setups(ctx, sandbox: Sandbox, todo):
     """Run setup of each ``(key, task id, params)``, a few at a time (tasks
     keep to their own namespaces); yields ``(key, task id, ok, output)``."""
     def setup(item):

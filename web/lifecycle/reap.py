@@ -21,7 +21,7 @@ def reap(ctx, attempt_id: int) -> str:
             return "skipped"
         if kept_for_review(a, time.time()):
             return "kept"
-        name = (a.sandbox or {}).get("name") or a.sandbox_name
+        name = a.sandbox.name if a.sandbox else a.sandbox_name
     if not ctx.destroy_quietly(name):
         return "failed"
     with ctx.db.session() as s:

@@ -33,16 +33,16 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
         raise StartError(f"you already have an attempt in progress (#{active.id}, "
                          f"{active.exam_title}); finish or abandon it first")
     warm = take_warm(ctx, exam)
-    seed = warm["seed"] if warm else secrets.randbits(31)
+    seed = warm.seed if warm else secrets.randbits(31)
     try:
         tasks, nodes = paper(ctx, exam, seed)
     except Exception as exc:
         if warm:
-            ctx.destroy_quietly(warm["name"])
+            ctx.destroy_quietly(warm.name)
         raise StartError(f"{exam.title} is not available: {exc}") from None
-    if warm and [t.id for t, _ in tasks] != warm["paper"]:
+    if warm and [t.id for t, _ in tasks] != warm.paper:
         # The bank or the exam changed since the sandbox was prepared.
-        ctx.destroy_quietly(warm["name"])
+        ctx.destroy_quietly(warm.name)
         warm, seed = None, secrets.randbits(31)
         tasks, nodes = paper(ctx, exam, seed)
     duration = exam.duration * 60 if mode == "exam" else int(ctx.config["PRACTICE_MINUTES"]) * 60
@@ -62,19 +62,18 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
     except IntegrityError:  # a concurrent start of the same candidate won the race
         s.rollback()
         if warm:
-            ctx.destroy_quietly(warm["name"])
+            ctx.destroy_quietly(warm.name)
         raise StartError("you already have an attempt in progress; finish or abandon "
                          "it first") from None
     ctx.event(s, attempt.id, "started", f"{exam.id} in {mode} mode by {user.username}")
     if warm:
         now = time.time()
-        attempt.sandbox_name = warm["name"]
-        attempt.sandbox_json = json.dumps(warm["sandbox"])
+        attempt.sandbox_name, attempt.sandbox = warm.name, warm.sandbox
         attempt.sandbox_state, attempt.from_pool = "ready", True
         attempt.state, attempt.progress = "running", ""
         attempt.ready_at, attempt.deadline_at, attempt.current_since = now, now + duration, now
         attempt.add_timing("start_to_running", now - t0)
-        ctx.event(s, attempt.id, "sandbox", f"{warm['name']} (warm pool, prepared for {exam.id})")
+        ctx.event(s, attempt.id, "sandbox", f"{warm.name} (warm pool, prepared for {exam.id})")
         ctx.event(s, attempt.id, "running", f"deadline in {duration}s")
     else:
         attempt.sandbox_name = ctx.sandbox_name(attempt.id)

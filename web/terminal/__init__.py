@@ -38,6 +38,8 @@ from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 from flask_sock import ConnectionClosed, Sock
 
+from sandbox import Sandbox
+
 from .channel import Channel
 from .jail import JailSpec
 from .shells import MAX_TABS, ShellManager
@@ -130,10 +132,9 @@ def guard():
     _tab()
 
 
-def _node_shells(sb: dict) -> dict[str, list[str]]:
+def _node_shells(sandbox: Sandbox) -> dict[str, list[str]]:
     """node -> host command for ``ssh node`` where the sandbox's nodes are real."""
-    from sandbox import Sandbox, SandboxError, get_provider
-    sandbox = Sandbox.from_dict(sb)
+    from sandbox import SandboxError, get_provider
     try:
         provider = get_provider(sandbox.provider)
     except SandboxError:  # a provider this portal does not know has no node shells
@@ -142,14 +143,14 @@ def _node_shells(sb: dict) -> dict[str, list[str]]:
     return {n: argv for n, argv in shells_.items() if argv}
 
 
-def _unmounts_on_destroy(sb: dict) -> bool:
+def _unmounts_on_destroy(sb: Sandbox) -> bool:
     """Whether the sandbox's provider detaches mounts in its workspace when it
     destroys the sandbox (every ``RecordedProvider`` does): only then does the
     jail loop-mount a disk image there, which would otherwise outlive it."""
     from sandbox import SandboxError, get_provider
     from sandbox.base import RecordedProvider
     try:
-        return isinstance(get_provider(sb.get("provider", "")), RecordedProvider)
+        return isinstance(get_provider(sb.provider), RecordedProvider)
     except SandboxError:
         return False
 
@@ -170,10 +171,10 @@ def terminal(ws, attempt_id: int):
     # connection back now, or twenty open terminals exhaust the pool.
     close_session()
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new jail starts
-        attempt=attempt_id, workspace=Path(sb["workspace"]), kubeconfig=Path(sb["kubeconfig"]),
-        etcd_endpoint=sb.get("etcd_endpoint", ""), nodes=list(sb.get("nodes", [])),
-        unjoined=list(sb.get("unjoined", [])), node_shells=_node_shells(sb),
-        prefix=prefix, sandbox=sb.get("name", ""), disk_image=_unmounts_on_destroy(sb), **limits)
+        attempt=attempt_id, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
+        etcd_endpoint=sb.etcd_endpoint, nodes=list(sb.nodes), unjoined=list(sb.unjoined),
+        node_shells=_node_shells(sb), prefix=prefix, sandbox=sb.name,
+        disk_image=_unmounts_on_destroy(sb), **limits)
     ch = Channel(ws)
     try:
         _serve(ch, ws, attempt_id, tab, lambda: shells().get_or_start(attempt_id, spec, until, tab))
