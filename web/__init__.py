@@ -61,8 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
     init_security(app)
     register_blueprints(app)
 
-    from .views import init_views
-    init_views(app)
+    from .errors import init_errors
+    from .formatting import init_formatting
+    init_formatting(app)
+    init_errors(app)
     return app
 
 

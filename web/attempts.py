@@ -18,7 +18,7 @@ from .forms import EmptyForm
 from .lifecycle import StartError
 from .models import Attempt, User
 from .terminal import review
-from .views import domain_breakdown, domain_name, share
+from .formatting import domain_breakdown, domain_name, share
 
 bp = Blueprint("attempts", __name__)
 

@@ -15,7 +15,7 @@ from flask import current_app, url_for
 
 from grader.results import TaskResult
 
-from .views import domain_breakdown, domain_name, share
+from .formatting import domain_breakdown, domain_name, share
 
 
 def bank():

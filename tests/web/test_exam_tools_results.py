@@ -11,7 +11,7 @@ import fakes
 from fakes import SECRET_SOLUTION
 from helpers import start
 
-from web.views import share
+from web.formatting import share
 
 SECRET_WHY = "SECRET-EXPLANATION"
 

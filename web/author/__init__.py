@@ -86,7 +86,7 @@ def _watch_bank(app) -> None:
 
 def init_author(app) -> None:
     """Register the blueprint, the bank watcher and the worker's validation job."""
-    from . import exams, insight, tasks  # noqa: F401  (routes)
+    from . import exams, import_page, stats_pages, tasks  # noqa: F401  (routes)
     from .jobs import run_validation
 
     app.register_blueprint(bp)

@@ -22,7 +22,7 @@ from grader.task import find_tasks, inspect_task
 from ..db import db_session
 from ..forms import EmptyForm
 from ..models import TaskValidation
-from ..views import render_markdown
+from ..formatting import render_markdown
 from . import bp, bank, lock_dir, roots, touch_bank
 from .files import (FILES, LANGUAGES, NAME, Conflict, diff, read_files, splice_statement,
                     statement_of, version, working_copy, write_files)

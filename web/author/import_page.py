@@ -1,78 +1,17 @@
-"""Statistics pages (per task, per exam and cohort, CSV) and the KillerCoda import."""
+"""The KillerCoda import page: a scenario (a .zip or .tar.gz of its folder, or
+its index.json) becomes a draft task (``importer.py`` converts it)."""
 
 from __future__ import annotations
 
-import calendar
-import time
-
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from grader.curriculum import DIFFICULTIES, TRACKS
 
-from ..db import db_session
 from ..forms import EmptyForm
 from . import bp, lock_dir, roots
-from . import stats as st
 from .files import NAME, write_files
 from .importer import ImportError_, draft_files, read_scenario, suggested_id, unpack
 
-
-def _date(value: str, end: bool = False) -> float | None:
-    if not value:
-        return None
-    try:
-        t = calendar.timegm(time.strptime(value, "%Y-%m-%d"))
-    except ValueError:
-        abort(400, f"dates are YYYY-MM-DD; found {value!r}")
-    return t + 86400 if end else t
-
-
-def cohort_from_args() -> st.Cohort:
-    a = request.args
-    users = tuple(u.strip() for u in a.get("users", "").replace("\n", ",").split(",") if u.strip())
-    return st.Cohort(exam_id=a.get("exam", ""), mode=a.get("mode", ""), users=users,
-                     prefix=a.get("prefix", "").strip(), since=_date(a.get("since", "")),
-                     until=_date(a.get("until", ""), end=True))
-
-
-@bp.route("/stats")
-def stats():
-    s = db_session()
-    rows = st.task_stats(s)
-    only_flagged = request.args.get("flagged") == "1"
-    shown = [r for r in rows if r.flags] if only_flagged else rows
-    return render_template("author/stats.html", rows=shown, total=len(rows),
-                           flagged=sum(1 for r in rows if r.flags), only_flagged=only_flagged,
-                           exams=st.by_exam(s), min_samples=st.MIN_SAMPLES)
-
-
-@bp.route("/stats/tasks/<task_id>")
-def task_stats(task_id: str):
-    rows = st.task_stats(db_session(), task_id)
-    if not rows:
-        abort(404, f"no graded attempt has task {task_id!r} yet")
-    return render_template("author/task_stats.html", t=rows[0], min_samples=st.MIN_SAMPLES)
-
-
-@bp.route("/stats/exams")
-def exam_stats():
-    s = db_session()
-    cohort = cohort_from_args()
-    attempts = st.cohort_attempts(s, cohort)
-    exam_ids = sorted({e["exam_id"] for e in st.by_exam(s)})
-    return render_template("author/exam_stats.html", cohort=cohort, attempts=attempts,
-                           summary=st.exam_summary(attempts), exam_ids=exam_ids, args=request.args)
-
-
-@bp.route("/stats/exams.csv")
-def exam_stats_csv():
-    attempts = st.cohort_attempts(db_session(), cohort_from_args())
-    name = request.args.get("exam") or "all-exams"
-    return Response(st.attempts_csv(attempts), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="proctor-{name}-results.csv"'})
-
-
-# -- import ---------------------------------------------------------------------------------
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_scenario():

@@ -1,12 +1,13 @@
-"""Presentation helpers shared by the pages: markdown, durations, domains,
-per-domain breakdowns; error pages."""
+"""How values read on the pages: markdown, durations, times, domains, shares
+of a paper and per-domain breakdowns. The pages' Python and their templates
+use the same functions (``init_formatting`` makes them template filters), so
+a number reads the same everywhere."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
 
-from flask import jsonify, render_template, request
 from markupsafe import Markup
 
 from grader import markdown
@@ -73,12 +74,8 @@ def domain_breakdown(attempt) -> list[dict]:
     return sorted(out, key=lambda d: (-d["weight"], d["name"]))
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or \
-        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
-
-
-def init_views(app) -> None:
+def init_formatting(app) -> None:
+    """Template filters and globals, and what every page's template knows."""
     app.jinja_env.filters.update(markdown=render_markdown, duration=fmt_duration,
                                  when=fmt_time, domain=domain_name)
     app.jinja_env.globals.update(share=share)
@@ -87,20 +84,3 @@ def init_views(app) -> None:
     def globals_():
         from flask_login import current_user
         return {"signup_enabled": app.config["SIGNUP"], "me": current_user}
-
-    def error_page(code: int, title: str, message: str):
-        def handler(exc):
-            msg = getattr(exc, "description", None) or message
-            if wants_json():
-                return jsonify(error=title, message=msg), code
-            return render_template("error.html", code=code, title=title, message=msg), code
-        return handler
-
-    app.register_error_handler(400, error_page(400, "Bad request", "The request was not understood."))
-    app.register_error_handler(403, error_page(403, "Forbidden", "You may not do that."))
-    app.register_error_handler(404, error_page(404, "Not found", "There is nothing here."))
-    app.register_error_handler(409, error_page(409, "Conflict", "That cannot be done now."))
-    app.register_error_handler(413, error_page(413, "Too large", "That is more than the portal "
-                                                                 "accepts in one request."))
-    app.register_error_handler(429, error_page(429, "Too many attempts",
-                                               "Too many tries; wait a minute and try again."))
