@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import func, select
 
 from .db import db_session
-from .forms import RoleForm, UserForm
+from .forms import RoleForm, UserForm, require_form
 from .models import Attempt, Event, PoolSandbox, User
 from .security import role_required
 
@@ -84,9 +84,7 @@ def users():
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @role_required("admin")
 def set_role(user_id: int):
-    form = RoleForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = require_form(RoleForm())
     s = db_session()
     u = s.get(User, user_id)
     if u is None:

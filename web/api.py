@@ -7,14 +7,15 @@ that changes something must send the ``X-CSRFToken`` header.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from . import present
-from .attempts import NOTES_EDITABLE, NOTES_MAX_BYTES, NotesError, load_attempt, save_notes
+from .attempts import (NOTES_EDITABLE, NOTES_MAX_BYTES, NotesError, load_attempt, save_notes,
+                       task_row)
 from .db import db_session
 from .lifecycle import StartError
 from .models import Attempt
@@ -78,9 +79,7 @@ def status(attempt_id: int):
 def task(attempt_id: int, position: int):
     """The statement (and hints in practice) while running; nothing else."""
     a = load_attempt(attempt_id, owner_only=True)
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    row = task_row(a, position)
     if a.state != "running":
         return jsonify(error="Conflict", message=f"attempt is {a.state}"), 409
     text = present.rendered(row)

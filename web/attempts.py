@@ -14,9 +14,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from . import present
 from .db import db_session
-from .forms import EmptyForm
+from .forms import EmptyForm, require_form
 from .lifecycle import StartError
-from .models import Attempt, User
+from .models import Attempt, AttemptTask, User
 from .terminal import review
 from .formatting import domain_breakdown, domain_name, share
 
@@ -38,14 +38,17 @@ def load_attempt(attempt_id: int, owner_only: bool = False) -> Attempt:
     return a
 
 
+def task_row(a: Attempt, position: int) -> AttemptTask:
+    """Task ``position`` (1-based, as the pages number them) of attempt ``a``, or 404."""
+    row = next((t for t in a.tasks if t.position == position), None)
+    if row is None:
+        abort(404)
+    return row
+
+
 def _xhr() -> bool:
     return request.headers.get("X-Requested-With") == "fetch" or \
         request.accept_mimetypes.best == "application/json"
-
-
-def _require_form() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired or its CSRF token is missing; reload the page.")
 
 
 # -- catalog ------------------------------------------------------------------------
@@ -98,7 +101,7 @@ def exam(exam_id: str):
 @bp.route("/exams/<exam_id>/start", methods=["POST"])
 @login_required
 def start(exam_id: str):
-    _require_form()
+    require_form()
     ex = present.bank().exam(exam_id)
     if ex is None:
         abort(404)
@@ -134,9 +137,7 @@ def task(attempt_id: int, position: int):
     a = load_attempt(attempt_id, owner_only=True)
     if a.state != "running":
         return redirect(url_for("attempts.attempt", attempt_id=a.id))
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    row = task_row(a, position)
     lifecycle().view_task(db_session(), a, position)
     text = present.rendered(row)
     practice = a.mode == "practice"
@@ -153,13 +154,11 @@ def task(attempt_id: int, position: int):
 @bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/flag", methods=["POST"])
 @login_required
 def flag(attempt_id: int, position: int):
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     if a.state != "running":
         abort(409, "This attempt is not running.")
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    row = task_row(a, position)
     row.flagged = not row.flagged
     db_session().commit()
     if _xhr():
@@ -174,12 +173,11 @@ def presence(attempt_id: int, position: int):
     (``visible=0``): the server pauses or resumes the task's clock
     (``Lifecycle.task_presence``). Sent by the page's script, also as a beacon
     when the page closes."""
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     if a.state != "running":
         abort(409, "This attempt is not running.")
-    if not any(t.position == position for t in a.tasks):
-        abort(404)
+    task_row(a, position)
     counting = lifecycle().task_presence(db_session(), a, position,
                                          request.form.get("visible") == "1")
     return jsonify(position=position, counting=counting)
@@ -228,7 +226,7 @@ def save_notes(a: Attempt, text) -> dict:
 @login_required
 def notes(attempt_id: int):
     """Autosave of the exam page's notepad (form field ``notes``, CSRF token)."""
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     try:
         return jsonify(save_notes(a, request.form.get("notes", "")))
@@ -236,19 +234,25 @@ def notes(attempt_id: int):
         return exc.response()
 
 
+def _practice_tool(attempt_id: int, position: int, exam_mode: str) -> tuple[Attempt, AttemptTask]:
+    """A practice tool's post (check my work, show the solution): the owner's
+    running practice attempt and its task ``position``; in exam mode a 403
+    that says ``exam_mode``."""
+    require_form()
+    a = load_attempt(attempt_id, owner_only=True)
+    if a.mode != "practice":
+        abort(403, exam_mode)
+    if a.state != "running":
+        abort(409, "This attempt is not running.")
+    return a, task_row(a, position)
+
+
 @bp.route("/attempts/<int:attempt_id>/tasks/<int:position>/check", methods=["POST"])
 @login_required
 def check(attempt_id: int, position: int):
     """Practice only: grade this one task now."""
-    _require_form()
-    a = load_attempt(attempt_id, owner_only=True)
-    if a.mode != "practice":
-        abort(403, "Checking a task before the end is for practice mode only.")
-    if a.state != "running":
-        abort(409, "This attempt is not running.")
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    a, row = _practice_tool(attempt_id, position,
+                            "Checking a task before the end is for practice mode only.")
     if row.check_state not in ("pending", "running"):
         row.check_state = "pending"
         db_session().commit()
@@ -265,9 +269,7 @@ def check_status(attempt_id: int, position: int):
     a = load_attempt(attempt_id, owner_only=True)
     if a.mode != "practice":
         abort(403)
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    row = task_row(a, position)
     result = row.check
     return jsonify(position=position, check_state=row.check_state,
                    result=result.to_dict() if result else None,
@@ -279,15 +281,8 @@ def check_status(attempt_id: int, position: int):
 @login_required
 def reveal(attempt_id: int, position: int):
     """Practice only: show the reference solution of one task."""
-    _require_form()
-    a = load_attempt(attempt_id, owner_only=True)
-    if a.mode != "practice":
-        abort(403, "Solutions are shown after the exam, on the results page.")
-    if a.state != "running":
-        abort(409, "This attempt is not running.")
-    row = next((t for t in a.tasks if t.position == position), None)
-    if row is None:
-        abort(404)
+    a, row = _practice_tool(attempt_id, position,
+                            "Solutions are shown after the exam, on the results page.")
     row.solution_revealed = True
     db_session().commit()
     return redirect(url_for("attempts.task", attempt_id=a.id, position=position) + "#solution")
@@ -296,7 +291,7 @@ def reveal(attempt_id: int, position: int):
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 @login_required
 def submit(attempt_id: int):
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     s = db_session()
     if a.state != "running":
@@ -317,7 +312,7 @@ def submit(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/retry", methods=["POST"])
 @login_required
 def retry(attempt_id: int):
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     if not lifecycle().retry(db_session(), a):
         abort(409, "Only an attempt whose cluster failed can be retried.")
@@ -327,7 +322,7 @@ def retry(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/abandon", methods=["POST"])
 @login_required
 def abandon(attempt_id: int):
-    _require_form()
+    require_form()
     a = load_attempt(attempt_id, owner_only=True)
     if not lifecycle().abandon(db_session(), a):
         abort(409, "Only an attempt whose cluster failed can be abandoned.")

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from .db import db_session
-from .forms import EmptyForm, LoginForm, PasswordForm, SignupForm, TokenForm
+from .forms import EmptyForm, LoginForm, PasswordForm, SignupForm, TokenForm, require_form
 from .models import ApiToken, User
 from .security import check_login, limiter, new_token
 from .sessions import end_all_sessions
@@ -124,8 +124,7 @@ def change_password():
 @bp.route("/account/tokens/<int:token_id>/delete", methods=["POST"])
 @login_required
 def delete_token(token_id: int):
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    require_form()
     s = db_session()
     row = s.get(ApiToken, token_id)
     if row is None or row.user_id != current_user.id:

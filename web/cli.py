@@ -83,6 +83,18 @@ def users():
     """Manage portal accounts."""
 
 
+def _password(given: str | None, generate: bool, prompt: str) -> str:
+    """The password of --password, a generated one (--generate), or one typed
+    twice at ``prompt``; at least 10 characters, as the sign-up form asks."""
+    if generate:
+        return secrets.token_urlsafe(12)
+    password = given if given is not None else click.prompt(
+        prompt, hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    return password
+
+
 @users.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["candidate", "instructor", "admin"]), default="candidate")
@@ -93,12 +105,7 @@ def users_create(username, role, password, generate):
     from sqlalchemy import select
     from web.db import get_db
     from web.models import User
-    if generate:
-        password = secrets.token_urlsafe(12)
-    elif password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise click.ClickException("the password must have at least 10 characters")
+    password = _password(password, generate, "Password")
     app = _app()
     with app.app_context(), get_db().session() as s:
         if s.scalar(select(User).where(User.username == username)):
@@ -119,12 +126,7 @@ def users_password(username, password, generate):
     from web.db import get_db
     from web.models import User
     from web.sessions import end_all_sessions
-    if generate:
-        password = secrets.token_urlsafe(12)
-    elif password is None:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise click.ClickException("the password must have at least 10 characters")
+    password = _password(password, generate, "New password")
     app = _app()
     with app.app_context(), get_db().session() as s:
         u = s.scalar(select(User).where(User.username == username))

@@ -1,5 +1,7 @@
-"""Forms (Flask-WTF: every one carries a CSRF token)."""
+"""Forms (Flask-WTF: every one carries a CSRF token), and ``require_form``,
+the check of every route that only accepts a good post."""
 
+from flask import abort
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Regexp
@@ -35,6 +37,20 @@ class TokenForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+EXPIRED = "The form expired or its CSRF token is missing; reload the page."
+
+
+def require_form(form: FlaskForm | None = None) -> FlaskForm:
+    """``form`` (default: an ``EmptyForm``), posted with a valid CSRF token and
+    valid fields; otherwise a 400 that says what to do about it."""
+    form = EmptyForm() if form is None else form
+    if not form.validate_on_submit():
+        fields = {name: errs for name, errs in form.errors.items() if name != "csrf_token"}
+        abort(400, "; ".join(f"{name}: {' '.join(errs)}" for name, errs in fields.items())
+              or EXPIRED)
+    return form
 
 
 class UserForm(FlaskForm):

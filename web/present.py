@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, url_for
+from flask import abort, current_app, url_for
 
 from grader.results import TaskResult
 
@@ -73,8 +73,9 @@ def status(a) -> dict:
 
 
 def results(a) -> dict:
-    """Everything, for a graded attempt only (callers check the state)."""
-    assert a.state == "graded"
+    """Everything, for a graded attempt only."""
+    if a.state != "graded":
+        abort(409, f"Attempt {a.id} is {a.state}; its results come once it is graded.")
     d = status(a)
     d["time_taken_seconds"] = round((a.submitted_at or 0) - (a.ready_at or 0), 1) if a.ready_at else None
     d["domains"] = domain_breakdown(a)

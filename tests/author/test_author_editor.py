@@ -1,6 +1,7 @@
 """The task editor: list and filters, new from the template, live lint with
 lines, the statement tab, saves with conflict detection, Validate now, Try it."""
 
+import html
 import os
 import re
 from pathlib import Path
@@ -61,6 +62,18 @@ def test_new_task_rejects_a_domain_of_another_track(client, auth, app):
                                            "minutes": "4"})
     assert "not a CKA domain" in resp.get_data(as_text=True)
     assert not (Path(app.config["TASKS_DIR"]) / "cka" / "x-y").exists()
+
+
+def test_new_task_says_what_is_wrong_with_its_minutes(client, auth, app):
+    auth.login()
+    for minutes in ("0", "61", "five", ""):
+        resp = auth.post("/author/tasks/new", {"id": "x-y", "title": "X", "track": "ckad",
+                                               "domain": "Application Deployment",
+                                               "difficulty": "easy", "minutes": minutes})
+        assert resp.status_code == 200
+        assert f"minutes: a whole number from 1 to 60; found {minutes!r}" \
+            in html.unescape(resp.get_data(as_text=True)), minutes
+    assert not (Path(app.config["TASKS_DIR"]) / "ckad" / "x-y").exists()
 
 
 def test_lint_points_at_the_line(client, auth, app):

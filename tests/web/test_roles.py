@@ -76,6 +76,12 @@ def test_admin_manages_users(app, client, auth):
     auth.post(f"/admin/users/{cid}/role", {"role": "candidate"})
     with app.app_context(), get_db().session() as s:
         assert s.get(User, cid).role == "candidate"
+    # a refused form says why: a field's error, or the token
+    r = auth.post(f"/admin/users/{cid}/role", {"role": "root"}, headers={"Accept": "application/json"})
+    assert r.status_code == 400 and r.json["message"] == "role: Not a valid choice."
+    r = client.post(f"/admin/users/{cid}/role", data={"role": "admin"},
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 400 and "CSRF token is missing" in r.json["message"]
     auth.logout()
     assert auth.login("carol", "long-password").status_code == 302
 

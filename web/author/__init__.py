@@ -20,6 +20,8 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app
 from flask_login import current_user
 
+from grader.curriculum import DIFFICULTIES, TRACKS
+
 bp = Blueprint("author", __name__, url_prefix="/author")
 
 
@@ -43,6 +45,19 @@ def lock_dir() -> Path:
 
 def bank():
     return current_app.extensions["proctor.bank"]()
+
+
+def placement_problems(track: str, domain: str, difficulty: str) -> list[str]:
+    """What is wrong with where a new task goes in the curriculum (the new-task
+    and import forms): its track, its domain in that track, its difficulty."""
+    problems = []
+    if track not in TRACKS:
+        problems.append(f"track: one of {', '.join(TRACKS)}")
+    elif domain not in TRACKS[track].domains:
+        problems.append(f"domain: {domain!r} is not a {track.upper()} domain")
+    if difficulty not in DIFFICULTIES:
+        problems.append(f"difficulty: one of {', '.join(DIFFICULTIES)}")
+    return problems
 
 
 def touch_bank(app=None) -> None:

@@ -3,12 +3,12 @@ its index.json) becomes a draft task (``importer.py`` converts it)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from grader.curriculum import DIFFICULTIES, TRACKS
 
-from ..forms import EmptyForm
-from . import bp, lock_dir, roots
+from ..forms import EmptyForm, require_form
+from . import bp, lock_dir, placement_problems, roots
 from .files import NAME, write_files
 from .importer import ImportError_, draft_files, read_scenario, suggested_id, unpack
 
@@ -19,18 +19,12 @@ def import_scenario():
     v = {"id": "", "track": "ckad", "domain": "", "difficulty": "medium"}
     problems: list[str] = []
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, "The form expired or its CSRF token is missing; reload the page.")
+        require_form(form)
         v.update({k: request.form.get(k, "").strip() for k in v})
         upload = request.files.get("scenario")
         if upload is None or not upload.filename:
             problems.append("choose the scenario: a .zip or .tar.gz of its folder, or its index.json")
-        if v["track"] not in TRACKS:
-            problems.append(f"track: one of {', '.join(TRACKS)}")
-        elif v["domain"] not in TRACKS[v["track"]].domains:
-            problems.append(f"domain: {v['domain']!r} is not a {v['track'].upper()} domain")
-        if v["difficulty"] not in DIFFICULTIES:
-            problems.append(f"difficulty: one of {', '.join(DIFFICULTIES)}")
+        problems += placement_problems(v["track"], v["domain"], v["difficulty"])
         scenario = None
         if not problems:
             try:

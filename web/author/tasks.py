@@ -20,10 +20,10 @@ from grader.lint import lint_task
 from grader.task import find_tasks, inspect_task
 
 from ..db import db_session
-from ..forms import EmptyForm
+from ..forms import EmptyForm, require_form
 from ..models import TaskValidation
 from ..formatting import render_markdown
-from . import bp, bank, lock_dir, roots, touch_bank
+from . import bp, bank, lock_dir, placement_problems, roots, touch_bank
 from .files import (FILES, LANGUAGES, NAME, Conflict, diff, read_files, splice_statement,
                     statement_of, version, working_copy, write_files)
 
@@ -206,8 +206,7 @@ def new_task():
     v = {"id": "", "title": "", "track": "ckad", "domain": "", "difficulty": "easy", "minutes": 5}
     problems: list[str] = []
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, "The form expired or its CSRF token is missing; reload the page.")
+        require_form(form)
         v.update({k: request.form.get(k, "").strip() for k in ("id", "title", "track", "domain",
                                                                "difficulty", "minutes")})
         if not NAME.match(v["id"]):
@@ -215,17 +214,10 @@ def new_task():
                             f"letter or digit; found {v['id']!r}")
         if not v["title"]:
             problems.append("title: required")
-        if v["track"] not in TRACKS:
-            problems.append(f"track: one of {', '.join(TRACKS)}")
-        elif v["domain"] not in TRACKS[v["track"]].domains:
-            problems.append(f"domain: {v['domain']!r} is not a {v['track'].upper()} domain")
-        if v["difficulty"] not in DIFFICULTIES:
-            problems.append(f"difficulty: one of {', '.join(DIFFICULTIES)}")
-        try:
-            minutes = int(v["minutes"])
-            assert 1 <= minutes <= 60
-        except (ValueError, AssertionError):
-            problems.append("minutes: a whole number from 1 to 60")
+        problems += placement_problems(v["track"], v["domain"], v["difficulty"])
+        minutes = int(v["minutes"]) if v["minutes"].isdigit() else 0
+        if not 1 <= minutes <= 60:
+            problems.append(f"minutes: a whole number from 1 to 60; found {v['minutes']!r}")
             minutes = 5
         root = roots()["bank"]
         folder = root / v["track"] / v["id"] if v["track"] in TRACKS else None
@@ -380,8 +372,7 @@ def validation(validation_id: int):
 @bp.route("/tasks/<kind>/<path:rel>/try", methods=["POST"])
 def try_it(kind: str, rel: str):
     """A practice attempt of just this task, with a terminal, as a candidate gets it."""
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired or its CSRF token is missing; reload the page.")
+    require_form()
     folder = folder_for(kind, rel)
     task = None
     s = summary(folder)
@@ -408,8 +399,7 @@ def try_it(kind: str, rel: str):
 
 @bp.route("/tasks/drafts/<path:rel>/publish", methods=["POST"])
 def publish(rel: str):
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired or its CSRF token is missing; reload the page.")
+    require_form()
     folder = folder_for("drafts", rel)
     s = summary(folder)
     if s["problems"]:

@@ -70,9 +70,8 @@ def _own(attempt_id: int):
 @login_required
 def open_window(attempt_id: int):
     from ..db import db_session
-    from ..forms import EmptyForm
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired or its CSRF token is missing; reload the page.")
+    from ..forms import require_form
+    require_form()
     a = _own(attempt_id)
     if keep_for_review(db_session(), a) is None:
         flash("This attempt's cluster can no longer be kept: only a practice attempt "
