@@ -1,30 +1,24 @@
 """Fixtures for the authoring pages, in the Flask tutorial's style (as
-tests/web/conftest.py): a fresh portal per test with its own instance, a task
+tests/portal/conftest.py): a fresh portal per test with its own instance, a task
 directory holding a copy of a real task, an exams directory, and users of
 every role. Sandboxes are the web tests' fakes; tasks, lint and exams are real."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from werkzeug.security import generate_password_hash
+
+from tests.portal.fakes import FakeServices
+from tests.portal.helpers import PASSWORD, AuthActions, fresh_database
+from web import create_app
+from web.db import get_db
+from web.models import User
 
 REPO = Path(__file__).resolve().parents[2]
-for p in (str(REPO), str(REPO / "tests" / "web")):
-    if p not in sys.path:
-        sys.path.insert(0 if p == str(REPO) else 1, p)
-
-from werkzeug.security import generate_password_hash  # noqa: E402
-
-from fakes import FakeServices  # noqa: E402
-from web import create_app  # noqa: E402
-from web.db import get_db  # noqa: E402
-from web.models import User  # noqa: E402
-
-from helpers import PASSWORD, AuthActions, fresh_database  # noqa: E402
 PASSWORD_HASH = generate_password_hash(PASSWORD)
 FIXTURE_TASK = REPO / "tests" / "fixtures" / "tasks" / "svc-endpoints-fixture"
 
@@ -43,7 +37,7 @@ class BankServices(FakeServices):
 @pytest.fixture
 def database_url():
     """SQLite in the instance, or a fresh PostgreSQL database per test when
-    ``PROCTOR_TEST_DATABASE_URL`` points at a server (as tests/web does)."""
+    ``PROCTOR_TEST_DATABASE_URL`` points at a server (as tests/portal does)."""
     with fresh_database("proctor_author") as url:
         yield url
 

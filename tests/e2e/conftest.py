@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_portal import CHROMIUM, CHROMIUM_ARGS, run_portal
+from .e2e_portal import CHROMIUM, CHROMIUM_ARGS, run_portal
 
 
 @pytest.fixture(scope="session")

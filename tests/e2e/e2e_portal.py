@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -66,7 +65,6 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        sys.path.insert(0, str(REPO))
         from sandbox.kind import KindProvider
         from sandbox.kwok import KwokProvider
         for prov in (KwokProvider(root=root / "state"), KindProvider(root=root / "state")):

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from e2e_portal import ARTIFACTS, REPO, log_in, run_portal
+from .e2e_portal import ARTIFACTS, REPO, log_in, run_portal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 DOMAIN = "Application Environment, Configuration and Security"

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from e2e_portal import (ARTIFACTS, SCREEN, finish_practice, log_in, run_portal, start_practice,
-                        wait_screen)
+from .e2e_portal import (ARTIFACTS, SCREEN, finish_practice, log_in, run_portal, start_practice,
+                         wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 PROMPT = "candidate@exam:~$ "

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from e2e_portal import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, run_portal, wait_screen
+from .e2e_portal import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, run_portal, wait_screen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

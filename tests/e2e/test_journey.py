@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_portal import (ARTIFACTS, check_my_work, finish_practice, log_in, open_task,
-                        start_practice, wait_screen)
+from .e2e_portal import (ARTIFACTS, check_my_work, finish_practice, log_in, open_task,
+                         start_practice, wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

@@ -5,8 +5,8 @@ terminal's `ssh` reaches the nodes."""
 from __future__ import annotations
 
 import pytest
-from e2e_portal import (ARTIFACTS, SCREEN, check_my_work, finish_practice, log_in, open_task,
-                        run_portal, start_practice, wait_screen)
+from .e2e_portal import (ARTIFACTS, SCREEN, check_my_work, finish_practice, log_in, open_task,
+                         run_portal, start_practice, wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nodes]
 

@@ -26,13 +26,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-WEB_TESTS = REPO / "tests" / "web"
-if str(WEB_TESTS) not in sys.path:
-    sys.path.insert(0, str(WEB_TESTS))  # fakes.py and helpers.py of the portal's tests
+from tests.portal.fakes import FakeServices
+from tests.portal.helpers import PASSWORD, fresh_database
 
-from fakes import FakeServices  # noqa: E402
-from helpers import PASSWORD, fresh_database  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 USERS = (("alice", "candidate"), ("bob", "candidate"), ("ines", "instructor"), ("ada", "admin"))
 # The fake sandboxes have no kubeconfig; a jailed shell needs one for its tunnels.
@@ -151,8 +148,8 @@ def start_live_portal(tmp_path, database_url):
         app.extensions["proctor.db"].dispose()
         port = _free_port()
         env = dict(os.environ, PROCTOR_INSTANCE_PATH=config["INSTANCE_PATH"],
-                   PROCTOR_SERVICES="fakes:FakeServices", FAKE_ROOT=str(tmp_path),
-                   PYTHONPATH=os.pathsep.join([str(WEB_TESTS), os.environ.get("PYTHONPATH", "")]),
+                   PROCTOR_SERVICES="tests.portal.fakes:FakeServices", FAKE_ROOT=str(tmp_path),
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                    PROCTOR_EXAMS_DIR=config["EXAMS_DIR"], PROCTOR_POOL_SIZE="0",
                    PROCTOR_QUEUE_IMMEDIATE="1", PROCTOR_DATABASE_URL=database,
                    PROCTOR_LOGIN_LIMIT="1000 per minute", PYTHONUNBUFFERED="1", **env_extra)

@@ -56,7 +56,7 @@ def portal(start_live_portal, tmp_path):
 
 def new_page(browser, portal, user: str):
     """A browser context logged in as ``user`` through the login form."""
-    from helpers import PASSWORD
+    from tests.portal.helpers import PASSWORD
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     page.add_init_script(WATCH_CSP)
     page.console_messages = []

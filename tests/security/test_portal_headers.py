@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import AuthActions, start
+from tests.portal.helpers import AuthActions, start
 
 EXPECTED = {
     "X-Frame-Options": "DENY",

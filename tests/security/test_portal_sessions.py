@@ -13,7 +13,7 @@ import time
 import pytest
 from flask_login.utils import encode_cookie
 
-from helpers import PASSWORD, AuthActions, set_values, start
+from tests.portal.helpers import PASSWORD, AuthActions, set_values, start
 
 NEW_PASSWORD = "a-much-better-passphrase"
 

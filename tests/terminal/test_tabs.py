@@ -8,9 +8,8 @@ import time
 
 import pytest
 
+from tests.terminal.test_jail_tools import Screen
 from web.terminal.shells import MAX_TABS, ShellManager
-
-from test_jail_tools import Screen  # noqa: E402 - pytest puts this folder on sys.path
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]

@@ -4,8 +4,8 @@ import re
 import time
 
 
-from fakes import SECRET_CHECK, SECRET_SOLUTION
-from helpers import attempt, events, set_values, solve, start
+from tests.portal.fakes import SECRET_CHECK, SECRET_SOLUTION
+from tests.portal.helpers import attempt, events, set_values, solve, start
 
 
 def test_catalog_and_exam_page(client, auth):

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-import fakes
-from fakes import SECRET_SOLUTION
-from helpers import start
+from tests.portal import fakes
+from tests.portal.fakes import SECRET_SOLUTION
+from tests.portal.helpers import start
 
 from web.formatting import share
 

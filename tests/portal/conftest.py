@@ -4,30 +4,17 @@ instance folder, database and fake sandboxes under tmp_path), a client, and
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-
-# tests/ is on sys.path (its conftest has no package), so ``import web`` could
-# find this folder as a namespace package before the editable install's
-# finder runs; the repository root first makes it the real ``web``.
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-if "web" in sys.modules and getattr(sys.modules["web"], "__file__", None) is None:
-    for _name in [n for n in sys.modules if n == "web" or n.startswith("web.")]:
-        del sys.modules[_name]
-
 from werkzeug.security import generate_password_hash
 
-from fakes import FakeServices
+from tests.portal.fakes import FakeServices
+from tests.portal.helpers import PASSWORD, AuthActions, fresh_database
 from web import create_app
 from web.db import get_db
 from web.models import User
 
-from helpers import PASSWORD, AuthActions, fresh_database  # noqa: E402,F401 (tests import PASSWORD from here)
 PASSWORD_HASH = generate_password_hash(PASSWORD)  # once: scrypt is slow on purpose
 
 EXAMS = {

@@ -3,8 +3,8 @@
 import re
 import time
 
-from fakes import SECRET_CHECK, SECRET_SOLUTION
-from helpers import set_values, solve
+from tests.portal.fakes import SECRET_CHECK, SECRET_SOLUTION
+from tests.portal.helpers import set_values, solve
 
 
 def token_for(client, auth, user="alice"):

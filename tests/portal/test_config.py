@@ -5,7 +5,7 @@ import stat
 
 from sqlalchemy import inspect, text
 
-from fakes import FakeServices
+from tests.portal.fakes import FakeServices
 from web import create_app
 from web.db import MIGRATIONS, get_db
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from fakes import SECRET_CHECK, SECRET_SOLUTION
-from helpers import attempt, start
+from tests.portal.fakes import SECRET_CHECK, SECRET_SOLUTION
+from tests.portal.helpers import attempt, start
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from helpers import attempt, set_values, start
-from test_terminal_guard import OWN
+from tests.portal.helpers import attempt, set_values, start
+from tests.portal.test_terminal_guard import OWN
 
 
 def finish(auth, attempt_id: int) -> None:

@@ -3,7 +3,7 @@ form's checkbox, and the results page's button and link."""
 
 from __future__ import annotations
 
-from helpers import attempt, start
+from tests.portal.helpers import attempt, start
 
 
 def test_finishing_with_keep_for_review_keeps_the_cluster(app, client, auth):

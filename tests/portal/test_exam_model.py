@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import TASKS, FakeTask
+from tests.portal.fakes import TASKS, FakeTask
 from grader.exam import ExamError, load_exams, parse_exam
 
 BANK = {t.id: t for t in TASKS}

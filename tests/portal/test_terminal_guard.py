@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import attempt, set_values, start
+from tests.portal.helpers import attempt, set_values, start
 
 WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade",
               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}

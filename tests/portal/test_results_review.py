@@ -6,7 +6,7 @@ grader's results made up by the fake services."""
 
 from __future__ import annotations
 
-from helpers import attempt, solve, start
+from tests.portal.helpers import attempt, solve, start
 
 
 def test_errored_checks_score_zero_and_hold_the_grade(app, client, auth, monkeypatch):

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from fakes import FakeServices
-from helpers import attempt, events, set_values, solve, start
+from tests.portal.fakes import FakeServices
+from tests.portal.helpers import attempt, events, set_values, solve, start
 from web import create_app
 from web.db import get_db
 from web.models import Attempt, PoolSandbox, User
 from web.queue import Ticker
 
-HERE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[2]  # where the worker finds tests.portal.fakes
 
 
 def wait_for(predicate, timeout, interval=0.1):
@@ -172,8 +172,8 @@ def test_maintain_reaps_finished_and_orphans_only_ours(app, client, auth):
 def worker(instance, tmp_path, exams, database_url="", **env):
     if database_url:
         env["PROCTOR_DATABASE_URL"] = database_url
-    full = dict(os.environ, PROCTOR_INSTANCE_PATH=str(instance), PROCTOR_SERVICES="fakes:FakeServices",
-                PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    full = dict(os.environ, PROCTOR_INSTANCE_PATH=str(instance), PROCTOR_SERVICES="tests.portal.fakes:FakeServices",
+                PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                 PROCTOR_EXAMS_DIR=str(exams), PROCTOR_POOL_SIZE="0", PROCTOR_LEASE_SECONDS="2",
                 PROCTOR_TICK_SECONDS="0.3", PROCTOR_WORKERS="2", FAKE_ROOT=str(tmp_path), **env)
     log = open(tmp_path / f"worker-{time.time()}.log", "w")

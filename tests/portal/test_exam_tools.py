@@ -11,7 +11,7 @@ import types
 import pytest
 
 import web.lifecycle.running
-from helpers import attempt, set_values, start
+from tests.portal.helpers import attempt, set_values, start
 
 
 def notes_of(app, aid) -> str:

@@ -1,6 +1,6 @@
 """Accounts: login, logout, sign-up, roles, rate limit, CSRF, cookies."""
 
-from conftest import PASSWORD
+from tests.portal.helpers import PASSWORD
 
 
 def test_pages_need_login(client):

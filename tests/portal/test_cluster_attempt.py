@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from helpers import attempt, events
+from tests.portal.helpers import attempt, events
 from web import create_app
 from web.db import get_db
 from web.models import User
@@ -69,7 +69,7 @@ def kubectl(sandbox, *args: str) -> str:
 def test_whole_attempt_on_kwok(kwok_app):
     app = kwok_app
     client = app.test_client()
-    from helpers import AuthActions
+    from tests.portal.helpers import AuthActions
     auth = AuthActions(client)
     auth.login("alice", "correct-horse-battery")
     t0 = time.monotonic()
