@@ -35,7 +35,7 @@ def survey(api_client) -> list[str]:
     try:
         services = client.ApiregistrationV1Api(api_client).list_api_service(
             _request_timeout=TIMEOUT).items
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - as above: the failure is the finding
         return [f"the cluster's API groups could not be listed at grading time "
                 f"({_first_line(exc)}): checks may have failed for it"]
     problems = []

@@ -136,7 +136,7 @@ def template_problems(task: Task, lines: dict) -> list[Problem]:
             except TemplateError as exc:
                 out.append(problem(file, f"{what} does not render with seed {seed}: {exc}", base))
                 break
-            except Exception as exc:  # e.g. a filter applied to the wrong type
+            except Exception as exc:  # noqa: BLE001 - e.g. a filter on the wrong type: reported
                 out.append(problem(file, f"{what} does not render with seed {seed}: "
                                          f"{type(exc).__name__}: {exc}", base))
                 break
@@ -289,8 +289,8 @@ def leak_problems(task: Task, lines: dict) -> list[Problem]:
         params = task.draw_params(seed)
         try:
             shown = task.render(params)
-        except Exception:
-            return out  # reported by template_problems
+        except Exception:  # noqa: BLE001 - whatever it is, template_problems reports it
+            return out
         values = task.script_env(params)
         texts = [("statement", shown["statement"], ["statement"])]
         texts += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(shown["hints"])]

@@ -254,7 +254,7 @@ class Grading:
     def pytest_collection_finish(self, session):
         try:
             self.warm_up(session.items)
-        except Exception:  # e.g. a bad kubeconfig: the checks themselves will say so
+        except Exception:  # noqa: BLE001 - e.g. a bad kubeconfig: the checks themselves say so
             pass
         if any({"k8s", "kubectl"} & set(getattr(item, "fixturenames", ())) for item in session.items):
             self.emit(event="api", problems=self.api_problems())

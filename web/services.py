@@ -39,13 +39,13 @@ class RealServices:
             return {}, [f"no task folder at {self.tasks_dir}"]
         try:
             loaded = load_bank(self.tasks_dir)
-        except Exception as exc:  # one bad task must not hide the rest
+        except Exception as exc:  # noqa: BLE001 - one bad task must not hide the rest
             tasks, problems = {}, [f"loading {self.tasks_dir}: {exc}"]
             for folder in sorted(self.tasks_dir.glob("*/*/task.yaml")):
                 try:
                     t = load_task(folder.parent)
                     tasks[t.id] = t
-                except Exception as exc2:
+                except Exception as exc2:  # noqa: BLE001 - reported, as above
                     problems.append(f"{folder.parent}: {exc2}")
             return tasks, problems
         if isinstance(loaded, tuple):

@@ -67,10 +67,11 @@ def test_unknown_domain_in_draw():
 
 
 def test_shipped_exams_are_valid():
+    from grader.errors import TaskError
     from grader.task import load_bank
     try:
         bank = load_bank(REPO / "tasks")
-    except Exception:  # the bank is being written; check against what loads
+    except TaskError:  # the bank is being written; check against what loads
         from grader.task import find_tasks, inspect_task
         bank = {}
         for folder in find_tasks(REPO / "tasks"):

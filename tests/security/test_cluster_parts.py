@@ -18,7 +18,7 @@ import pytest
 
 from sandbox import egress, landlock
 from sandbox.kwok import KwokProvider
-from sandbox.limits import Cgroup, Limits
+from sandbox.limits import Limits
 
 MiB = 1024**2
 

@@ -21,8 +21,8 @@ NUMBERS = {"CAP_CHOWN": 0, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_SYS_RE
 
 
 def host_lacks() -> set[str]:
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines()
-                if l.startswith("CapBnd:"))
+    line = next(ln for ln in Path("/proc/self/status").read_text().splitlines()
+                if ln.startswith("CapBnd:"))
     mask = int(line.split()[1], 16)
     return {name for name, bit in NUMBERS.items() if not mask & (1 << bit)}
 

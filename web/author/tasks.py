@@ -59,7 +59,7 @@ def summary(folder: Path) -> dict:
             try:
                 import yaml
                 raw = yaml.safe_load((folder / "task.yaml").read_text()) or {}
-            except Exception:
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):  # lint says what is wrong
                 raw = {}
             raw = raw if isinstance(raw, dict) else {}
         _summaries[key] = {
@@ -277,7 +277,7 @@ def _preview(copy: Path, files: dict[str, str]) -> dict:
             return {"html": str(render_markdown(shown["statement"])),
                     "hints": [str(render_markdown(h)) for h in shown["hints"]],
                     "params": params, "note": ""}
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a task being edited may break any way: say so
             note = f"the statement does not render: {exc}"
     else:
         note = "task.yaml does not load yet; the statement is shown without params"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
+from grader.exam import ExamError
 from sandbox import Sandbox
 
 from ..models import PoolSandbox
@@ -80,7 +81,7 @@ def _prepare_one(ctx, exam, size: int) -> str:
     seed = secrets.randbits(31)
     try:
         tasks, nodes = paper(ctx, exam, seed)
-    except Exception as exc:
+    except (ValueError, ExamError) as exc:
         log.warning("warm pool: %s has no paper: %s", exam.id, exc)
         return "failed"
     name = f"{ctx.prefix}w{secrets.token_hex(3)}"
@@ -108,7 +109,7 @@ def _prepare_one(ctx, exam, size: int) -> str:
     try:
         sandbox = ctx.services.create_sandbox(
             name, nodes, **sandbox_spec(ctx, (t.id for t, _ in tasks)))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever stops it, the pool drops it and backs off
         return drop(f"cluster did not come up: {exc}")
     todo = [(i, t.id, ctx.services.draw_params(t, seed)) for i, (t, _) in enumerate(tasks)]
     for _, task_id, ok, output in run_setups(ctx, sandbox, todo):

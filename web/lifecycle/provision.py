@@ -70,7 +70,7 @@ def _provision(ctx, attempt_id: int) -> None:
         try:
             sandbox = ctx.services.create_sandbox(name, nodes, **spec)
         except Exception as exc:
-            raise RuntimeError(f"your cluster did not come up: {exc}") from None
+            raise RuntimeError(f"your cluster did not come up: {exc}") from exc
     with ctx.db.session() as s:
         a = s.get(Attempt, attempt_id)
         if a.lease_owner != WORKER_ID:
@@ -130,7 +130,7 @@ def run_setups(ctx, sandbox: Sandbox, todo):
             return key, task_id, False, f"task {task_id!r} is no longer in the bank"
         try:
             ok, output = ctx.services.run_setup(task, sandbox, params)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the task's failure, reported with the others
             ok, output = False, f"{exc.__class__.__name__}: {exc}"
         return key, task_id, ok, output
 

@@ -10,7 +10,7 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from grader.exam import task_domain
+from grader.exam import ExamError, task_domain
 
 from ..models import BLOCKING_STATES, Attempt, AttemptTask
 from .paper import paper
@@ -36,7 +36,7 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
     seed = warm.seed if warm else secrets.randbits(31)
     try:
         tasks, nodes = paper(ctx, exam, seed)
-    except Exception as exc:
+    except (ValueError, ExamError) as exc:  # why this exam cannot run here
         if warm:
             ctx.destroy_quietly(warm.name)
         raise StartError(f"{exam.title} is not available: {exc}") from None
