@@ -101,7 +101,7 @@ def _watch_bank(app) -> None:
 
 def init_author(app) -> None:
     """Register the blueprint, the bank watcher and the worker's validation job."""
-    from . import exams, import_page, stats_pages, tasks  # noqa: F401  (routes)
+    from . import exams, import_page, publish, stats_pages, tasks  # noqa: F401  (routes)
     from .jobs import run_validation
 
     app.register_blueprint(bp)

@@ -1,10 +1,10 @@
 """The task editor: the bank list, new task from the template, the editor page,
-live lint, save with conflict detection, Validate now, Try it, publish a draft."""
+live lint, save with conflict detection, Validate now. Try it and publish
+(a draft into the bank) are ``publish.py``."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +14,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from grader.curriculum import DIFFICULTIES, TRACKS
-from grader.exam import Exam, ExamTask
 from grader import records
 from grader.lint import lint_task
 from grader.task import find_tasks, inspect_task
@@ -365,53 +364,3 @@ def validation(validation_id: int):
                    offset=len(v.log), result=v.result, created_at=v.created_at,
                    started_at=v.started_at, finished_at=v.finished_at,
                    done=v.state not in ("queued", "running"))
-
-
-# -- try it, publish ---------------------------------------------------------------------
-
-@bp.route("/tasks/<kind>/<path:rel>/try", methods=["POST"])
-def try_it(kind: str, rel: str):
-    """A practice attempt of just this task, with a terminal, as a candidate gets it."""
-    require_form()
-    folder = folder_for(kind, rel)
-    task = None
-    s = summary(folder)
-    found = bank().task(s["id"])
-    if found is not None and Path(found.path).resolve() == folder:
-        task = found
-    if task is None:
-        flash("Try it needs a task of the bank that loads: publish the draft or fix the problems "
-              "lint shows, and save.", "error")
-        return redirect(url_for("author.edit", kind=kind, rel=rel))
-    exam = Exam(id=f"try-{task.id}"[:64], title=f"Try it: {task.title}"[:200], track=task.tracks[0],
-                duration=max(1, int(task.minutes)), pass_mark=100.0, nodes=task.nodes,
-                description="A practice attempt of one task, from the task editor.",
-                modes=("practice",), tasks=[ExamTask(task.id, float(task.weight))])
-    from ..lifecycle import StartError
-    try:
-        a = current_app.extensions["proctor.lifecycle"].start(db_session(), current_user, exam,
-                                                               "practice")
-    except StartError as exc:
-        flash(f"Cannot try it: {exc}.", "error")
-        return redirect(url_for("author.edit", kind=kind, rel=rel))
-    return redirect(url_for("attempts.attempt", attempt_id=a.id))
-
-
-@bp.route("/tasks/drafts/<path:rel>/publish", methods=["POST"])
-def publish(rel: str):
-    require_form()
-    folder = folder_for("drafts", rel)
-    s = summary(folder)
-    if s["problems"]:
-        flash(f"Fix the {len(s['problems'])} lint problem(s) before publishing.", "error")
-        return redirect(url_for("author.edit", kind="drafts", rel=rel))
-    track = s["tracks"][0]
-    dest = roots()["bank"] / track / s["id"]
-    if dest.exists() or bank().task(s["id"]) is not None:
-        flash(f"The bank already has a task {s['id']!r}; change the id (and folder) first.", "error")
-        return redirect(url_for("author.edit", kind="drafts", rel=rel))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(folder), str(dest))
-    touch_bank()
-    flash(f"Published {s['id']} to the bank ({track}/{s['id']}).", "info")
-    return redirect(url_for("author.edit", kind="bank", rel=f"{track}/{s['id']}"))
