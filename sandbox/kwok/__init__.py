@@ -35,29 +35,26 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import yaml
 
-from . import egress, landlock
-from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
+from .. import egress
+from ..base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
                    check_nodes, node_names, state_dir)
-from .limits import Cgroup, Limits, LimitsError, set_rlimits
-from .toolchain import Toolchain
+from ..limits import Cgroup, Limits
+from ..toolchain import Toolchain
+from .confinement import confinement, start_egress
+from .host import free_ports, listening_ports, machine_lock, wait_gone
+from .nodes import node_manifest
 
-NODE_ANNOTATION = "kwok.x-k8s.io/node"
 CREATE_TIMEOUT = 90.0
 # Memory: an exam cluster is small and mostly idle, so its Go processes can
 # collect garbage more eagerly (measured: ~540 -> ~460 MB resident per
@@ -76,122 +73,6 @@ ETCD_QUOTA = "256Mi"
 # confined to them before kwokctl starts anything.
 COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
                    "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort")
-
-
-@contextlib.contextmanager
-def _machine_lock():
-    """An exclusive lock shared by every Proctor process on this machine.
-
-    As root it lives in /run/proctor, which only root can write: a lock in the
-    world-writable temporary folder could be held by any local user to block
-    every create (or be a link planted there)."""
-    if os.geteuid() == 0:
-        folder = Path("/run/proctor")
-        folder.mkdir(mode=0o755, exist_ok=True)
-    else:
-        folder = Path(tempfile.gettempdir())
-    fd = os.open(folder / f"kwokctl-create-{os.geteuid()}.lock",
-                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now (bound together, so all different)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until every process has exited; returns those still alive. A zombie
-    counts as gone: the components are orphans, and when init reaps them is
-    up to init (a second or two on some hosts). Our own children (the egress
-    proxy) are reaped here."""
-    deadline = time.monotonic() + timeout
-    alive = list(procs)
-    while alive:
-        still = []
-        for p in alive:
-            try:
-                p.wait(timeout=0)  # reaps it if it is our child and has exited
-            except psutil.TimeoutExpired:
-                try:
-                    if p.status() != psutil.STATUS_ZOMBIE:
-                        still.append(p)
-                except psutil.NoSuchProcess:
-                    pass
-            except psutil.NoSuchProcess:
-                pass
-        alive = still
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    return alive
-
-
-def _listening_ports(procs: list[psutil.Process]) -> set[int]:
-    ports = set()
-    for p in procs:
-        try:
-            ports |= {c.laddr.port for c in p.net_connections(kind="inet")
-                      if c.status == psutil.CONN_LISTEN}
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return ports
-
-
-def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bool) -> dict:
-    """A Node object as kubeadm would leave it, for kwok to keep Ready."""
-    labels = {
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/os": "linux",
-        "beta.kubernetes.io/arch": "amd64",
-        "type": "kwok",
-    }
-    spec: dict = {}
-    if control_plane:
-        labels["node-role.kubernetes.io/control-plane"] = ""
-        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-        if tainted:
-            spec["taints"] = [{"key": "node-role.kubernetes.io/control-plane",
-                               "effect": "NoSchedule"}]
-    resources = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": labels,
-            "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-        },
-        "spec": spec,
-        "status": {
-            "allocatable": resources,
-            "capacity": resources,
-            "nodeInfo": {
-                "kubeletVersion": kube_version,
-                "kubeProxyVersion": kube_version,
-                "containerRuntimeVersion": "containerd://2.1.0",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-                "osImage": "Debian GNU/Linux 12 (bookworm)",
-                "kernelVersion": "6.1.0",
-            },
-        },
-    }
 
 
 class KwokProvider(RecordedProvider):
@@ -339,10 +220,10 @@ class KwokProvider(RecordedProvider):
             # moment later, so two creates at once pick the same ports (and a
             # controller of one cluster then talks to another's API server).
             # One create at a time on this machine, until its API answers.
-            with _machine_lock():
-                ports = dict(zip(COMPONENT_PORTS, _free_ports(len(COMPONENT_PORTS))))
+            with machine_lock():
+                ports = dict(zip(COMPONENT_PORTS, free_ports(len(COMPONENT_PORTS))))
                 config = self._config_file(rec / "kwokctl.yaml", **ports)
-                confine = self._confinement(name, record)
+                confine = confinement(self.cgroup(name), self.limits, record)
                 self._write(name, record)
                 selector = egress.selector_config(self.root / "egress-selector.yaml")
                 self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "", *EXTRA_ARGS,
@@ -350,7 +231,8 @@ class KwokProvider(RecordedProvider):
                               f"kube-apiserver=egress-selector-config-file={selector}",
                               "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log, config=config,
                               preexec=confine(ports.values()))
-                self._start_egress(name, ports["kwokControllerPort"], confine, log)
+                start_egress(name, self._cluster_dir(name), ports["kwokControllerPort"], confine,
+                             log)
                 kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
                 (rec / "kubeconfig").write_text(kubeconfig)
                 (rec / "kubeconfig").chmod(0o600)
@@ -378,60 +260,6 @@ class KwokProvider(RecordedProvider):
         record["state"] = "ready"
         self._write(name, record)
         return Sandbox.from_dict(record)
-
-    def _confinement(self, name: str, record: dict):
-        """Make the sandbox's cgroup; return ``confine(ports)``, which gives a
-        ``preexec_fn`` that puts a process into that cgroup, sets its rlimits
-        and confines it (and what it starts) to ``ports``.
-
-        What this kernel cannot do is written to ``record["confinement"]``,
-        not raised: the API server's egress rules hold without it.
-        """
-        notes: dict = {}
-        cgroup = self.cgroup(name)
-        try:
-            cgroup.create(self.limits)
-            notes["cgroup"] = {"dirs": [str(d) for d in cgroup.dirs],
-                               "memory_bytes": self.limits.memory_bytes,
-                               "pids": self.limits.pids}
-        except LimitsError as exc:
-            cgroup = None
-            notes["cgroup"] = f"unavailable: {exc}"
-        why_not = landlock.available()
-        notes["landlock"] = "tcp: own ports only" if why_not is None else f"unavailable: {why_not}"
-        notes["file_size_bytes"] = self.limits.file_size
-        record["confinement"] = notes
-        limits = self.limits
-
-        def confine(ports):
-            ports = list(ports)
-
-            def preexec():
-                if cgroup is not None:
-                    cgroup.join()
-                set_rlimits(limits)
-                if why_not is None:
-                    landlock.confine_tcp(ports)
-            return preexec
-        return confine
-
-    def _start_egress(self, name: str, kwok_port: int, confine, log: Path) -> None:
-        """Start the API server's egress proxy (sandbox.egress), confined like
-        the components and allowed to reach only the kwok-controller."""
-        cluster = self._cluster_dir(name)
-        sock = cluster / egress.SOCKET_NAME
-        with (cluster / "logs" / "egress.log").open("a") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", egress.__file__, "--socket", str(sock),
-                 "--allow-port", str(kwok_port)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                preexec_fn=confine([kwok_port]))
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise CreateFailed(f"the egress proxy of sandbox {name!r} did not start "
-                                   f"(see {cluster / 'logs' / 'egress.log'})", log)
-            time.sleep(0.01)
 
     def _etcd_endpoint(self, name: str) -> str:
         """The cluster's etcd client URL, from the configuration kwokctl saved."""
@@ -534,7 +362,7 @@ class KwokProvider(RecordedProvider):
                 raise NameTaken(f"kwok cluster {name!r} was not created by Proctor; "
                                 f"not touching {cluster}")
             return
-        ports = _listening_ports(self.processes(name))
+        ports = listening_ports(self.processes(name))
         if cluster.exists():
             self._kwokctl("delete", "cluster", "--name", name, check=False, timeout=60)
         # kwokctl leaves nothing when its processes are healthy; after a crash
@@ -545,13 +373,13 @@ class KwokProvider(RecordedProvider):
                 p.send_signal(signal.SIGTERM)
             except psutil.NoSuchProcess:
                 pass
-        alive = _wait_gone(procs, timeout=5)
+        alive = wait_gone(procs, timeout=5)
         for p in alive:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
                 pass
-        _wait_gone(alive, timeout=5)
+        wait_gone(alive, timeout=5)
         self.cgroup(name).destroy()
         # A killed process's listening sockets close a moment after it dies;
         # return only when the ports are free for the next sandbox.

@@ -1,0 +1,68 @@
+"""What keeps a kwok sandbox's processes to themselves: its cgroup (memory,
+processes), rlimits, Landlock (its own TCP ports only) and the API server's
+egress proxy (``sandbox.egress``). See docs/security.md, "The cluster cannot
+be turned against the host".
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import egress, landlock
+from ..base import CreateFailed
+from ..limits import Cgroup, Limits, LimitsError, set_rlimits
+
+
+def confinement(cgroup: Cgroup, limits: Limits, record: dict):
+    """Make the sandbox's cgroup; return ``confine(ports)``, which gives a
+    ``preexec_fn`` that puts a process into that cgroup, sets its rlimits
+    and confines it (and what it starts) to ``ports``.
+
+    What this kernel cannot do is written to ``record["confinement"]``,
+    not raised: the API server's egress rules hold without it.
+    """
+    notes: dict = {}
+    try:
+        cgroup.create(limits)
+        notes["cgroup"] = {"dirs": [str(d) for d in cgroup.dirs],
+                           "memory_bytes": limits.memory_bytes,
+                           "pids": limits.pids}
+    except LimitsError as exc:
+        cgroup = None
+        notes["cgroup"] = f"unavailable: {exc}"
+    why_not = landlock.available()
+    notes["landlock"] = "tcp: own ports only" if why_not is None else f"unavailable: {why_not}"
+    notes["file_size_bytes"] = limits.file_size
+    record["confinement"] = notes
+
+    def confine(ports):
+        ports = list(ports)
+
+        def preexec():
+            if cgroup is not None:
+                cgroup.join()
+            set_rlimits(limits)
+            if why_not is None:
+                landlock.confine_tcp(ports)
+        return preexec
+    return confine
+
+def start_egress(name: str, cluster: Path, kwok_port: int, confine, log: Path) -> None:
+    """Start the API server's egress proxy (sandbox.egress), confined like
+    the components and allowed to reach only the kwok-controller."""
+    sock = cluster / egress.SOCKET_NAME
+    with (cluster / "logs" / "egress.log").open("a") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", egress.__file__, "--socket", str(sock),
+             "--allow-port", str(kwok_port)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            preexec_fn=confine([kwok_port]))
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise CreateFailed(f"the egress proxy of sandbox {name!r} did not start "
+                               f"(see {cluster / 'logs' / 'egress.log'})", log)
+        time.sleep(0.01)
