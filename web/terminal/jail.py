@@ -33,7 +33,6 @@ namespaces) and *enters* it for each terminal tab (``enter``, see
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import logging
@@ -45,19 +44,17 @@ import signal
 import subprocess
 import sys
 import termios
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from grader.identity import candidate_uid, cgroup_name, grader_uid
 from sandbox.toolchain import Toolchain
 
-from . import enter, jailfiles, nodeshell, seccomp
+from . import enter, jailfiles, relays, seccomp
 from .cgroups import Cgroup, CgroupError
 from .disk import Disk, DiskError
 from .jailfiles import ANSWERS, HOME
+from .relays import JailError, tool
 
 log = logging.getLogger(__name__)
 HOST_ETC = ("alternatives", "ld.so.cache", "nsswitch.conf", "inputrc", "nanorc",
@@ -72,10 +69,6 @@ ENV = {"HOME": HOME, "USER": "candidate", "LOGNAME": "candidate", "SHELL": "/bin
 # What holds the jail's namespaces while tabs come and go; it says when the
 # start script is through (bwrap's info fd speaks before the mounts are made).
 LEADER = ["/bin/sh", "-c", "echo ready && exec sleep infinity"]
-
-
-class JailError(Exception):
-    """The jail could not be set up; the message says which part and why."""
 
 
 @dataclass
@@ -114,14 +107,6 @@ class JailSpec:
     @property
     def cgroup(self) -> str:
         return cgroup_name(self.prefix, self.attempt)
-
-
-def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if not path:
-        raise JailError(f"{name} is not installed; the bootstrap installs Debian's "
-                        f"'{package}' package")
-    return path
 
 
 class Jail:
@@ -165,58 +150,8 @@ class Jail:
             self.cgroup.make(empty_first=not mine)
         except CgroupError as exc:
             raise JailError(str(exc)) from None
-        self._start_relays()
-
-    def _start_relays(self) -> None:
-        """Host side of the tunnels: Unix socket in run_dir -> this sandbox's port."""
-        if any(r.poll() is None for r in self._relays):
-            return
-        cfg = yaml.safe_load(self.spec.kubeconfig.read_text())
-        uid = self.spec.uid
-        targets = {"api.sock": _host_port(cfg["clusters"][0]["cluster"]["server"])}
-        if self.spec.etcd_endpoint:
-            targets["etcd.sock"] = _host_port(self.spec.etcd_endpoint)
-        # Each connection's relay runs as the candidate's uid, at most 32 at once.
-        for sock, (host, port) in targets.items():
-            self._relay(f"{sock},fork,max-children=32,setgid={uid},setuid={uid}",
-                        f"TCP:{host}:{port}")
-        socks = list(targets)
-        # ssh NODE: one socket per node; each connection runs the node's fixed
-        # shell command on a fresh pty (web/terminal/nodeshell.py), as root:
-        # it talks to Docker
-        nodes_dir = self.run_dir / "nodes"
-        shutil.rmtree(nodes_dir, ignore_errors=True)
-        if self.spec.node_shells:
-            nodes_dir.mkdir(mode=0o755)
-        for node, argv in self.spec.node_shells.items():
-            sock = f"nodes/{node}.sock"
-            host = " ".join([sys.executable, nodeshell.__file__, node])
-            self._relay(f"{sock},fork,max-children=8",
-                        f"EXEC:{host},pty,setsid,ctty,raw,echo=0,stderr",
-                        env={nodeshell.ARGV_ENV: json.dumps(argv)})
-            socks.append(sock)
-        deadline = time.monotonic() + 5
-        while not all((self.run_dir / s).exists() for s in socks):
-            if time.monotonic() > deadline:
-                raise JailError(f"tunnel sockets did not appear in {self.run_dir}")
-            time.sleep(0.01)
-
-    def _relay(self, listen: str, remote: str, env: dict[str, str] | None = None) -> None:
-        """socat from the Unix socket ``run_dir/<listen>`` (owned by the jail's
-        uid) to ``remote``, in the jail's cgroup. It runs in run_dir with a
-        relative path: a socket path is limited to 107 bytes."""
-        sock = listen.split(",", 1)[0]
-        (self.run_dir / sock).unlink(missing_ok=True)
-
-        def preexec():
-            _die_with_parent()
-            self.cgroup.join()
-
-        self._relays.append(subprocess.Popen(
-            [_tool("socat", "socat"), f"UNIX-LISTEN:{listen},mode=0600,user={self.spec.uid}",
-             remote], cwd=self.run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec,
-            env={"PATH": "/usr/bin:/bin", **(env or {})}))
+        if not any(r.poll() is None for r in self._relays):
+            self._relays = relays.start(self.spec, self.run_dir, self.cgroup)
 
     # -- running ---------------------------------------------------------------
     def _options(self, files: dict[str, int], seccomp_fd: int) -> list[str]:
@@ -271,7 +206,7 @@ class Jail:
 
     def _fds(self, extra: list[str] = ()) -> tuple[dict[str, tuple[int, int]], int, int]:
         """memfds for bwrap: (dest -> (fd, mode)), the seccomp program, the options."""
-        etcd_port = _host_port(self.spec.etcd_endpoint)[1] if self.spec.etcd_endpoint else None
+        etcd_port = relays.host_port(self.spec.etcd_endpoint)[1] if self.spec.etcd_endpoint else None
         rendered = jailfiles.files(
             uid=self.spec.uid, grader_gid=self.spec.grader_gid,
             host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
@@ -309,7 +244,7 @@ class Jail:
         fds = [fd for fd, _ in files.values()] + [sc, args]
         try:
             proc = subprocess.Popen(
-                [_tool("bwrap", "bubblewrap"), "--args", str(args), "--", *self._command(argv)],
+                [tool("bwrap", "bubblewrap"), "--args", str(args), "--", *self._command(argv)],
                 stdin=stdin, stdout=stdout, stderr=stderr, preexec_fn=self._preexec_fn(tty),
                 close_fds=True, pass_fds=fds + ([info_fd] if info_fd is not None else []),
                 env={"PATH": "/usr/bin:/bin"}, start_new_session=tty is None)
@@ -324,7 +259,7 @@ class Jail:
             if tty is not None:
                 os.setsid()
                 fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
-            _die_with_parent(signal.SIGKILL)
+            relays.die_with_parent(signal.SIGKILL)
             self.preexec()
         return preexec
 
@@ -414,18 +349,3 @@ class Jail:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """The process ends when the portal does (shells are forked from a thread
-    that lives as long as the process, so the 'parent died' signal means it)."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    hostport = url.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    if host not in ("127.0.0.1", "localhost"):
-        raise JailError(f"tunnel target {url} is not on this machine's loopback")
-    return host, int(port)
