@@ -500,8 +500,8 @@ class _Builder:
         (self.work / "pids.json").unlink(missing_ok=True)
         if self.g.dir.exists():
             shutil.rmtree(self.g.dir)
-        os.replace(self.work, self.g.dir)
         self.step(f"golden clusters in {self.g.dir}")
+        os.replace(self.work, self.g.dir)
 
     def cleanup(self) -> None:
         """After success or failure: no VM and no switch left running."""

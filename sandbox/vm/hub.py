@@ -9,7 +9,11 @@ and ``vde_switch`` speaks a different framing, hence these few lines.
 A slow reader never stalls the others: each port has a bounded queue, and a
 frame that does not fit is dropped, as a busy switch would drop it.
 
-    python -m sandbox.vm.hub /path/to/hub.sock
+    python3 sandbox/vm/hub.py /path/to/hub.sock [UID]
+
+With a UID (the sandbox's), it binds the socket as root, gives it to that
+uid and then runs as it: the interpreter and this file are opened before
+the drop, so they need not be readable by that uid.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class Port:
         self.out = bytearray()
 
 
-def serve(path: str) -> None:
+def serve(path: str, uid: int | None = None) -> None:
     if os.path.lexists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -42,6 +46,11 @@ def serve(path: str) -> None:
         os.umask(old)
     srv.listen(64)
     srv.setblocking(False)
+    if uid is not None:
+        os.chown(path, uid, uid)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     sel = selectors.DefaultSelector()
     sel.register(srv, selectors.EVENT_READ)
     ports: dict[socket.socket, Port] = {}
@@ -109,6 +118,6 @@ def serve(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m sandbox.vm.hub SOCKET")
-    serve(sys.argv[1])
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: hub.py SOCKET [UID]")
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else None)

@@ -58,14 +58,6 @@ def vm_uid(name: str) -> int:
     return VM_UID_BASE + int(hashlib.sha256(f"vm:{name}".encode()).hexdigest()[:15], 16) % VM_UIDS
 
 
-def _drop_to(uid: int):
-    def preexec():
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    return preexec
-
-
 def variants_text() -> str:
     return "; ".join(f"nodes={n}" + (f" unjoined={','.join(u)}" if u else "")
                      for n, u in sorted(VARIANTS))
@@ -133,9 +125,9 @@ class VMProvider(RecordedProvider):
                             "-f", str(rec / "id_ed25519")], check=True, capture_output=True)
             hub = subprocess.Popen(
                 [sys.executable, "-I", str(Path(__file__).with_name("hub.py")),
-                 str(rec / "run" / "hub.sock")],
+                 str(rec / "run" / "hub.sock"), str(uid)],
                 stdin=subprocess.DEVNULL, stdout=(rec / "logs" / "hub.log").open("ab"),
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_drop_to(uid))
+                stderr=subprocess.STDOUT, start_new_session=True)
             record["pids"]["hub"] = hub.pid
             self._write(name, record)
             deadline = time.monotonic() + 10
