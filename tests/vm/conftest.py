@@ -1,7 +1,7 @@
 """Fixtures for tests on real VM nodes (QEMU; see sandbox/vm and docs/vm.md).
 
-They need the golden VM clusters (``python -m sandbox.vm build``, about
-30 minutes once with TCG). Without them these tests are skipped with that
+They need the golden VM clusters (``python -m sandbox.vm build``, once;
+long with TCG, see docs/vm.md); test_restore.py needs only the VM image. Without them these tests are skipped with that
 command as the reason, unless ``PROCTOR_VM_TESTS=1`` says they must run
 (then a missing build fails them): scripts/test sets it whenever the golden
 clusters are built, so CI never skips them silently once they exist.
