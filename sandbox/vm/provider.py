@@ -100,7 +100,7 @@ class VMProvider(RecordedProvider):
             self.destroy(name)
         if not self.golden.exists():
             raise CreateFailed("the golden VM clusters are not built; run "
-                               "`proctor toolchain build --with-vm` (docs/vm.md)")
+                               "`scripts/bootstrap --with-vm` or `python -m sandbox.vm build` (docs/vm.md)")
         return self._create(name, names, unjoined)
 
     def _create(self, name: str, names: list[str], unjoined: list[str]) -> Sandbox:
