@@ -1,0 +1,130 @@
+"""What a golden cluster is made of: sizes, addresses, kubeadm's configuration.
+
+Every value here is part of the golden clusters' key (``Golden.key``): a
+change means a new golden build. ``golden.py`` builds and saves; this says
+what it builds.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+CP_MEMORY_MB = 2048
+WORKER_MEMORY_MB = 1024
+CP_CPUS = 2
+WORKER_CPUS = 1
+PRIVATE_NET = "10.10.0"
+POD_SUBNET = "10.244.0.0/16"
+SERVICE_SUBNET = "10.96.0.0/16"
+APPEND = ("console=ttyS0 root=/dev/vda rw rootfstype=ext4 net.ifnames=0 mitigations=off "
+          "init_on_free=1 loglevel=4 proctor.node={node} proctor.ip={ip} proctor.nodes=3 "
+          "proctor.key={key}")
+# (variant, nodes in the variant, unjoined, what to do before saving it)
+STAGES = (
+    ("1", ["controlplane"], []),
+    ("2", ["controlplane", "node01"], []),
+    ("3-node02-unjoined", ["controlplane", "node01", "node02"], ["node02"]),
+    ("3", ["controlplane", "node01", "node02"], []),
+)
+VARIANTS = {(len(nodes), tuple(unjoined)): name for name, nodes, unjoined in STAGES}
+# every kubeadm wait raised: a TCG guest on a busy host is slow, not broken
+TIMEOUTS = {"controlPlaneComponentHealthCheck": "40m0s", "kubeletHealthCheck": "40m0s",
+            "kubernetesAPICall": "10m0s", "etcdAPICall": "10m0s", "tlsBootstrap": "40m0s",
+            "discovery": "40m0s"}
+
+
+# The control plane's probes, relaxed: under TCG on a busy host an API
+# server can take minutes to start, and kubeadm's own probes (startup 240 s,
+# liveness 8 x 10 s) kill it first, over and over. A restored sandbox keeps
+# these too, so a slow moment on the host does not restart its API server.
+PROBES = {"startupProbe": {"initialDelaySeconds": 10, "periodSeconds": 10,
+                           "timeoutSeconds": 60, "failureThreshold": 360},
+          "livenessProbe": {"initialDelaySeconds": 10, "periodSeconds": 30,
+                            "timeoutSeconds": 60, "failureThreshold": 20}}
+STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+
+
+def kubeadm_patches() -> dict[str, str]:
+    """kubeadm's ``patches`` directory: file name -> content."""
+    return {f"{pod}+strategic.yaml": yaml.safe_dump(
+        {"spec": {"containers": [{"name": pod, **PROBES}]}}) for pod in STATIC_PODS}
+
+
+def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
+    """An empty string when the cluster is usable (``want`` Ready without start-up taints,
+    CoreDNS available, the default ServiceAccount there), else what is not
+    yet. ``kubectl(*args)`` runs kubectl against the cluster."""
+    res = kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
+                  "{.spec.taints[*].key} {.status.conditions[?(@.type==\"Ready\")].status}"
+                  "{\"\\n\"}{end}", "--request-timeout=20s")
+    if res.returncode != 0:
+        return f"kubectl get nodes: {res.stderr.strip()[-200:]}"
+    ready = {line.split()[0] for line in res.stdout.splitlines()
+             if line.endswith(" True") and "node.kubernetes.io/" not in line}
+    if ready != want:
+        return f"ready nodes {sorted(ready)} of {sorted(want)}"
+    if pods:
+        res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
+                      "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
+        if res.stdout.strip() in ("", "0"):
+            return "CoreDNS not available"
+        if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
+            return "no default ServiceAccount"
+    return ""
+
+
+def node_ip(index: int) -> str:
+    return f"{PRIVATE_NET}.{10 + index}"
+
+
+def node_index(node: str) -> int:
+    return 0 if node == "controlplane" else int(node[4:])
+
+
+def kubeadm_config(kube: str, etcd_tag: str) -> str:
+    """kubeadm's configuration for the control plane (API on the private
+    network, 127.0.0.1 in its certificate for the host's forward)."""
+    cri = "unix:///run/containerd/containerd.sock"
+    return yaml.safe_dump_all([
+        {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "InitConfiguration",
+         "localAPIEndpoint": {"advertiseAddress": node_ip(0), "bindPort": 6443},
+         "nodeRegistration": {"name": "controlplane", "criSocket": cri},
+         "patches": {"directory": "/root/kubeadm-patches"},
+         "timeouts": TIMEOUTS},
+        {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
+         "kubernetesVersion": kube,
+         # ECDSA keys: every TLS handshake signs with the server's key, and an
+         # RSA-2048 signature in a TCG guest is slow enough to miss Go's 10 s
+         # handshake timeout ("net/http: TLS handshake timeout")
+         "encryptionAlgorithm": "ECDSA-P256",
+         # API Priority and Fairness off: fewer start-up hooks and objects for an
+         # API server that starts in a TCG guest (kwok sandboxes run without it too)
+         "apiServer": {"certSANs": ["127.0.0.1", "localhost", "controlplane", node_ip(0)],
+                       "extraArgs": [{"name": "enable-priority-and-fairness",
+                                      "value": "false"}]},
+         "networking": {"podSubnet": POD_SUBNET, "serviceSubnet": SERVICE_SUBNET},
+         # one control plane: no leader election, whose 5 s lease renewals a
+         # TCG guest misses ("leaderelection lost", and the component exits)
+         "controllerManager": {"extraArgs": [{"name": "leader-elect", "value": "false"}]},
+         "scheduler": {"extraArgs": [{"name": "leader-elect", "value": "false"}]},
+         "etcd": {"local": {"imageTag": etcd_tag}}},
+        {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+         "cgroupDriver": "cgroupfs"},
+    ])
+
+
+def join_config(node: str, token: str, ca_hash: str) -> str:
+    return yaml.safe_dump({
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"apiServerEndpoint": f"{node_ip(0)}:6443",
+                                         "token": token, "caCertHashes": [ca_hash]}},
+        "nodeRegistration": {"name": node, "criSocket": "unix:///run/containerd/containerd.sock"},
+        "timeouts": TIMEOUTS})
+
+
+def memory_mb(node: str) -> int:
+    return CP_MEMORY_MB if node == "controlplane" else WORKER_MEMORY_MB
+
+
+def cpus(node: str) -> int:
+    return CP_CPUS if node == "controlplane" else WORKER_CPUS
