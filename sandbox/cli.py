@@ -89,7 +89,7 @@ provider_option = click.option(
               help="Nodes in all, the first being 'controlplane'.")
 @click.option("--unjoined", "-u", multiple=True, metavar="NODE",
               help="A worker left as a machine for you to join with kubeadm "
-                   "(kind only; repeat or separate by commas).")
+                   "(kind and vm; repeat or separate by commas).")
 @provider_option
 def sandbox_up(name, nodes, unjoined, provider):
     """Create a sandbox and print how to use it."""

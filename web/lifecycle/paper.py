@@ -16,8 +16,9 @@ def needs_real_nodes(ctx, exam) -> bool:
 def unavailable(ctx, exam) -> str | None:
     """Why ``exam`` cannot start on this portal, or None."""
     if needs_real_nodes(ctx, exam) and "nodes" not in ctx.services.capabilities(True):
-        return ("it needs real nodes (kind sandboxes), which this portal has not enabled; "
-                "an operator can set PROCTOR_KIND_SANDBOXES=1 (see docs/kind.md)")
+        return ("it needs real nodes (vm or kind sandboxes), which this portal has not enabled; "
+                "an operator can set PROCTOR_VM_SANDBOXES=1 (see docs/vm.md) or, for trusted "
+                "candidates, PROCTOR_KIND_SANDBOXES=1 (see docs/kind.md)")
     return None
 
 
