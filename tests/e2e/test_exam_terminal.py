@@ -85,7 +85,10 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     page.keyboard.press("Escape")  # and wait: Esc then ':' at once reads as Alt-:
     page.wait_for_function(f"() => !({SCREEN})().includes('-- INSERT --')")
     type_line(page, ":wq")
-    wait_screen(page, "written")
+    # vim's "written" lives on its alternate screen, gone the moment vim exits
+    # (under load both arrive in one chunk): wait for the shell's own screen
+    page.wait_for_function(
+        "() => window.proctorTerminal.term.buffer.active.type === 'normal'")
     connected(page)
     page.goto(attempt_url + "/tasks/2")
     connected(page)
