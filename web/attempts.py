@@ -16,6 +16,7 @@ from . import present
 from .db import db_session
 from .forms import EmptyForm, require_form
 from .lifecycle import StartError
+from .lifecycle.grading import check_abandoned
 from .models import Attempt, AttemptTask, User
 from .terminal import review
 from .formatting import domain_breakdown, domain_name, share
@@ -253,7 +254,7 @@ def check(attempt_id: int, position: int):
     """Practice only: grade this one task now."""
     a, row = _practice_tool(attempt_id, position,
                             "Checking a task before the end is for practice mode only.")
-    if row.check_state not in ("pending", "running"):
+    if row.check_state not in ("pending", "running") or check_abandoned(row):
         row.check_state = "pending"
         db_session().commit()
         current_app.extensions["proctor.queue"].check_task(a.id, position)

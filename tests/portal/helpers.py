@@ -69,6 +69,15 @@ def set_values(app, attempt_id, **values):
                 setattr(a, k, v)
 
 
+def set_task_values(app, attempt_id, position, **values):
+    """Set columns of one task row of an attempt, as a worker would."""
+    with app.app_context():
+        with get_db().session() as s:
+            row = next(t for t in s.get(Attempt, attempt_id).tasks if t.position == position)
+            for k, v in values.items():
+                setattr(row, k, v)
+
+
 def solve(app, attempt_id, task_id):
     """What a candidate's kubectl would do, in the fake: mark the task solved."""
     a = attempt(app, attempt_id)

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.portal.fakes import FakeServices
-from tests.portal.helpers import attempt, events, set_values, solve, start
+from tests.portal.helpers import attempt, events, set_task_values, set_values, solve, start
 from web import create_app
 from web.db import get_db
+from web.lifecycle.grading import STALE_CHECK
 from web.models import Attempt, PoolSandbox, User
 from web.queue import Ticker
 
@@ -278,3 +279,20 @@ def test_every_job_the_lifecycle_queues_is_a_method_of_the_queue():
     assert jobs == ["check_task", "grade", "maintain", "provision", "reap", "refill"]
     for name in jobs:
         assert callable(getattr(Queue, name)) and callable(getattr(NoQueue, name)), name
+
+
+def test_a_practice_check_left_running_by_a_dead_worker_runs_again(app, client, auth):
+    auth.login()
+    aid = start(auth, mode="practice")
+    # a worker claimed the check, then died
+    set_task_values(app, aid, 1, check_state="running", checked_at=time.time() - 60)
+    # still fresh: a second click does not start a second check
+    r = auth.post(f"/attempts/{aid}/tasks/1/check", headers={"X-Requested-With": "fetch"})
+    assert r.json["check_state"] == "running"
+    assert app.extensions["proctor.lifecycle"].check_task(aid, 1) == "skipped"
+    # abandoned: the next click checks again, and the check finishes
+    set_task_values(app, aid, 1, checked_at=time.time() - STALE_CHECK - 1)
+    r = auth.post(f"/attempts/{aid}/tasks/1/check", headers={"X-Requested-With": "fetch"})
+    assert r.json["check_state"] == "done"
+    r = client.get(f"/attempts/{aid}/tasks/1/check")
+    assert r.json["result"]["checks"][0]["outcome"] == "failed"

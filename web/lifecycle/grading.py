@@ -5,6 +5,11 @@ moves the attempt to ``graded``: an attempt is graded once, however many
 workers tried. What cannot be graded (a task gone from the bank, a cluster
 gone, a grader that failed) becomes an ``error`` result that scores zero
 and holds the attempt for an instructor's review (``grader.score``).
+
+A practice check has no lease: its row says ``running`` and, in
+``checked_at``, since when. A check running longer than ``STALE_CHECK``
+(its worker was killed) is abandoned: the next click on "Check my work"
+queues it again and the first worker to claim it runs it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import logging
 import time
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 
 from grader.results import TaskResult
 from grader.score import score
@@ -23,6 +28,15 @@ from ..models import Attempt, AttemptTask
 from .lease import WORKER_ID, claim, holding
 
 log = logging.getLogger(__name__)
+
+# far beyond one task's grading (start-up allowance + its checks' limits)
+STALE_CHECK = 600.0
+
+
+def check_abandoned(row: AttemptTask, now: float | None = None) -> bool:
+    """Whether a practice check stuck in ``running`` was left by a dead worker."""
+    return row.check_state == "running" and \
+        (row.checked_at or 0) < (now or time.time()) - STALE_CHECK
 
 
 def grade(ctx, attempt_id: int) -> str:
@@ -65,9 +79,12 @@ def grade(ctx, attempt_id: int) -> str:
 def check_task(ctx, attempt_id: int, position: int) -> str:
     """Practice: grade one task now and keep the feedback on the task."""
     with ctx.db.session() as s:
+        stale = time.time() - STALE_CHECK
         if not claim(s, AttemptTask, AttemptTask.attempt_id == attempt_id,
-                     AttemptTask.position == position, column="check_state",
-                     states=("pending",), to="running"):
+                     AttemptTask.position == position,
+                     or_(AttemptTask.check_state == "pending", AttemptTask.checked_at < stale),
+                     column="check_state", states=("pending", "running"), to="running",
+                     checked_at=time.time()):
             return "skipped"
         a = s.get(Attempt, attempt_id)
         t = next(t for t in a.tasks if t.position == position)
