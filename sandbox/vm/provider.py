@@ -43,7 +43,8 @@ from pathlib import Path
 from ..base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                     check_name, check_nodes, node_names, state_dir)
 from ..toolchain import Toolchain, ToolchainError
-from .golden import VARIANTS, Golden, node_ip, usable_state
+from .golden import Golden
+from .recipe import VARIANTS, node_ip, usable_state
 from .image import VMImage
 from .qemu import Machine, Qemu, QemuError, free_port, kill_pid
 from .ssh import Node, backend_class
@@ -298,6 +299,12 @@ cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub
                "-o", f"UserKnownHostsFile={d / 'known_hosts'}",
                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
                "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", "-o", "ServerAliveInterval=30",
+               # one connection per node, kept for a minute after its last
+               # session: a new SSH handshake costs a TCG guest 1-2 s, and a
+               # check runs a command per assertion (the socket is root's,
+               # in the sandbox's folder, out of the jail and the grader's room)
+               "-o", "ControlMaster=auto", "-o", f"ControlPath={d / 'ssh'}-{node}",
+               "-o", "ControlPersist=60",
                "-tt" if tty else "-T", "root@127.0.0.1", "--"]
         return ["bash", "-c", f'exec {shlex.join(ssh)} "${{@@Q}}"', f"ssh-{node}"]
 

@@ -38,7 +38,18 @@ from pathlib import Path
 
 QEMU = "qemu-system-x86_64"
 SECCOMP = "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
-TB_SIZE = 96      # MiB of TCG translation cache (QEMU's default is 1 GiB)
+# TCG's translated-code cache, in MiB (QEMU's default is 1 GiB). A control
+# plane's code (several large Go binaries, translated at ~16 bytes of host code
+# per guest byte) fills 96 MiB within minutes; QEMU then flushes it all and
+# translates again. 512 kept a booted node at one flush (measured, docs/vm.md).
+TB_SIZE = 512
+# TCG's CPU: a named model, so a QEMU update does not change what a saved
+# state's guest saw (``max`` grows with QEMU). Westmere has SSE4.2, POPCNT,
+# AES-NI and PCLMULQDQ, which TCG emulates with plain helpers; it has no AVX,
+# whose vector ops TCG emulates slowly and which Go's runtime (memmove, hashing)
+# and crypto pick whenever the CPU offers them. The extras are TCG-supported
+# scalar instructions Go's math and P-256 code use (BMI2, ADX, MOVBE).
+TCG_CPU = "Westmere,+rdtscp,+movbe,+bmi1,+bmi2,+adx"
 MAX_SOCKET_PATH = 107
 
 
@@ -50,10 +61,10 @@ class QemuError(Exception):
         self.log = log
 
 
-def accel_args(accel: str) -> list[str]:
+def accel_args(accel: str, tb_size: int = TB_SIZE) -> list[str]:
     if accel == "kvm":
         return ["-accel", "kvm", "-cpu", "host"]
-    return ["-accel", f"tcg,thread=multi,tb-size={TB_SIZE}", "-cpu", "max"]
+    return ["-accel", f"tcg,thread=multi,tb-size={tb_size}", "-cpu", TCG_CPU]
 
 
 @dataclass
@@ -134,6 +145,7 @@ class Qemu:
         self.log = log
         self.proc: subprocess.Popen | None = None
         self._mon = None
+        self._top_node = "disk0"  # the disk's top layer (freeze_disk moves it)
 
     @property
     def pid(self) -> int | None:
@@ -152,6 +164,7 @@ class Qemu:
         return self
 
     def connect(self, timeout: float = 30) -> None:
+        from qemu.qmp import QMPError
         from qemu.qmp.legacy import QEMUMonitorProtocol
         deadline = time.monotonic() + timeout
         while True:
@@ -164,7 +177,7 @@ class Qemu:
                     mon.connect()
                     self._mon = mon
                     return
-                except (OSError, Exception):  # qemu.qmp raises its own ConnectError
+                except (OSError, QMPError):  # not listening yet (qemu.qmp's ConnectError)
                     mon.close()
             if time.monotonic() > deadline:
                 raise QemuError(f"QEMU for {self.m.node} did not open its monitor in "
@@ -204,10 +217,12 @@ class Qemu:
         """Make the current top layer read-only from now on: new writes go to
         ``next_layer``. With the VM stopped, the frozen layer is the disk as
         the saved RAM knows it."""
-        self.qmp("blockdev-snapshot-sync", **{"node-name": "disk0",
+        node = f"disk-{next_layer.stem}"
+        self.qmp("blockdev-snapshot-sync", **{"node-name": self._top_node,
                                                "snapshot-file": str(next_layer),
-                                               "snapshot-node-name": f"disk-{next_layer.stem}",
+                                               "snapshot-node-name": node,
                                                "format": "qcow2"})
+        self._top_node = node
 
     def save(self, path: Path, timeout: float = 600) -> float:
         """Write the VM's RAM and device state to ``path`` (QMP ``migrate`` to a
@@ -232,20 +247,22 @@ class Qemu:
         return time.monotonic() - started
 
     def disconnect(self) -> None:
+        from qemu.qmp import QMPError
         if self._mon is not None:
             try:
                 self._mon.close()
-            except Exception:  # QEMU quit first: the monitor's EOF is no news
+            except (OSError, EOFError, QMPError):  # QEMU quit first: the monitor's EOF is no news
                 pass
             self._mon = None
 
     def stop(self, timeout: float = 10) -> None:
         """Quit QEMU (QMP ``quit``, then SIGKILL if it lingers)."""
+        from qemu.qmp import QMPError
         try:
             if self._mon is not None or (self.m.qmp.exists() and self.alive()):
                 self.qmp("quit")
-        except Exception:
-            pass
+        except (OSError, EOFError, QMPError, QemuError):
+            pass  # gone already, or deaf: the kill below settles it
         self.disconnect()
         if self.proc is not None:
             try:

@@ -63,6 +63,7 @@ class Node:
     def wait(self, timeout: float, alive=lambda: True) -> float:
         """Wait until SSH answers a command (the guest booted or was restored);
         returns the seconds it took."""
+        from paramiko import SSHException
         started = time.monotonic()
         last: Exception | None = None
         while time.monotonic() - started < timeout:
@@ -75,7 +76,7 @@ class Node:
                 rc, _, _ = self.run("true", timeout=30)
                 if rc == 0:
                     return time.monotonic() - started
-            except Exception as exc:  # refused, reset, banner timeout … while it boots
+            except (OSError, EOFError, SSHException) as exc:  # refused, reset, no banner … while it boots
                 last = exc
                 self.close()
             time.sleep(0.25)

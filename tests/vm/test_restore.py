@@ -21,7 +21,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from sandbox.vm.golden import Golden, _Builder
+from sandbox.vm.build import Builder
+from sandbox.vm.golden import Golden
 from sandbox.vm.image import VMImage
 from sandbox.vm.provider import VMProvider, vm_uid
 from sandbox.vm.qemu import free_port
@@ -53,7 +54,7 @@ def saved():
         pytest.skip(message)
     root = Path(tempfile.mkdtemp(prefix="vmr-", dir="/tmp"))
     golden = _SavedOnce(root)
-    b = _Builder(golden, lambda s: None)
+    b = Builder(golden, lambda s: None)
     try:
         (b.work / "variants").mkdir(parents=True)
         (b.work / "nodes").mkdir()
@@ -68,6 +69,11 @@ def saved():
         cp = b.boot("controlplane")
         cp.run("systemctl stop kubelet", timeout=300)  # no cluster here: keep it quiet
         b.admin = ""
+        # saved twice, as a golden build saves its control plane: the second
+        # save freezes the layer over the first, and what was written in
+        # between is on the restored disk
+        b.save("0", ["controlplane"], [])
+        cp.run("echo second > /root/between-the-saves; sync", timeout=120)
         b.save("1", ["controlplane"], [])
         b.finish()
     finally:
@@ -119,6 +125,7 @@ def test_restored_node_answers_with_its_own_keys_and_the_clock_set(restored):
     p, sb, golden = restored
     host = p.node_host(sb, "controlplane")
     assert host.check_output("hostname") == "controlplane"
+    assert host.file("/root/between-the-saves").content_string == "second\n"
     guest_time = int(host.check_output("date -u +%s"))
     assert abs(guest_time - time.time()) < 30, "the restored clock was not set"
     assert host.service("ssh").is_running
