@@ -61,7 +61,16 @@ CLIENT = r'''#!/usr/bin/python3 -I
 """ssh NODE [COMMAND…]: a root shell on one of this cluster's nodes."""
 import json, os, select, shutil, socket, sys, termios, tty
 
-args = [a for a in sys.argv[1:] if not a.startswith("-")]
+# ssh's options come before the host (those in the set take a value) and are
+# ignored; every word after the host is the command, "-c" included
+argv, i = sys.argv[1:], 0
+while i < len(argv) and argv[i].startswith("-"):
+    i += 1
+    if argv[i - 1] == "--":
+        break
+    if len(argv[i - 1]) == 2 and argv[i - 1][1] in "BbcDEeFIiJLlmOoPpQRSWw":
+        i += 1
+args = argv[i:]
 if not args:
     sys.exit("usage: ssh NODE [COMMAND...]   (nodes: %s)" % ", ".join(
         sorted(n[:-5] for n in os.listdir("@NODES@"))) if os.path.isdir("@NODES@") else
@@ -98,8 +107,11 @@ try:
         if 0 in ready:
             data = os.read(0, 65536)
             if not data:
+                # the node's end is a terminal: EOF is a ^D, and the session
+                # ends when the node's command does (a half-close made socat
+                # hang up 0.5 s later, before a slow node had answered)
                 fds.remove(0)
-                s.shutdown(socket.SHUT_WR)
+                s.sendall(b"\x04")
             else:
                 s.sendall(data)
 finally:
