@@ -1,7 +1,7 @@
 """``python -m sandbox.vm build|status``: the VM image and the golden clusters.
 
     python -m sandbox.vm build     # the kind node image, the VM image, the golden
-                                   # clusters (once; minutes with KVM, long with TCG)
+                                   # clusters (once; minutes with KVM, ~13 min with TCG)
     python -m sandbox.vm status    # what is built, and which accelerator is used
     python -m sandbox.vm built     # exit 0 if the golden clusters are built (scripts)
 """
