@@ -100,6 +100,7 @@ def run_script(task: Task, which: str, sb: Sandbox, params: Params,
     if which not in ("setup", "solution"):
         raise ValueError(f"which must be 'setup' or 'solution', got {which!r}")
     script = task.path / which
+    timeout *= sb.slowdown
     started = time.monotonic()
     with Room(sb, scripts=[task], solution_visible=which == "solution", answers_writable=True,
               prefix="proctor-script-") as room:
@@ -149,6 +150,7 @@ def grade(sb: Sandbox, tasks: list[tuple[Task, Params]], check_timeout: float = 
         raise GradeError(f"task {', '.join(dupes)} appears more than once in one grading run")
     declared = {t.id: scan_checks(t.checks_path)[0] for t, _ in tasks}
     n_checks = sum(max(len(c), 1) for c in declared.values())
+    check_timeout *= sb.slowdown  # an emulated cluster is not the candidate's fault
     timeout = timeout or STARTUP_ALLOWANCE + check_timeout * n_checks
     with Room(sb, checks=[t for t, _ in tasks]) as room:
         results_file = room.dir / "results.jsonl"

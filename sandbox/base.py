@@ -106,6 +106,9 @@ class Sandbox:
     capabilities: frozenset[str] = frozenset({"api"})
     etcd_endpoint: str = ""  # e.g. "http://127.0.0.1:32379" where etcd is reachable
     unjoined: list[str] = field(default_factory=list)  # machines not yet joined (kind)
+    # how many times slower than a native cluster this one answers (a VM
+    # under TCG: 3); the grader stretches its time limits by it
+    slowdown: float = 1.0
 
     @property
     def url(self) -> str:
@@ -125,6 +128,7 @@ class Sandbox:
             api_url=d["api_url"], nodes=list(d["nodes"]), workspace=Path(d["workspace"]),
             created_at=float(d["created_at"]), capabilities=frozenset(d["capabilities"]),
             etcd_endpoint=d.get("etcd_endpoint", ""), unjoined=list(d.get("unjoined", [])),
+            slowdown=float(d.get("slowdown", 1.0)),
         )
 
 

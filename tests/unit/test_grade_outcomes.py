@@ -154,3 +154,16 @@ def test_both_ways_of_starting_the_grader_agree(offline_sandbox, monkeypatch):
         for c in d["checks"]:
             c.pop("duration")
     assert fast == plain
+
+
+def test_a_slow_sandbox_stretches_every_time_limit(offline_sandbox):
+    """An emulated cluster (a VM under TCG) is not the candidate's fault: its
+    sandbox's ``slowdown`` multiplies the checks' limits (here a check's own)."""
+    from dataclasses import replace
+    task = load_task(OUTCOMES)
+    slow = replace(offline_sandbox, slowdown=3.0)
+    assert Sandbox.from_dict(slow.to_dict()).slowdown == 3.0
+    [result] = grade(slow, [(task, task.draw_params(1))], check_timeout=2)
+    by_id = {c.id: c for c in result.checks}
+    assert "did not finish within its 3s time limit" in by_id["test_times_out"].message
+    assert 2.5 < by_id["test_times_out"].duration < 10
