@@ -67,8 +67,9 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
             os.killpg(proc.pid, signal.SIGKILL)
         from sandbox.kind import KindProvider
         from sandbox.kwok import KwokProvider
-        for prov in (KwokProvider(root=root / "state"), KindProvider(root=root / "state")):
-            prov.destroy_all()
+        from sandbox.vm import VMProvider
+        for cls in (KwokProvider, KindProvider, VMProvider):
+            cls(root=root / "state").destroy_all()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)
 

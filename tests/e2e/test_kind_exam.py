@@ -1,8 +1,13 @@
-"""An exam on real nodes in a real browser: the portal (kind enabled) gives
-the candidate a kind cluster whose node02 waits to be joined, and the jailed
-terminal's `ssh` reaches the nodes."""
+"""An exam on real nodes in a real browser: the portal gives the candidate
+a cluster whose node02 waits to be joined (kind nodes, or VM nodes restored
+from the golden state), and the jailed terminal's `ssh` reaches the nodes."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from .e2e_portal import (ARTIFACTS, SCREEN, check_my_work, finish_practice, log_in, open_task,
@@ -11,21 +16,36 @@ from .e2e_portal import (ARTIFACTS, SCREEN, check_my_work, finish_practice, log_
 pytestmark = [pytest.mark.e2e, pytest.mark.nodes]
 
 
-@pytest.fixture(scope="module")
-def kind_portal(tmp_path_factory):
-    with run_portal(tmp_path_factory.mktemp("kind-portal"), log_name="portal-kind.log",
-                    PROCTOR_KIND_SANDBOXES="1", PROCTOR_POOL_SIZE="0") as p:
-        yield p
+@pytest.fixture(scope="module", params=["kind", pytest.param("vm", marks=pytest.mark.vm)])
+def nodes_portal(request):
+    if request.param == "vm":
+        from sandbox.vm.golden import Golden
+        golden = Golden()
+        if not golden.exists():
+            message = (f"the golden VM clusters are not built ({golden.dir}); "
+                       "run `python -m sandbox.vm build` (docs/vm.md)")
+            if os.environ.get("PROCTOR_VM_TESTS") == "1":
+                pytest.fail(message)
+            pytest.skip(message)
+    # short: the vm provider's Unix sockets live under the state folder
+    root = Path(tempfile.mkdtemp(prefix=f"e2e-{request.param}-", dir="/tmp"))
+    switch = {"kind": "PROCTOR_KIND_SANDBOXES", "vm": "PROCTOR_VM_SANDBOXES"}[request.param]
+    try:
+        with run_portal(root, log_name=f"portal-{request.param}.log", PROCTOR_POOL_SIZE="0",
+                        **{switch: "1"}) as p:
+            yield {**p, "provider": request.param}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
-def test_node_exam_on_real_nodes(kind_portal, browser_page):
+def test_node_exam_on_real_nodes(nodes_portal, browser_page):
     page = browser_page
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_in(page, kind_portal, "candidate")
+    log_in(page, nodes_portal, "candidate")
     assert "real nodes" in page.inner_text("main")
 
-    # a kind cluster, then the setups (the broken kubelet waits for NotReady)
-    attempt_url = start_practice(page, kind_portal, "cka-nodes", timeout=600_000)
+    # a cluster, then the setups (the broken kubelet waits for NotReady)
+    attempt_url = start_practice(page, nodes_portal, "cka-nodes", timeout=600_000)
     open_task(page, "Join a new worker node")
 
     page.click("#terminal")
@@ -39,10 +59,12 @@ def test_node_exam_on_real_nodes(kind_portal, browser_page):
     page.keyboard.type("kubeadm version -o short; test -f /etc/kubernetes/kubelet.conf || "
                        "echo not-joined-$((6*7))\n")
     wait_screen(page, "not-joined-42")
-    assert "v1.36.3" in page.evaluate(SCREEN)
+    lines = [line.rstrip() for line in page.evaluate(SCREEN).splitlines()]
+    assert "v1.36.3" in lines and "not-joined-42" in lines, \
+        "the node's output does not start at the left edge:\n" + "\n".join(lines)
     page.keyboard.type("exit\n")
     wait_screen(page, "logout")
-    page.screenshot(path=str(ARTIFACTS / "kind-terminal.png"))
+    page.screenshot(path=str(ARTIFACTS / f"{nodes_portal['provider']}-terminal.png"))
 
     # nothing solved yet: the graded checks of this task fail, none errors
     outcomes = check_my_work(page, timeout=120_000)

@@ -40,6 +40,18 @@ def _read_header(fd: int) -> dict:
     return header if isinstance(header, dict) else {}
 
 
+def _cooked(fd: int) -> None:
+    """A login terminal's modes on socat's pty (which socat made raw). OpenSSH
+    gives the node's terminal the modes of this one: raw, the node's output
+    lost its carriage returns and every line stepped right."""
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(fd)
+    iflag |= termios.ICRNL | termios.IXON
+    oflag |= termios.OPOST | termios.ONLCR
+    lflag |= (termios.ISIG | termios.ICANON | termios.IEXTEN | termios.ECHO | termios.ECHOE
+              | termios.ECHOK | termios.ECHOCTL | termios.ECHOKE)
+    termios.tcsetattr(fd, termios.TCSANOW, [iflag, oflag, cflag, lflag, ispeed, ospeed, cc])
+
+
 def main(argv: list[str]) -> None:
     """Host side: ``nodeshell.py <node>``, with the argv of the node's shell
     command as JSON in ``$PROCTOR_NODE_SHELL`` (socat's EXEC would split on
@@ -49,6 +61,10 @@ def main(argv: list[str]) -> None:
     header = _read_header(0)
     rows, cols = int(header.get("rows") or 24), int(header.get("cols") or 80)
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    _cooked(0)
+    # what the node's shell is drawn on (socat passes no TERM; without one
+    # readline scrolls a long line sideways, as on a dumb terminal)
+    os.environ["TERM"] = "xterm-256color"
     command = header.get("command") or []
     if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
         command = []
