@@ -21,6 +21,9 @@ os.environ.setdefault("PROCTOR_STATE_DIR", tempfile.mkdtemp(prefix="proctor-test
 
 from sandbox.kwok import KwokProvider  # noqa: E402
 
+# the VM fixtures serve tests/vm and the VM attacks in tests/security
+pytest_plugins = ["tests.vm.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def kwok_root():

@@ -1,4 +1,5 @@
-"""Fixtures for tests on real VM nodes (QEMU; see sandbox/vm and docs/vm.md).
+"""Fixtures for tests on real VM nodes (QEMU; see sandbox/vm and docs/vm.md),
+for tests/vm and tests/security alike (a plugin of tests/conftest.py).
 
 They need the golden VM clusters (``python -m sandbox.vm build``, once;
 long with TCG, see docs/vm.md); test_restore.py needs only the VM image. Without them these tests are skipped with that
@@ -46,6 +47,15 @@ def vm(vm_root):
             pytest.fail(message)
         pytest.skip(message)
     return prov
+
+
+@pytest.fixture(scope="module")
+def one(vm):
+    """A 1-node VM sandbox for the module."""
+    name = f"vm1-{os.getpid()}"
+    sb = vm.create(name, nodes=1)
+    yield sb
+    vm.destroy(name)
 
 
 @pytest.fixture
