@@ -235,6 +235,7 @@ class RecordedProvider(Provider):
     destroys another's sandboxes.
     """
 
+    root: Path
     records: Path
     toolchain = None          # sandbox.toolchain.Toolchain, for kubectl
     create_timeout = 90.0     # a create older than twice this that never got ready is dead
@@ -251,6 +252,17 @@ class RecordedProvider(Provider):
             return json.loads((self._record_dir(name) / "sandbox.json").read_text())
         except (OSError, ValueError):
             return None
+
+    def _keep_failure(self, name: str, parts) -> Path:
+        """Keep what explains a failed create in ``failed/<name>-<time>.log``
+        (the sandbox itself is destroyed); ``parts`` are ``(heading, text)``
+        pairs, a heading of "" for text kept as it is. Returns the file."""
+        kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with kept.open("w") as out:
+            for heading, text in parts:
+                out.write(f"\n--- {heading} ---\n{text}" if heading else text)
+        return kept
 
     def _write(self, name: str, record: dict) -> None:
         path = self._record_dir(name) / "sandbox.json"

@@ -94,6 +94,13 @@ class KindProvider(RecordedProvider):
                               "--format", "{{.Names}}"], capture_output=True, text=True)
         return sorted(res.stdout.split())
 
+    @staticmethod
+    def _journal(container: str) -> str:
+        """The last lines of a node's kubelet and containerd (for a failed create)."""
+        res = subprocess.run(["docker", "exec", container, "journalctl", "--no-pager",
+                              "-n", "60", "-u", "kubelet", "-u", "containerd"],
+                             capture_output=True, text=True)
+        return res.stdout + res.stderr
 
     def node_exec(self, sandbox: Sandbox, node: str, *cmd: str, input: str | None = None,
                   timeout: float = 120) -> subprocess.CompletedProcess:
@@ -180,17 +187,10 @@ class KindProvider(RecordedProvider):
                 self._unjoin(sandbox, node, log)
             self._wait_usable(sandbox, [n for n in names if n not in unjoined], log)
         except BaseException as exc:
-            kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            with kept.open("w") as out:
-                if log.exists():
-                    out.write(log.read_text())
-                for ctr in self._containers(name):
-                    res = subprocess.run(["docker", "exec", ctr, "journalctl", "--no-pager",
-                                          "-n", "60", "-u", "kubelet", "-u", "containerd"],
-                                         capture_output=True, text=True)
-                    out.write(f"\n--- {ctr}: last lines of kubelet and containerd ---\n"
-                              + res.stdout + res.stderr)
+            kept = self._keep_failure(name, [
+                ("", log.read_text() if log.exists() else ""),
+                *((f"{ctr}: last lines of kubelet and containerd", self._journal(ctr))
+                  for ctr in self._containers(name))])
             self.destroy(name)
             if isinstance(exc, CreateFailed):
                 raise CreateFailed(str(exc).split(" (log:")[0], kept) from None

@@ -243,14 +243,12 @@ class KwokProvider(RecordedProvider):
             self._wait_usable(sandbox, log)
         except BaseException as exc:
             # Leave nothing behind on failure or Ctrl-C; keep the log for the error.
-            kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            with kept.open("w") as out:
-                if log.exists():
-                    out.write(log.read_text())
-                for component in sorted((self._cluster_dir(name) / "logs").glob("*.log")):
-                    tail = component.read_text(errors="replace").splitlines()[-40:]
-                    out.write(f"\n--- last lines of {component.name} ---\n" + "\n".join(tail))
+            components = sorted((self._cluster_dir(name) / "logs").glob("*.log"))
+            kept = self._keep_failure(name, [
+                ("", log.read_text() if log.exists() else ""),
+                *((f"last lines of {c.name}",
+                   "\n".join(c.read_text(errors="replace").splitlines()[-40:]))
+                  for c in components)])
             self.destroy(name)
             if isinstance(exc, CreateFailed):
                 raise CreateFailed(str(exc).split(" (log:")[0], kept) from None

@@ -170,11 +170,9 @@ class VMProvider(RecordedProvider):
                 fh.write(f"restored in {restored:.1f}s, usable in "
                          f"{time.monotonic() - started:.1f}s\n")
         except BaseException as exc:
-            kept = self.root / "failed" / f"{name}-{int(time.time())}.log"
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            with kept.open("w") as out:
-                for f in sorted((rec / "logs").glob("*.log")):
-                    out.write(f"--- {f.name}\n{f.read_text(errors='replace')[-4000:]}\n")
+            kept = self._keep_failure(name, [
+                (f.name, f.read_text(errors="replace")[-4000:] + "\n")
+                for f in sorted((rec / "logs").glob("*.log"))])
             self.destroy(name)
             if isinstance(exc, (CreateFailed, QemuError, ToolchainError, TimeoutError, OSError)):
                 raise CreateFailed(f"vm sandbox {name!r}: {str(exc).split(' (log:')[0]}",

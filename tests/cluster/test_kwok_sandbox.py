@@ -11,7 +11,7 @@ import psutil
 import pytest
 from kubernetes import client, config
 
-from sandbox import NameTaken, node_names
+from sandbox import CreateFailed, NameTaken, node_names
 from sandbox.toolchain import Toolchain
 
 pytestmark = pytest.mark.cluster
@@ -284,3 +284,17 @@ def test_etcd_endpoint_is_a_real_etcd(shared_sandbox):
 
 def test_node_names_match_the_exam():
     assert node_names(3) == ["controlplane", "node01", "node02"]
+
+
+def test_a_failed_create_leaves_nothing_but_a_log_that_explains_it(kwok, monkeypatch):
+    def never_usable(sandbox, log):
+        raise CreateFailed(f"sandbox {sandbox.name!r} did not become usable")
+    monkeypatch.setattr(kwok, "_wait_usable", never_usable)
+    name = f"failing-{os.getpid()}"
+    with pytest.raises(CreateFailed, match="did not become usable") as info:
+        kwok.create(name)
+    kept = info.value.log
+    assert kept.parent == kwok.root / "failed", kept
+    text = kept.read_text()
+    assert "--- last lines of kube-apiserver.log ---" in text, text[-2000:]
+    assert kwok.get(name) is None and not kwok._record_dir(name).exists()
