@@ -21,12 +21,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import TemplateSyntaxError, meta
 from jinja2.exceptions import TemplateError
 
 from .checkfile import params_used, scan_checks
 from .errors import Problem, problem
-from .task import Task, find_tasks, inspect_task, jinja, line_of, read_task_yaml, substitute
+from . import template
+from .task import Task, find_tasks, inspect_task, line_of, read_task_yaml, substitute
 
 LEAK_MIN_WORDS = 4
 LEAK_MIN_CHARS = 20
@@ -97,34 +97,20 @@ def lint_paths(paths: list[str | Path]) -> list[LintResult]:
     return results
 
 
-def authored_texts(task: Task) -> list[tuple[str, str, list]]:
-    """The task's markdown templates as ``(name, text, path in task.yaml)``:
-    the statement, each hint and the explanation. Template and markdown lint
-    cover all of them; the leak lint only what a candidate reads during the
-    attempt (statement and hints), since the explanation is shown with the
-    solution, after the end."""
-    out = [("statement", task.statement, ["statement"])]
-    out += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(task.hints)]
-    if task.explanation:
-        out.append(("explanation", task.explanation, ["explanation"]))
-    return out
-
-
 def template_problems(task: Task, lines: dict) -> list[Problem]:
-    """The statement, hints and explanation parse, use only declared params,
-    and render for two seeds."""
+    """The statement, hints and explanation use only declared params, and
+    render for two seeds (that they parse and are data is checked when the
+    task loads: ``grader.task.template_refusals``)."""
     file = task.path / "task.yaml"
     out = []
     known = set(task.params)
-    for what, text, path in authored_texts(task):
+    for what, text, path in task.texts():
         base = line_of(lines, path) or 0
         try:
-            ast = jinja().parse(text)
-        except TemplateSyntaxError as exc:
-            out.append(problem(file, f"{what} is not a valid template: {exc.message}",
-                               base + (exc.lineno or 0)))
-            continue
-        unknown = sorted(meta.find_undeclared_variables(ast) - known)
+            used = template.names(text)
+        except (template.TemplateSyntaxError, template.TemplateRefused):
+            continue  # reported by load_task
+        unknown = sorted(used - known)
         if unknown:
             out.append(problem(file, f"{what} uses {', '.join('{{ %s }}' % u for u in unknown)} "
                                f"but the task has no such param; params: "
@@ -132,7 +118,7 @@ def template_problems(task: Task, lines: dict) -> list[Problem]:
             continue
         for seed in (0, 1):
             try:
-                jinja().from_string(text).render(**task.draw_params(seed))
+                template.render(text, task.draw_params(seed))
             except TemplateError as exc:
                 out.append(problem(file, f"{what} does not render with seed {seed}: {exc}", base))
                 break
@@ -153,9 +139,9 @@ def markdown_problems(task: Task, lines: dict) -> list[Problem]:
     file = task.path / "task.yaml"
     raw = file.read_text().splitlines()
     out = []
-    for what, text, path in authored_texts(task):
+    for what, text, path in task.texts():
         try:
-            shown = jinja().from_string(text).render(**task.draw_params(0))
+            shown = template.render(text, task.draw_params(0))
         except Exception:  # noqa: BLE001 - template_problems reports it
             continue
         base = line_of(lines, path) or 0

@@ -24,9 +24,9 @@ from typing import Any
 
 import jsonschema
 import yaml
-from jinja2 import Environment, StrictUndefined
 
 from .curriculum import TRACKS
+from . import template
 from .errors import Problem, TaskError, problem
 
 SCHEMA_PATH = Path(__file__).with_name("task.schema.json")
@@ -42,13 +42,6 @@ Params = dict[str, Any]
 def schema() -> dict:
     """The published JSON Schema of task.yaml (``grader/task.schema.json``)."""
     return json.loads(SCHEMA_PATH.read_text())
-
-
-@lru_cache(maxsize=1)
-def jinja() -> Environment:
-    # Statements are markdown, not HTML: no autoescape. StrictUndefined makes a
-    # misspelt param an error instead of an empty string in front of a candidate.
-    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 # -- params ---------------------------------------------------------------------
@@ -134,12 +127,13 @@ class Task:
     def render(self, params: Params) -> dict:
         """``{"statement": markdown, "hints": [markdown, ...]}`` with params filled in.
 
-        Raises ``jinja2.UndefinedError`` for a name that is not a param; lint
-        reports that before a candidate could ever see it."""
-        env = jinja()
+        Task text is data, rendered by ``grader.template`` (params and
+        ``{% if %}`` only). Raises ``jinja2.UndefinedError`` for a name that is
+        not a param, ``template.TemplateRefused`` for what task text may not
+        do; lint reports both before a candidate could ever see them."""
         return {
-            "statement": env.from_string(self.statement).render(**params),
-            "hints": [env.from_string(h).render(**params) for h in self.hints],
+            "statement": template.render(self.statement, params),
+            "hints": [template.render(h, params) for h in self.hints],
         }
 
     def explanation_text(self, params: Params) -> str:
@@ -150,7 +144,12 @@ class Task:
         candidate reads during the attempt."""
         if not self.explanation:
             return ""
-        return jinja().from_string(self.explanation).render(**params)
+        return template.render(self.explanation, params)
+
+    def texts(self) -> list[tuple[str, str, list]]:
+        """Its markdown templates: ``authored_texts`` of its fields."""
+        return authored_texts({"statement": self.statement, "hints": self.hints,
+                               "explanation": self.explanation})
 
     def script_env(self, params: Params) -> dict[str, str]:
         """``PARAM_<NAME>`` for every param, as setup and solution receive them."""
@@ -278,9 +277,36 @@ def _message(err: jsonschema.ValidationError) -> str:
     return err.message
 
 
-def semantic_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[Problem]:
-    """Rules a JSON Schema cannot say: the domain fits the tracks, ranges are ordered."""
+def authored_texts(data: dict) -> list[tuple[str, str, list]]:
+    """The task's markdown templates as ``(name, text, path in task.yaml)``:
+    the statement, each hint and the explanation."""
+    out = [("statement", data.get("statement") or "", ["statement"])]
+    out += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(data.get("hints") or [])]
+    if data.get("explanation"):
+        out.append(("explanation", data["explanation"], ["explanation"]))
+    return out
+
+
+def template_refusals(file: Path, data: dict, lines: dict[tuple, int]) -> list[Problem]:
+    """Task text that does not parse, or that is code rather than data
+    (``grader.template``): such a task never loads, so no page renders it."""
     out = []
+    for what, text, path in authored_texts(data):
+        base = line_of(lines, path) or 0
+        try:
+            template.check(text)
+        except template.TemplateSyntaxError as exc:
+            out.append(problem(file, f"{what} is not a valid template: {exc.message}",
+                               base + (exc.lineno or 0)))
+        except template.TemplateRefused as exc:
+            out.append(problem(file, f"{what}: {exc.reason}", base + exc.lineno))
+    return out
+
+
+def semantic_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[Problem]:
+    """Rules a JSON Schema cannot say: the domain fits the tracks, ranges are
+    ordered, task text is a template of params and nothing more."""
+    out = template_refusals(file, data, lines)
     tracks = data["tracks"]
     domain = data["domain"]
     if isinstance(domain, str):

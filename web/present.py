@@ -31,7 +31,14 @@ def rendered(task_row) -> dict:
     task = bank().task(task_row.task_id)
     if task is None:
         return {"statement": f"*Task `{task_row.task_id}` is no longer in the bank.*", "hints": []}
-    out = services().render(task, task_row.params)
+    try:
+        out = services().render(task, task_row.params)
+    except Exception as exc:  # noqa: BLE001 - the bank loads only tasks that render; an
+        # attempt's params may predate an edit of the task: say so, never a 500
+        current_app.logger.warning("statement of %s does not render: %s", task_row.task_id, exc)
+        return {"statement": f"*The statement of task `{task_row.task_id}` cannot be shown "
+                             "(it was changed after this attempt began); tell your instructor.*",
+                "hints": []}
     return {"statement": out.get("statement", ""), "hints": list(out.get("hints") or [])}
 
 

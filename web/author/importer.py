@@ -30,7 +30,12 @@ from pathlib import PurePosixPath
 MARKERS = re.compile(r"\{\{\s*(exec|execute|copy)(\s+[^}]*)?\}\}")
 DETAILS = re.compile(r"<details>(.*?)</details>", re.S | re.I)
 FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
-MAX_BYTES = 2 << 20
+MAX_BYTES = 2 << 20      # the upload, and each file in it
+# What an upload may unpack to, in all: a scenario is a few texts and
+# scripts (the fixture: 6 files, 3 KiB). Compression makes a small upload
+# large (an 881 KiB zip of zeroes held about 800 MB in the portal before this).
+MAX_UNPACKED = 8 << 20
+MAX_FILES = 500
 
 
 class ImportError_(ValueError):
@@ -54,28 +59,66 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
 
 
+class _Budget:
+    """What is left of ``MAX_UNPACKED`` and ``MAX_FILES`` while unpacking."""
+
+    def __init__(self, filename: str):
+        self.filename, self.bytes, self.files = filename, MAX_UNPACKED, MAX_FILES
+
+    def count(self) -> None:
+        """One more member (a file, a folder, a link) of the archive."""
+        self.files -= 1
+        if self.files < 0:
+            raise ImportError_(f"{self.filename} holds more than {MAX_FILES} files; a scenario "
+                               "is a folder of a few texts and scripts")
+
+    def read(self, name: str, declared: int, stream) -> bytes | None:
+        """The member's content, read no further than the limits (a size
+        its header understates is caught too); None for a file too large to
+        be part of a scenario (an image, say), which is skipped."""
+        if declared > MAX_BYTES:
+            return None
+        content = stream.read(min(MAX_BYTES, self.bytes) + 1)
+        if len(content) > MAX_BYTES:
+            return None
+        if len(content) > self.bytes:
+            raise ImportError_(f"{self.filename} unpacks to more than {MAX_UNPACKED >> 20} MiB "
+                               f"(at {name}); a scenario is a few texts and scripts")
+        self.bytes -= len(content)
+        return content
+
+
 def unpack(filename: str, data: bytes) -> dict[str, bytes]:
-    """Files of an uploaded .zip / .tar(.gz) or a lone index.json, by relative path."""
+    """Files of an uploaded .zip / .tar(.gz) or a lone index.json, by relative
+    path; at most ``MAX_FILES`` files and ``MAX_UNPACKED`` bytes in all."""
     if len(data) > MAX_BYTES:
         raise ImportError_(f"the upload is {len(data) // 1024} KiB; at most {MAX_BYTES // 1024} KiB")
     files: dict[str, bytes] = {}
     name = filename.lower()
+    budget = _Budget(filename)
     try:
         if name.endswith(".zip"):
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 for info in z.infolist():
-                    if not info.is_dir() and info.file_size <= MAX_BYTES:
-                        files[info.filename] = z.read(info)
+                    budget.count()
+                    if not info.is_dir():
+                        with z.open(info) as stream:
+                            content = budget.read(info.filename, info.file_size, stream)
+                        if content is not None:
+                            files[info.filename] = content
         elif name.endswith((".tar", ".tar.gz", ".tgz")):
             with tarfile.open(fileobj=io.BytesIO(data)) as t:
-                for m in t.getmembers():
-                    if m.isfile() and m.size <= MAX_BYTES:
-                        files[m.name] = t.extractfile(m).read()
+                for m in t:  # not getmembers(): that would list them all before counting
+                    budget.count()
+                    if m.isfile():
+                        content = budget.read(m.name, m.size, t.extractfile(m))
+                        if content is not None:
+                            files[m.name] = content
         elif name.endswith(".json"):
             files["index.json"] = data
         else:
             raise ImportError_("upload a .zip or .tar.gz of the scenario folder (or its index.json)")
-    except (zipfile.BadZipFile, tarfile.TarError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
         raise ImportError_(f"cannot open {filename}: {exc}") from None
     clean = {}
     for path, content in files.items():
