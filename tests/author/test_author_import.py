@@ -66,3 +66,22 @@ def test_import_refuses_what_is_not_a_scenario(client, auth):
                                         "difficulty": "easy", "scenario": (io.BytesIO(b"{"), "index.json")},
                      content_type="multipart/form-data")
     assert "not valid JSON" in resp.get_data(as_text=True)
+
+
+def test_step_titles_stay_text_in_the_generated_checks():
+    """A scenario's step titles go into checks.py's docstrings and messages:
+    quotes, backslashes and newlines must not end a string and become code."""
+    import ast
+
+    from web.author.importer import Scenario, Step, draft_files
+    titles = ['end \\', '"""; import os; os.system("id") #', "two\nlines {x} '''"]
+    sc = Scenario(title="t", steps=[Step(title=t, text="do it", verify="exit 0") for t in titles])
+    checks = draft_files(sc, "t", "ckad", "Services and Networking")["checks.py"]
+    tree = ast.parse(checks)
+    tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert len(tests) == 3
+    assert all(isinstance(n, (ast.Expr, ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef))
+               for n in tree.body)
+    assert not any(isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "system"
+                   for n in ast.walk(tree))
+    assert [ast.get_docstring(t) for t in tests][2] == "Step 3: two lines {x} '''"

@@ -279,7 +279,9 @@ def draft_files(sc: Scenario, task_id: str, track: str, domain: str,
             continue
         script = f"step{n}.sh"
         files[f"verify/{script}"] = st.verify.replace("\r\n", "\n")
-        title = st.title.replace('"""', "'''").replace("\\", "/")
+        # into a docstring and an f-string of generated code: one line, and no
+        # quote or backslash that could end either early
+        title = " ".join(st.title.split()).replace('"', "'").replace("\\", "/")
         checks += CHECK.format(n=n, slug=re.sub(r"[^a-z0-9]+", "_", st.title.lower()).strip("_")[:40] or "step",
                                title=f"Step {n}: {title}", script=script,
                                title_py=title.replace("{", "{{").replace("}", "}}").replace('"', "'"))
