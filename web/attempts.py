@@ -15,7 +15,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from . import present
 from .db import db_session
 from .forms import EmptyForm, require_form
-from .lifecycle import StartError
+from .lifecycle import KeepRefused, StartError
 from .lifecycle.grading import check_abandoned
 from .models import Attempt, AttemptTask, User
 from .terminal import review
@@ -94,9 +94,13 @@ def exam(exam_id: str):
             by_domain[t["domain"]] += t["share"]
         domains = dict(by_domain)
     lc = lifecycle()
+    now = time.time()
+    reviewing = db_session().scalar(select(Attempt.id).where(
+        Attempt.user_id == current_user.id, Attempt.keep_until > now,
+        Attempt.sandbox_state == "ready"))
     return render_template("exam_detail.html", exam=ex, tasks=tasks, domains=domains,
                            real_nodes=lc.needs_real_nodes(ex), unavailable=lc.unavailable(ex),
-                           form=EmptyForm())
+                           reviewing=reviewing, form=EmptyForm())
 
 
 @bp.route("/exams/<exam_id>/start", methods=["POST"])
@@ -299,7 +303,10 @@ def submit(attempt_id: int):
         abort(409, "This attempt is not running any more.")
     if a.mode == "practice" and request.form.get("keep_for_review"):
         # before the submit: grading queues the reap at once
-        review.keep_for_review(s, a)
+        try:
+            lifecycle().keep_for_review(s, a)
+        except KeepRefused as exc:
+            flash(str(exc), "error")
     if not lifecycle().submit(s, a):
         # The server's clock says the time is up: the candidate's submit is
         # refused and the attempt is submitted as of its deadline instead.
@@ -341,6 +348,7 @@ def results(attempt_id: int):
     return render_template("results.html", a=a, r=present.results(a), form=EmptyForm(),
                            review_open=mine and review.is_open(a),
                            can_keep=mine and a.mode == "practice" and a.sandbox_state == "ready"
+                           and a.keep_until is None
                            and not review.is_open(a), review_minutes=int(review.minutes()))
 
 

@@ -21,6 +21,7 @@ One module per concern, each a set of functions of a ``Context``
 - ``running``    time on task, and submit
 - ``grading``    grade once; practice's check of one task
 - ``reap``       destroy a finished attempt's sandbox (after any review window)
+- ``review``     the practice review window: one cluster per candidate
 - ``pool``       warm sandboxes prepared before anyone asks
 - ``clock``      the worker's clock: sweep, recover, maintain
 
@@ -29,15 +30,16 @@ One module per concern, each a set of functions of a ``Context``
 
 from __future__ import annotations
 
-from . import clock, grading, paper, pool, provision, reap, running, start
+from . import clock, grading, paper, pool, provision, reap, review, running, start
 from .context import Context, Jobs, NoQueue
 from .grading import error_result
 from .lease import WORKER_ID, owner_alive
 from .reap import kept_for_review
+from .review import KeepRefused
 from .start import StartError
 
 __all__ = ["Lifecycle", "Jobs", "NoQueue", "StartError", "WORKER_ID", "owner_alive",
-           "error_result", "kept_for_review"]
+           "error_result", "kept_for_review", "KeepRefused"]
 
 
 class Lifecycle:
@@ -101,6 +103,9 @@ class Lifecycle:
 
     def abandon(self, s, attempt) -> bool:
         return start.abandon(self.ctx, s, attempt)
+
+    def keep_for_review(self, s, attempt) -> float:
+        return review.keep(self.ctx, s, attempt)
 
     def submit(self, s, attempt, auto: bool = False) -> bool:
         return running.submit(self.ctx, s, attempt, auto)

@@ -15,6 +15,7 @@ from grader.exam import ExamError, task_domain
 from ..models import BLOCKING_STATES, Attempt, AttemptTask
 from .paper import paper
 from .pool import take_warm
+from .review import close_windows
 
 
 class StartError(Exception):
@@ -78,6 +79,8 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
     else:
         attempt.sandbox_name = ctx.sandbox_name(attempt.id)
     s.commit()
+    # One cluster per candidate: a practice cluster kept for review goes now.
+    close_windows(ctx, s, user.id, attempt.id)
     if warm:
         ctx.queue.refill()
     else:

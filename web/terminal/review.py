@@ -1,12 +1,13 @@
-"""The practice review window: the cluster and the terminal stay after results.
+"""The practice review window's pages: the cluster and the terminal stay after results.
 
 A candidate who finished a practice attempt may keep its cluster and terminal
 for ``PRACTICE_REVIEW_MINUTES`` (default 30) to compare their work with the
 reference solutions. Grading is over by then: the score is stored and nothing
-done in the window changes it. The window is ``attempts.keep_until``; the
-worker's reap leaves the sandbox alone until then (``Lifecycle.reap``), the
-terminal's guard admits the attempt's owner until then, and the shell reaper
-ends the shells at that moment.
+done in the window changes it. The window is ``attempts.keep_until``, and its
+rules (it opens once; a candidate holds one cluster at a time, so a new
+start closes it) live in ``web/lifecycle/review.py``; the worker's reap
+leaves the sandbox alone until then, the terminal's guard admits the
+attempt's owner until then, and the shell reaper ends the shells at that moment.
 
 ``POST /attempts/<id>/review`` (form with the CSRF token) opens the window:
 for the owner's practice attempt that is running (the finish dialog's "keep
@@ -21,40 +22,15 @@ import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import update
+
+from ..lifecycle.review import is_open, minutes as _minutes
 
 bp = Blueprint("review", __name__)
-OPENABLE = ("running", "submitted", "grading", "graded")
+__all__ = ["bp", "is_open", "minutes"]
 
 
 def minutes() -> float:
-    return float(current_app.config.get("PRACTICE_REVIEW_MINUTES", 30))
-
-
-def is_open(attempt, now: float | None = None) -> bool:
-    """Whether ``attempt``'s review window is open now: a graded practice
-    attempt whose sandbox is still there, before its ``keep_until``."""
-    now = time.time() if now is None else now
-    return (attempt.mode == "practice" and attempt.state == "graded"
-            and bool(attempt.sandbox) and attempt.sandbox_state == "ready"
-            and attempt.keep_until is not None and now < attempt.keep_until)
-
-
-def keep_for_review(s, attempt) -> float | None:
-    """Open (or extend to a full window) the review window of ``attempt``;
-    returns its end, or None when it cannot be opened (not practice, not
-    finished, its sandbox gone). One guarded UPDATE: the reaper may be there."""
-    from ..models import Attempt
-    if attempt.mode != "practice" or attempt.state not in OPENABLE:
-        return None
-    until = time.time() + 60 * minutes()
-    res = s.execute(update(Attempt).where(
-        Attempt.id == attempt.id, Attempt.mode == "practice", Attempt.state.in_(OPENABLE),
-        Attempt.sandbox_state == "ready").values(keep_until=until)
-        .execution_options(synchronize_session=False))
-    s.commit()
-    s.expire(attempt, ["keep_until"])
-    return until if res.rowcount == 1 else None
+    return _minutes(current_app)
 
 
 def _own(attempt_id: int):
@@ -71,11 +47,13 @@ def _own(attempt_id: int):
 def open_window(attempt_id: int):
     from ..db import db_session
     from ..forms import require_form
+    from ..lifecycle import KeepRefused
     require_form()
     a = _own(attempt_id)
-    if keep_for_review(db_session(), a) is None:
-        flash("This attempt's cluster can no longer be kept: only a practice attempt "
-              "whose cluster still exists can be reviewed.", "error")
+    try:
+        current_app.extensions["proctor.lifecycle"].keep_for_review(db_session(), a)
+    except KeepRefused as exc:
+        flash(str(exc), "error")
         return redirect(url_for("attempts.attempt", attempt_id=a.id))
     if a.state == "graded":
         return redirect(url_for("review.page", attempt_id=a.id))
