@@ -9,7 +9,8 @@ domains, so every attempt gets a different but equally balanced paper::
     track: ckad
     duration: 120          # minutes
     pass_mark: 66          # percent of the total weight
-    nodes: 1               # cluster size the sandbox is made with
+    nodes: 1               # optional: the fewest nodes; the tasks may ask for more
+                           #   (most ask for 3), and the cluster suits every task
     tasks:                 # either this ...
       - {id: svc-selector-fix, weight: 4}
     draw:                  # ... or this

@@ -55,6 +55,24 @@ def share(weight: float, total: float) -> float:
     return round(100.0 * weight / total, 1) if total else 0.0
 
 
+def whole_shares(weights: list[float]) -> list[int]:
+    """Whole percentages of ``weights`` that add up to 100, as a page lists
+    them side by side (rounding each alone gave 99 % for three equal tasks):
+    each is rounded down, and the points left go to the largest remainders.
+
+        >>> whole_shares([1, 1, 1]), whole_shares([5, 3, 2])
+        ([34, 33, 33], [50, 30, 20])
+    """
+    total = sum(weights)
+    if not total:
+        return [0 for _ in weights]
+    exact = [100.0 * w / total for w in weights]
+    out = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: (out[i] - exact[i], i))[:100 - sum(out)]:
+        out[i] += 1
+    return out
+
+
 def domain_breakdown(attempt) -> list[dict]:
     """Per domain: weight (the sum of its tasks' weights), share of the paper
     (``share``), weighted score and percent. A task that could not be graded
@@ -74,11 +92,23 @@ def domain_breakdown(attempt) -> list[dict]:
     return sorted(out, key=lambda d: (-d["weight"], d["name"]))
 
 
+def node_count(span: tuple[int, int]) -> str:
+    """``(3, 3)`` -> "3 nodes", ``(1, 3)`` -> "1–3 nodes", ``(1, 1)`` -> "1 node"."""
+    lo, hi = span
+    return f"{lo} node" if lo == hi == 1 else (f"{lo} nodes" if lo == hi else f"{lo}–{hi} nodes")
+
+
 def init_formatting(app) -> None:
     """Template filters and globals, and what every page's template knows."""
     app.jinja_env.filters.update(markdown=render_markdown, duration=fmt_duration,
-                                 when=fmt_time, domain=domain_name)
-    app.jinja_env.globals.update(share=share)
+                                 when=fmt_time, domain=domain_name, node_count=node_count)
+    # The HTML pattern of an id (a task's, an exam's): the server's NAME rule
+    # (web/author/files.py) in the syntax browsers compile patterns with (the
+    # regex `v` flag, where a `-` in a class must be escaped or the pattern is
+    # invalid and silently ignored).
+    app.jinja_env.globals.update(share=share, whole_shares=whole_shares, id_pattern=r"[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?",
+                                 id_rule="lowercase letters, digits and -, starting and ending "
+                                         "with a letter or digit")
 
     @app.context_processor
     def globals_():

@@ -19,11 +19,12 @@ def result(task_id, outcomes):
     return json.dumps({"task_id": task_id, "checks": checks, "error": None}), got, out_of
 
 
-def seed(app, rows, username="alice", state="graded", exam="svc", score=None, passed=None, at=1000.0):
+def seed(app, rows, username="alice", state="graded", exam="svc", score=None, passed=None, at=1000.0,
+         mode="exam"):
     """One attempt with ``rows``: [(task id, {check: outcome}, seconds)]."""
     with app.app_context(), get_db().session() as s:
         user = s.query(User).filter_by(username=username).one()
-        a = Attempt(user_id=user.id, exam_id=exam, exam_title=exam.upper(), track="ckad", mode="exam",
+        a = Attempt(user_id=user.id, exam_id=exam, exam_title=exam.upper(), track="ckad", mode=mode,
                     state=state, seed=1, duration_s=3600, pass_mark=66, created_at=at, ready_at=at,
                     submitted_at=at + 600, graded_at=at + 700, score=score, passed=passed)
         for i, (task_id, outcomes, seconds) in enumerate(rows, 1):
@@ -106,3 +107,31 @@ def test_exam_and_cohort_statistics_and_csv(app, client, auth):
     page = client.get("/author/stats").get_data(as_text=True)
     assert "t1" in page
     assert client.get("/author/stats/tasks/t1").status_code == 200
+
+
+def task_row(page: str) -> tuple[str, str]:
+    """(attempts, pass rate %) of the first row of the tasks table."""
+    import re
+    m = re.search(r'class="table stats-table">.*?<td class="num">(\d+)</td>\s*'
+                  r'<td class="num">(\d+)%', page, re.S)
+    return m.groups()
+
+
+def test_statistics_count_exam_attempts_unless_asked(app, client, auth):
+    """Practice attempts (hints, checks, revealed solutions) make a task look
+    easy; the pages count exam attempts unless the instructor asks for more."""
+    seed(app, [("t1", {"c1": "failed"}, 100)], score=0.0, passed=False)
+    seed(app, [("t1", {"c1": "passed"}, 100)], score=100.0, passed=True, mode="practice")
+    seed(app, [("t1", {"c1": "passed"}, 100)], score=100.0, passed=True, mode="practice")
+    auth.login()
+    page = client.get("/author/stats").get_data(as_text=True)
+    assert "From graded exam attempts" in page
+    assert task_row(page) == ("1", "0")            # one attempt, none passed
+    both = client.get("/author/stats?mode=any").get_data(as_text=True)
+    assert "From graded exam and practice attempts" in both
+    assert task_row(both) == ("3", "67")
+    task = client.get("/author/stats/tasks/t1").get_data(as_text=True)
+    assert "From graded exam attempts" in task
+    cohort = client.get("/author/stats/exams").get_data(as_text=True)
+    assert "exam mode" in cohort
+    assert client.get("/author/stats?mode=nonsense").status_code == 400

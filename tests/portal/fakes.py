@@ -34,6 +34,7 @@ class FakeTask:
     minutes: int = 6
     weight: int = 4
     requires: list = field(default_factory=lambda: ["api"])
+    nodes: int = 3  # as real tasks, whose default is 3
 
     def draw_params(self, seed):
         return {"port": 8000 + seed % 100, "ns": f"ns-{self.id}"}

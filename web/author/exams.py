@@ -54,7 +54,7 @@ def exam_data(payload: dict) -> tuple[str, dict]:
         "track": payload.get("track"),
         "duration": payload.get("duration"),
         "pass_mark": payload.get("pass_mark"),
-        "nodes": payload.get("nodes", 1),
+        "nodes": payload.get("nodes"),  # blank: the tasks decide
         "modes": [m for m in (payload.get("modes") or list(MODES)) if isinstance(m, str)],
         "description": str(payload.get("description") or "").strip(),
     }

@@ -85,10 +85,13 @@ def _short_check(check_id: str) -> str:
     return check_id.rsplit("::", 1)[-1]
 
 
-def task_stats(session, task_id: str | None = None) -> list[TaskStats]:
-    """One ``TaskStats`` per task id seen in graded attempts (or just ``task_id``)."""
+def task_stats(session, task_id: str | None = None, mode: str = "exam") -> list[TaskStats]:
+    """One ``TaskStats`` per task id seen in graded attempts of ``mode``
+    (``""``: both modes), or just ``task_id``."""
     q = (select(AttemptTask).join(Attempt).where(Attempt.state == "graded")
          .order_by(AttemptTask.task_id, AttemptTask.id))
+    if mode:
+        q = q.where(Attempt.mode == mode)
     if task_id:
         q = q.where(AttemptTask.task_id == task_id)
     out: dict[str, TaskStats] = {}
@@ -225,10 +228,10 @@ def attempts_csv(attempts: list[Attempt]) -> str:
     return buf.getvalue()
 
 
-def by_exam(session) -> list[dict]:
-    """Per exam id seen in graded attempts: its summary."""
+def by_exam(session, mode: str = "exam") -> list[dict]:
+    """Per exam id seen in graded attempts of ``mode`` (``""``: both): its summary."""
     groups: dict[str, list[Attempt]] = defaultdict(list)
-    for a in cohort_attempts(session, Cohort()):
+    for a in cohort_attempts(session, Cohort(mode=mode)):
         groups[a.exam_id].append(a)
     return [{"exam_id": k, "title": v[-1].exam_title, **exam_summary(v)}
             for k, v in sorted(groups.items())]

@@ -24,10 +24,24 @@ def _date(value: str, end: bool = False) -> float | None:
     return t + 86400 if end else t
 
 
+# Which attempts the numbers come from. Exam attempts by default: in practice
+# a candidate checks their work, reads hints and reveals solutions, so mixing
+# the two makes every task look easier than it is under exam conditions.
+MODES = {"exam": "exam attempts", "practice": "practice attempts", "any": "exam and practice attempts"}
+
+
+def mode_from_args() -> str:
+    """The ``mode`` argument ("exam" when absent) as a filter ("" for any)."""
+    mode = request.args.get("mode") or "exam"
+    if mode not in MODES:
+        abort(400, f"mode is one of {', '.join(MODES)}; found {mode!r}")
+    return "" if mode == "any" else mode
+
+
 def cohort_from_args() -> st.Cohort:
     a = request.args
     users = tuple(u.strip() for u in a.get("users", "").replace("\n", ",").split(",") if u.strip())
-    return st.Cohort(exam_id=a.get("exam", ""), mode=a.get("mode", ""), users=users,
+    return st.Cohort(exam_id=a.get("exam", ""), mode=mode_from_args(), users=users,
                      prefix=a.get("prefix", "").strip(), since=_date(a.get("since", "")),
                      until=_date(a.get("until", ""), end=True))
 
@@ -35,20 +49,24 @@ def cohort_from_args() -> st.Cohort:
 @bp.route("/stats")
 def stats():
     s = db_session()
-    rows = st.task_stats(s)
+    mode = mode_from_args()
+    rows = st.task_stats(s, mode=mode)
     only_flagged = request.args.get("flagged") == "1"
     shown = [r for r in rows if r.flags] if only_flagged else rows
     return render_template("author/stats.html", rows=shown, total=len(rows),
                            flagged=sum(1 for r in rows if r.flags), only_flagged=only_flagged,
-                           exams=st.by_exam(s), min_samples=st.MIN_SAMPLES)
+                           exams=st.by_exam(s, mode), min_samples=st.MIN_SAMPLES,
+                           mode=mode or "any", modes=MODES)
 
 
 @bp.route("/stats/tasks/<task_id>")
 def task_stats(task_id: str):
-    rows = st.task_stats(db_session(), task_id)
+    mode = mode_from_args()
+    rows = st.task_stats(db_session(), task_id, mode=mode)
     if not rows:
-        abort(404, f"no graded attempt has task {task_id!r} yet")
-    return render_template("author/task_stats.html", t=rows[0], min_samples=st.MIN_SAMPLES)
+        abort(404, f"no graded {MODES[mode or 'any']} have task {task_id!r} yet")
+    return render_template("author/task_stats.html", t=rows[0], min_samples=st.MIN_SAMPLES,
+                           mode=mode or "any", modes=MODES)
 
 
 @bp.route("/stats/exams")

@@ -13,13 +13,33 @@ def needs_real_nodes(ctx, exam) -> bool:
         for line in exam.tasks)
 
 
+# What an operator does about an exam that needs real nodes (shown to staff only).
+REAL_NODES_HOW = ("set PROCTOR_VM_SANDBOXES=1 (docs/vm.md) or, for trusted candidates, "
+                  "PROCTOR_KIND_SANDBOXES=1 (docs/kind.md)")
+
+
 def unavailable(ctx, exam) -> str | None:
-    """Why ``exam`` cannot start on this portal, or None."""
+    """Why ``exam`` cannot start on this portal, in a candidate's words, or None
+    (``REAL_NODES_HOW`` is what an operator does about it)."""
     if needs_real_nodes(ctx, exam) and "nodes" not in ctx.services.capabilities(True):
-        return ("it needs real nodes (vm or kind sandboxes), which this portal has not enabled; "
-                "an operator can set PROCTOR_VM_SANDBOXES=1 (see docs/vm.md) or, for trusted "
-                "candidates, PROCTOR_KIND_SANDBOXES=1 (see docs/kind.md)")
+        return "it needs real nodes, which this portal does not offer"
     return None
+
+
+def cluster_nodes(ctx, exam) -> tuple[int, int]:
+    """The fewest and most nodes an attempt's cluster may have: the exam's
+    ``nodes`` is a minimum, and the cluster suits every task of the paper
+    (most tasks ask for 3). For a draw, over the tasks it may draw."""
+    if exam.is_draw:
+        offered = set(ctx.services.capabilities(False))
+        pool = [t for t in ctx.bank.tasks.values() if exam.track in getattr(t, "tracks", ())
+                and set(getattr(t, "requires", None) or ()) <= offered]
+    else:
+        pool = [resolve_task(ctx.bank.tasks, line.id) for line in exam.tasks]
+    counts = [int(getattr(t, "nodes", 1) or 1) for t in pool if t is not None] or [1]
+    if not exam.is_draw:
+        counts = [max(counts)]
+    return max(exam.nodes, min(counts)), max(exam.nodes, max(counts))
 
 
 def paper(ctx, exam, seed: int):

@@ -303,7 +303,7 @@
         var td3 = el("td"); td3.appendChild(el("span", { "class": "diff diff-" + t.difficulty }, t.difficulty)); tr.appendChild(td3);
         tr.appendChild(el("td", { "class": "num" }, t.minutes));
         var td5 = el("td", { "class": "num" });
-        var w = el("input", { type: "number", min: "0.5", step: "0.5", "class": "weight-input", "aria-label": "weight of " + t.id });
+        var w = el("input", { type: "number", min: "0.01", step: "any", "class": "weight-input", "aria-label": "weight of " + t.id });
         w.value = t.id in chosen ? chosen[t.id] : t.weight; w.disabled = !(t.id in chosen);
         w.addEventListener("input", function () { chosen[t.id] = parseFloat(w.value) || 0; update(); });
         td5.appendChild(w); tr.appendChild(td5);
@@ -359,7 +359,7 @@
       var modes = []; form.querySelectorAll('input[name="modes"]:checked').forEach(function (c) { modes.push(c.value); });
       var p = { id: field("id").value.trim(), title: field("title").value, track: track(),
         duration: parseInt(field("duration").value, 10), pass_mark: parseFloat(field("pass_mark").value),
-        nodes: parseInt(field("nodes").value, 10), modes: modes, description: field("description").value, kind: kind() };
+        nodes: field("nodes").value ? parseInt(field("nodes").value, 10) : null, modes: modes, description: field("description").value, kind: kind() };
       if (kind() === "fixed") p.tasks = Object.keys(chosen).map(function (id) { return { id: id, weight: chosen[id] }; });
       else p.draw = { count: parseInt(field("count").value, 10), domains: drawDomains() };
       if (ex) p.replace_mtime = ex.mtime;
