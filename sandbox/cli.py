@@ -57,7 +57,7 @@ def toolchain_status(as_json):
     click.echo(f"directory: {status['dir']}")
     for k, v in status["versions"].items():
         click.echo(f"{k:>12}: {v}")
-    for name, path in status["binaries"].items():
+    for name, path in {**status["binaries"], **status["tools"]}.items():
         mark = click.style("built", fg="green") if path else click.style("missing", fg="red")
         click.echo(f"{name:>24}  {mark}")
     if "error" in image:

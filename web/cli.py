@@ -42,12 +42,26 @@ def _serve(app, host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
+def _check_toolchain() -> None:
+    """Refuse to serve before every tool a candidate's terminal runs is built:
+    a portal that starts first shows candidates a terminal that never
+    connects (helm was still building on a first `make run`)."""
+    from sandbox.toolchain import Toolchain
+    missing = Toolchain().incomplete()
+    if missing:
+        raise click.ClickException(
+            f"the toolchain is not complete ({', '.join(missing)} not built); `make run` builds "
+            "it before it serves, or run `proctor toolchain build` (a cold build takes 10-30 "
+            "minutes)")
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on (PROCTOR_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (PROCTOR_PORT, default 8000).")
 def serve(host, port):
     """Serve the portal (pages and JSON API); run `proctor worker` beside it."""
     _logging()
+    _check_toolchain()
     app = _app()
     host, port = host or app.config["HOST"], port or app.config["PORT"]
     click.secho(f"Proctor portal on http://{host}:{port}/ (instance {app.instance_path})", fg="green", err=True)
@@ -211,6 +225,7 @@ def run(host, port):
     """Portal and worker together, ready to use: database, bank, demo accounts."""
     _logging()
     say = lambda m: click.secho(f"==> {m}", fg="cyan", err=True)  # noqa: E731
+    _check_toolchain()
     say("preparing the database (migrations)")
     app = _app()
     host, port = host or app.config["HOST"], port or app.config["PORT"]

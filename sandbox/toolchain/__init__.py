@@ -177,6 +177,12 @@ class Toolchain:
             and b.name not in recorded or not (self.bin_dir / b.name).is_file()
         ]
 
+    def incomplete(self) -> list[str]:
+        """Names of what a portal with kwok sandboxes needs and is not built:
+        the Kubernetes binaries and the exam tools (helm)."""
+        return [b.name for b in self.missing()] + [
+            t.name for t in EXAM_TOOLS if not (self.tools_dir / t.name).is_file()]
+
     def status(self) -> dict:
         """A JSON-able description for ``proctor toolchain status``."""
         return {
@@ -188,8 +194,7 @@ class Toolchain:
             },
             "tools": {t.name: (str(self.tools_dir / t.name) if (self.tools_dir / t.name).is_file()
                                else None) for t in EXAM_TOOLS},
-            "complete": not self.missing() and all((self.tools_dir / t.name).is_file()
-                                                   for t in EXAM_TOOLS),
+            "complete": not self.incomplete(),
         }
 
     # -- building ---------------------------------------------------------
