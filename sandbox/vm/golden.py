@@ -33,13 +33,14 @@ per variant. Nothing in it is written after the build.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..nodeimage import _digest
 from .image import VMImage, cache_root
-from .qemu import TCG_CPU, detect_accel
+from .qemu import QEMU, TCG_CPU, detect_accel
 from .recipe import (APPEND, CP_CPUS, CP_MEMORY_MB, PRIVATE_NET, PROBES, STAGES, TCG_DAEMONS,
                      TCG_ENV, TIMEOUTS, VARIANTS, WORKER_CPUS, WORKER_MEMORY_MB, kubeadm_config)
 
@@ -82,11 +83,23 @@ class Golden:
 
     @property
     def accel(self) -> str:
+        """``kvm`` or ``tcg``; ``unknown`` (not kept) until the image is built."""
         if self._accel is None:
-            self._accel = self.accel_info()["accel"]
+            accel = self.accel_info()["accel"]
+            if accel == "unknown":
+                return accel
+            self._accel = accel
         return self._accel
 
     def accel_info(self) -> dict:
+        """``detect_accel`` with the image's kernel; until the image is built
+        there is no kernel to probe with, and nothing golden either."""
+        if not self.image.exists():
+            return {"accel": "unknown", "reason": "the VM image is not built yet "
+                                                  "(scripts/bootstrap --with-vm builds it)"}
+        if not shutil.which(QEMU):
+            return {"accel": "unknown", "reason": f"{QEMU} is not installed "
+                                                  "(scripts/bootstrap --with-vm installs it)"}
         return detect_accel(self.image.kernel, self.image.initrd, self.root / "accel.json")
 
     @property
@@ -101,7 +114,9 @@ class Golden:
         return self.root / f"golden-{self.image.kube}-{self.key}"
 
     def exists(self) -> bool:
-        return (self.dir / "manifest.json").is_file()
+        # no image, no golden clusters; and the key needs the accelerator,
+        # whose probe boots the image's kernel
+        return self.image.exists() and (self.dir / "manifest.json").is_file()
 
     def variant(self, nodes: int, unjoined=()) -> Variant | None:
         name = VARIANTS.get((nodes, tuple(sorted(unjoined))))
@@ -120,7 +135,7 @@ class Golden:
         from .build import Builder
         if self.exists() and not force:
             return self.dir
-        self.image.build(progress)
+        self.image.build(progress)  # first: the accelerator is probed with its kernel
         info = self.accel_info()
         progress(f"[golden] acceleration: {info['accel']} ({info['reason']})")
         builder = Builder(self, progress)
