@@ -23,7 +23,7 @@ def nodes_portal(request):
         golden = Golden()
         if not golden.exists():
             message = (f"the golden VM clusters are not built ({golden.dir}); "
-                       "run `python -m sandbox.vm build` (docs/vm.md)")
+                       "run `scripts/bootstrap --with-vm` (QEMU, the VM image, the golden clusters) (docs/vm.md)")
             if os.environ.get("PROCTOR_VM_TESTS") == "1":
                 pytest.fail(message)
             pytest.skip(message)

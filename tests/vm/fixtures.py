@@ -42,7 +42,7 @@ def vm(vm_root):
     prov = VMProvider(root=vm_root)
     if not prov.golden.exists():
         message = (f"the golden VM clusters are not built ({prov.golden.dir}); "
-                   "run `python -m sandbox.vm build` (docs/vm.md)")
+                   "run `scripts/bootstrap --with-vm` (QEMU, the VM image, the golden clusters) (docs/vm.md)")
         if os.environ.get("PROCTOR_VM_TESTS") == "1":
             pytest.fail(message)
         pytest.skip(message)

@@ -48,7 +48,7 @@ class _SavedOnce(Golden):
 def saved():
     image = VMImage()
     if not image.exists():
-        message = f"the VM image is not built ({image.dir}); run `python -m sandbox.vm build`"
+        message = f"the VM image is not built ({image.dir}); run `scripts/bootstrap --with-vm` (QEMU, the VM image, the golden clusters)"
         if os.environ.get("PROCTOR_VM_TESTS") == "1":
             pytest.fail(message)
         pytest.skip(message)
