@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from grader import yamlfile
 from grader.curriculum import CURRICULA
 
 MODES = ("exam", "practice")
@@ -314,7 +315,7 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
 def load_exam(path: str | Path, known_tasks: Mapping[str, Any] | None = None) -> Exam:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yamlfile.load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ExamError(path, [f"cannot read: {exc}"]) from None
     return parse_exam(data, path.stem, path, known_tasks)

@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 
 from .curriculum import TRACKS
-from . import template
+from . import template, yamlfile
 from .errors import Problem, TaskError, problem
 
 SCHEMA_PATH = Path(__file__).with_name("task.schema.json")
@@ -215,8 +215,8 @@ def read_task_yaml(file: Path) -> tuple[dict | None, dict[tuple, int], list[Prob
     except OSError as exc:
         return None, {}, [problem(file, f"cannot read: {exc.strerror or exc}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yamlfile.compose(text)
+        data = yamlfile.load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -165,3 +165,17 @@ def test_an_archive_of_many_empty_entries_is_refused(live_portal):
         data={"csrf_token": http.csrf, "track": "ckad", "domain": "Services and Networking",
               "difficulty": "easy", "id": ""})
     assert "holds more than 500 files" in resp.text
+
+
+def test_a_task_yaml_of_aliases_is_refused_at_once(author):
+    """Six levels of nine YAML aliases: half a million nodes from 700 bytes;
+    the lint took 14 s of the portal's CPU (a seventh level, two minutes)."""
+    _, client, token = author
+    bomb = "anchors:\n  x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for i in range(1, 6):
+        bomb += f"  x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n"
+    task_yaml = (FIXTURE_TASK / "task.yaml").read_text() + bomb + "docs: [*a5]\n"
+    resp = client.post(f"{TASK_URL}/lint", headers={"X-CSRFToken": token},
+                       json={"files": {"task.yaml": task_yaml}})
+    messages = [p["message"] for p in resp.get_json()["problems"]]
+    assert any("may not use YAML aliases" in m for m in messages), messages

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from flask import abort, current_app, jsonify, render_template, request, url_for
 
+from grader import yamlfile
 from grader.curriculum import CURRICULA, DIFFICULTIES
 from grader.exam import MODES, ExamError, load_exam, parse_exam, task_domain
 
@@ -133,7 +134,7 @@ def save_exam():
     with os.fdopen(fd, "w") as fh:
         fh.write(exam_yaml(data))
     try:
-        parse_exam(yaml.safe_load(Path(tmp).read_text()), exam_id, path, known_tasks=b.tasks)
+        parse_exam(yamlfile.load(Path(tmp).read_text()), exam_id, path, known_tasks=b.tasks)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except ExamError as exc:  # the file as written must read back the same way

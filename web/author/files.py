@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from grader import yamlfile
 from grader.records import FILES, content_version
 
 SCRIPTS = ("setup", "solution")
@@ -134,7 +135,7 @@ def working_copy(folder: Path, files: dict[str, str]):
 
 def statement_of(task_yaml: str) -> str | None:
     try:
-        data = yaml.safe_load(task_yaml)
+        data = yamlfile.load(task_yaml)
     except yaml.YAMLError:
         return None
     value = data.get("statement") if isinstance(data, dict) else None
@@ -147,7 +148,7 @@ def splice_statement(task_yaml: str, statement: str) -> str:
     Raises ValueError when the file has no usable ``statement`` to replace."""
     statement = statement.replace("\r\n", "\n").rstrip("\n") + "\n"
     try:
-        root = yaml.compose(task_yaml, Loader=yaml.SafeLoader)
+        root = yamlfile.compose(task_yaml)
     except yaml.YAMLError as exc:
         raise ValueError(f"task.yaml is not valid YAML ({exc.__class__.__name__}); fix it first") from None
     if not isinstance(root, yaml.MappingNode):

@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from grader.curriculum import DIFFICULTIES, TRACKS
-from grader import records
+from grader import records, yamlfile
 from grader.lint import lint_task
 from grader.task import find_tasks, inspect_task
 
@@ -57,7 +57,7 @@ def summary(folder: Path) -> dict:
         if task is None:
             try:
                 import yaml
-                raw = yaml.safe_load((folder / "task.yaml").read_text()) or {}
+                raw = yamlfile.load((folder / "task.yaml").read_text()) or {}
             except (OSError, UnicodeDecodeError, yaml.YAMLError):  # lint says what is wrong
                 raw = {}
             raw = raw if isinstance(raw, dict) else {}
