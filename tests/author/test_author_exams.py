@@ -30,7 +30,7 @@ def test_save_a_fixed_exam(client, auth, app):
                                                  "track": "ckad", "duration": 25, "pass_mark": 70,
                                                  "kind": "fixed", "replace_mtime": resp.get_json()["mtime"],
                                                  "tasks": [{"id": "svc-endpoints-fixture", "weight": 1}]})
-    assert edit.status_code == 200 and load_exam(path).duration == 25
+    assert edit.status_code == 200 and load_exam(path).duration == 25, edit.get_json()
     stale = auth.post_json("/author/exams/save", {"id": "svc-week-1", "title": "old", "track": "ckad",
                                                   "duration": 25, "pass_mark": 70, "kind": "fixed",
                                                   "replace_mtime": resp.get_json()["mtime"],

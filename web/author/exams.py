@@ -55,10 +55,11 @@ def exam_data(payload: dict) -> tuple[str, dict]:
         "track": payload.get("track"),
         "duration": payload.get("duration"),
         "pass_mark": payload.get("pass_mark"),
-        "nodes": payload.get("nodes"),  # blank: the tasks decide
         "modes": [m for m in (payload.get("modes") or list(MODES)) if isinstance(m, str)],
         "description": str(payload.get("description") or "").strip(),
     }
+    if payload.get("nodes") not in (None, ""):  # blank: as many as the tasks need
+        data["nodes"] = payload["nodes"]
     if payload.get("kind") == "draw":
         draw = payload.get("draw") or {}
         domains = draw.get("domains")
