@@ -26,6 +26,10 @@ from pathlib import Path, PurePosixPath
 
 SHOWN_AS = "/opt/answers"     # where the candidate sees the folder
 MAX_BYTES = 64 * 1024 * 1024  # an etcd snapshot of an exam cluster is a few MB
+# A text answer (names, a command's output) is a few KB. Read as lines, each
+# line is a Python string of ~50 bytes more: 64 MiB of two-letter lines took
+# the grader to 1.8 GB. 1 MiB of text is at most ~30 MB of lines.
+MAX_TEXT_BYTES = 1024 * 1024
 QUOTE_CHARS = 60
 
 
@@ -107,8 +111,10 @@ class AnswerFile:
                     f"{'folder' if folder else 'file'} itself")
         return f"{where} cannot be read: {exc.strerror}"
 
-    def read_bytes(self) -> bytes:
-        """The file's bytes; a failed check (``AssertionError``) when it cannot be one."""
+    def read_bytes(self, limit: int | None = None) -> bytes:
+        """The file's bytes (at most ``limit``, default ``max_bytes``); a failed
+        check (``AssertionError``) when it cannot be one."""
+        limit = self.max_bytes if limit is None else min(limit, self.max_bytes)
         parent = self._open_parent()
         try:
             fd = os.open(self.parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
@@ -123,10 +129,9 @@ class AnswerFile:
                 raise AssertionError(f"{self} is a folder; expected a file")
             if not stat.S_ISREG(st.st_mode):
                 raise AssertionError(f"{self} is not a regular file; write the answer into a plain file")
-            if st.st_size > self.max_bytes:
-                raise AssertionError(f"{self} has {st.st_size} bytes; answers are limited to "
-                                     f"{self.max_bytes // (1024 * 1024)} MiB")
-            chunks, left = [], self.max_bytes + 1
+            if st.st_size > limit:
+                raise AssertionError(f"{self} has {st.st_size} bytes; {_limit_text(limit)}")
+            chunks, left = [], limit + 1
             while left > 0:
                 chunk = os.read(fd, min(left, 1 << 20))
                 if not chunk:
@@ -134,8 +139,8 @@ class AnswerFile:
                 chunks.append(chunk)
                 left -= len(chunk)
             data = b"".join(chunks)
-            if len(data) > self.max_bytes:  # it grew while we read
-                raise AssertionError(f"{self} is larger than {self.max_bytes // (1024 * 1024)} MiB")
+            if len(data) > limit:  # it grew while we read
+                raise AssertionError(f"{self} grew past {limit} bytes; {_limit_text(limit)}")
             return data
         except OSError as exc:
             raise AssertionError(f"{self} cannot be read: {exc.strerror}") from None
@@ -143,12 +148,19 @@ class AnswerFile:
             os.close(fd)
 
     def read_text(self) -> str:
-        """The file as text (UTF-8; undecodable bytes become U+FFFD)."""
-        return self.read_bytes().decode("utf-8", errors="replace")
+        """The file as text (UTF-8; undecodable bytes become U+FFFD), at most
+        ``MAX_TEXT_BYTES``."""
+        return self.read_bytes(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
 
     def lines(self) -> list[str]:
         """Non-empty lines, stripped."""
         return [ln.strip() for ln in self.read_text().splitlines() if ln.strip()]
+
+
+def _limit_text(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"answers are limited to {limit // (1024 * 1024)} MiB"
+    return f"answers are limited to {limit // 1024} KiB"
 
 
 class Answers:

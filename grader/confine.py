@@ -22,7 +22,8 @@ The spec is a plain dict (JSON)::
 
     {"uid": 3141592653, "root": "/tmp/proctor-grade-x/.root", "cwd": "/tmp/proctor-grade-x",
      "ro": ["/usr", …], "rw": ["/tmp/proctor-grade-x"], "hide": ["/…/task/solution"],
-     "files": {"/etc/passwd": "…"}, "rlimits": {"nproc": 1024}}
+     "files": {"/etc/passwd": "…"}, "rlimits": {"nproc": 1024},
+     "cgroup": ["/sys/fs/cgroup/memory/proctor-grade-x", …]}
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def enter(spec: dict) -> None:
     root = spec["root"]
     uid = int(spec["uid"])
     gid = int(spec.get("gid", uid))
+    for directory in spec.get("cgroup", ()):  # first: what follows is charged to it
+        with open(os.path.join(directory, "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)   # nothing we mount leaks back to the host
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=8m")

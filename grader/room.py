@@ -18,6 +18,11 @@ What a room exposes, read-only unless said otherwise:
   ``solution`` hidden while setup runs), or only its ``checks.py`` for grading;
 * for sandboxes with real nodes, the socket of a ``NodeRelay``.
 
+It runs in a cgroup of its own (``GRADE_LIMITS``: memory and processes), so
+task code fed a candidate's worst (a huge answer file, a cluster full of
+big objects) slows only its own grading; what is left in the cgroup when the
+room closes is killed.
+
 When Proctor does not run as root there is nothing to drop: the room is then
 just the private folder and the code runs as the caller.
 """
@@ -35,6 +40,7 @@ from pathlib import Path
 import yaml
 
 from sandbox import Sandbox
+from sandbox.limits import Cgroup, Limits, LimitsError
 
 from . import confine
 from .identity import grader_uid
@@ -43,6 +49,9 @@ from .noderelay import NodeRelay
 REPO = Path(__file__).resolve().parent.parent
 CONFINE_PY = str(Path(confine.__file__).resolve())
 RELAY_PY = str((Path(__file__).resolve().parent / "noderelay.py"))
+# A grading is pytest with the kubernetes client (about 150 MB) or a script
+# running kubectl and helm; a few times that, and never the host's memory.
+GRADE_LIMITS = Limits(memory_bytes=768 * 1024**2, pids=256)
 
 
 def _python_paths() -> list[str]:
@@ -93,6 +102,7 @@ class Room:
         self.dir = Path()
         self._relay: NodeRelay | None = None
         self._root = ""
+        self.cgroup: Cgroup | None = None
 
     # -- the folder ------------------------------------------------------------------
     def __enter__(self) -> "Room":
@@ -115,9 +125,15 @@ class Room:
             self.relay_socket = ""
         if self.confined:  # the mount point of the new root: outside the folder it shows
             self._root = tempfile.mkdtemp(prefix="proctor-root-")
+            self.cgroup = _grading_cgroup(self.dir.name)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.cgroup is not None:
+            try:
+                self.cgroup.destroy()
+            except LimitsError:
+                pass  # a process that would not die: reaped with the sandbox
         if self._relay is not None:
             self._relay.__exit__(*exc)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -169,7 +185,8 @@ class Room:
         rw = [str(self.dir)]
         (rw if self.answers_writable else ro).append(str(self.answers))
         return {"uid": self.uid, "root": self._root, "cwd": str(cwd or self.dir),
-                "ro": ro, "rw": rw, "hide": hide}
+                "ro": ro, "rw": rw, "hide": hide,
+                "cgroup": [str(d) for d in self.cgroup.dirs] if self.cgroup else []}
 
     def wrap(self, argv: list[str], cwd: Path | None = None) -> list[str]:
         """``argv`` run confined (``confine.py SPEC -- argv``), or as is when not root."""
@@ -179,3 +196,14 @@ class Room:
         path = self.dir / "confine.json"
         path.write_text(json.dumps(spec))
         return [sys.executable, "-I", CONFINE_PY, str(path), "--", *argv]
+
+
+def _grading_cgroup(name: str) -> Cgroup | None:
+    """A fresh cgroup with ``GRADE_LIMITS``, or None where none can be made
+    (an unprivileged container): the rlimits of ``grader.confine`` remain."""
+    cgroup = Cgroup(name)
+    try:
+        cgroup.create(GRADE_LIMITS)
+    except LimitsError:
+        return None
+    return cgroup

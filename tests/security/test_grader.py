@@ -120,7 +120,31 @@ def test_a_huge_answer_is_refused_unread(sb, answers):
         fh.truncate(200 * 1024 * 1024)  # sparse: 200 MiB of zeros, no disk used
     checks, _ = grade_answers(sb)
     c = checks["test_answer"]
-    assert c.outcome == "failed" and "limited to 64 MiB" in c.message, c
+    assert c.outcome == "failed" and "limited to 1 MiB" in c.message, c
+
+
+def test_a_large_text_answer_is_refused_before_it_becomes_lines(sb, answers):
+    """64 MiB of two-letter lines (real content, not sparse) took the grader to
+    1.8 GB for 24 s: a text answer is read only up to 1 MiB."""
+    with open(answers / "answer.txt", "wb") as fh:
+        line = b"ab\n" * (1 << 20)
+        for _ in range(22):
+            fh.write(line)
+    checks, _ = grade_answers(sb)
+    c = checks["test_answer"]
+    assert c.outcome == "failed" and "limited to 1 MiB" in c.message, c
+
+
+def test_grading_runs_in_a_memory_bounded_cgroup(sb):
+    """A check that takes a gigabyte (as one reading a huge answer or a cluster
+    of big objects would) is stopped by its own cgroup, not by the host."""
+    task = load_task(FIXTURES / "memory-hog")
+    [result] = grade(sb, [(task, {})])
+    outcomes = {c.id: c.outcome for c in result.checks}
+    assert outcomes.get("test_where_it_runs") == "passed", result
+    assert outcomes.get("test_a_gigabyte") != "passed", \
+        "a check took a gigabyte: grading has no memory bound"
+    assert score([(1, result)], pass_mark=66).percent < 100
 
 
 def test_feedback_quotes_candidate_text_short_and_escaped(sb, answers):
