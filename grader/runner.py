@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sandbox import Sandbox
+from sandbox.base import ETCD_CLIENT_FILES, ETCD_PKI, etcdctl_env
 from sandbox.toolchain import Toolchain
 
 from . import isolate
@@ -67,13 +68,29 @@ def script_env(task: Task, sb: Sandbox, params: Params, room: Room) -> dict[str,
         "WORKSPACE": str(sb.workspace),
         "TASK_DIR": str(task.path),
     }
-    etcd = getattr(sb, "etcd_endpoint", "")
-    if etcd:
-        env["ETCDCTL_ENDPOINTS"] = etcd
+    if getattr(sb, "etcd_endpoint", ""):
+        env.update(_etcd_env(sb, room))
     if room.relay_socket:
         env["PATH"] = f"{_node_helper(room)}:{env['PATH']}"
     env.update(task.script_env(params))
     return env
+
+
+def _etcd_env(sb: Sandbox, room: Room) -> dict[str, str]:
+    """``ETCDCTL_ENDPOINTS``, and where this sandbox's etcd asks for a client
+    certificate (``Sandbox.etcd_pki``) ``ETCDCTL_CACERT``, ``_CERT`` and
+    ``_KEY`` naming copies in the room: a script's ``etcdctl`` reaches this
+    sandbox's etcd and no other. Checks get none: they read the cluster
+    through its API."""
+    pki = getattr(sb, "etcd_pki", None)
+    if pki is None:
+        return etcdctl_env(sb.etcd_endpoint, None)
+    copy = room.dir / ETCD_PKI
+    for rel in ETCD_CLIENT_FILES:
+        (copy / rel).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (copy / rel).write_bytes((pki / rel).read_bytes())
+        (copy / rel).chmod(0o400)
+    return etcdctl_env(sb.etcd_endpoint, copy)
 
 
 def _node_helper(room: Room) -> Path:

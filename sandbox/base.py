@@ -28,6 +28,12 @@ from urllib.parse import urlencode
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 MAX_NODES = 50
+# Where a sandbox whose etcd asks for client certificates keeps them: a folder
+# beside its kubeconfig, laid out as kubeadm's /etc/kubernetes/pki
+# (etcd/ca.crt, etcd/server.crt …; sandbox.kwok.etcdpki makes one).
+ETCD_PKI = "pki"
+# In it, what a client of etcd needs: the CA, a client certificate and its key.
+ETCD_CLIENT_FILES = ("etcd/ca.crt", "etcd/healthcheck-client.crt", "etcd/healthcheck-client.key")
 
 
 class SandboxError(Exception):
@@ -104,11 +110,18 @@ class Sandbox:
     workspace: Path
     created_at: float = field(default_factory=time.time)
     capabilities: frozenset[str] = frozenset({"api"})
-    etcd_endpoint: str = ""  # e.g. "http://127.0.0.1:32379" where etcd is reachable
+    etcd_endpoint: str = ""  # e.g. "https://127.0.0.1:32379" where etcd is reachable
     unjoined: list[str] = field(default_factory=list)  # machines not yet joined (kind)
     # how many times slower than a native cluster this one answers (a VM
     # under TCG: 3); the grader stretches its time limits by it
     slowdown: float = 1.0
+
+    @property
+    def etcd_pki(self) -> Path | None:
+        """The folder of credentials for :attr:`etcd_endpoint` (``etcd/ca.crt``,
+        a client pair ``etcd/healthcheck-client.crt``/``.key`` …), or None
+        where the sandbox has none (no reachable etcd, or one that asks for none)."""
+        return etcd_pki_beside(self.kubeconfig) if self.etcd_endpoint else None
 
     @property
     def url(self) -> str:
@@ -130,6 +143,28 @@ class Sandbox:
             etcd_endpoint=d.get("etcd_endpoint", ""), unjoined=list(d.get("unjoined", [])),
             slowdown=float(d.get("slowdown", 1.0)),
         )
+
+
+def etcdctl_env(endpoint: str, pki: Path | None) -> dict[str, str]:
+    """The ``ETCDCTL_*`` variables with which etcdctl reaches ``endpoint``
+    with the CA and client pair (``ETCD_CLIENT_FILES``) of the credentials
+    folder ``pki``; only the endpoint where ``pki`` is None.
+
+    >>> etcdctl_env("https://127.0.0.1:7", Path("/p"))["ETCDCTL_CERT"]
+    '/p/etcd/healthcheck-client.crt'
+    """
+    env = {"ETCDCTL_ENDPOINTS": endpoint}
+    if pki is not None:
+        env.update({var: str(pki / rel) for var, rel in
+                    zip(("ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"), ETCD_CLIENT_FILES)})
+    return env
+
+
+def etcd_pki_beside(kubeconfig: Path) -> Path | None:
+    """The etcd credentials folder of the sandbox whose kubeconfig is
+    ``kubeconfig`` (the jail has only that path), or None if it has none."""
+    folder = Path(kubeconfig).parent / ETCD_PKI
+    return folder if (folder / "etcd" / "ca.crt").is_file() else None
 
 
 @dataclass

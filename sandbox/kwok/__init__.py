@@ -21,6 +21,11 @@ the cluster can be told to do is hostile input (docs/security.md):
   TCP ports (``sandbox.landlock``; etcd members a candidate adds are never
   dialled), runs in a cgroup with memory and pids limits and with a file
   size limit (``sandbox.limits``), and etcd has a small quota (ETCD_QUOTA).
+* Its ports on the host's loopback are open to every local process, so each
+  asks for credentials of this sandbox alone or serves nothing (``flags``):
+  etcd speaks TLS and wants a client certificate of the sandbox's own CA
+  (``etcdpki``), the API server wants kwokctl's per-cluster credentials, the
+  controller-manager and scheduler open no port.
 
 Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 ``~/.local/share/proctor``)::
@@ -30,6 +35,7 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
     sandboxes/<name>/sandbox.json  Proctor's record (written before kwokctl runs)
     sandboxes/<name>/kwokctl.yaml  this cluster's kwokctl configuration (its ports)
     sandboxes/<name>/kubeconfig    admin kubeconfig for this cluster only
+    sandboxes/<name>/pki/          etcd's credentials, as kubeadm lays them out (etcdpki)
     sandboxes/<name>/workspace/    the attempt's files, readable by the grader
 """
 
@@ -47,11 +53,13 @@ import psutil
 import yaml
 
 from .. import egress
-from ..base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox, check_name,
-                   check_nodes, node_names, state_dir)
+from ..base import (ETCD_PKI, CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
+                   check_name, check_nodes, node_names, state_dir)
 from ..limits import Cgroup, Limits
 from ..toolchain import Toolchain
+from . import etcdpki
 from .confinement import confinement, start_egress
+from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
 from .nodes import node_manifest
 
@@ -60,19 +68,18 @@ CREATE_TIMEOUT = 90.0
 # collect garbage more eagerly (measured: ~540 -> ~460 MB resident per
 # sandbox, bench/sandbox_start.py). The components inherit kwokctl's env.
 COMPONENT_ENV = {"GOGC": "40", "GOMEMLIMIT": "160MiB"}
-# One user per cluster: API priority and fairness only costs memory here.
-EXTRA_ARGS = ["--extra-args", "kube-apiserver=enable-priority-and-fairness=false",
-              "--extra-args", "kube-controller-manager=leader-elect=false",
-              "--extra-args", "kube-scheduler=leader-elect=false"]
 # etcd's quota (kwokctl's default is 8Gi). An exam cluster holds a few
 # hundred objects (a few MB); a candidate who floods it hits NOSPACE in their
 # own cluster, which then refuses writes until compacted, defragmented and
 # disarmed, and never fills the host's disk. Snapshots of it stay small.
 ETCD_QUOTA = "256Mi"
-# Every port a component binds; Proctor picks them, so that the sandbox can be
+# Every port kwokctl asks for; Proctor picks them, so that the sandbox can be
 # confined to them before kwokctl starts anything.
 COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
                    "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort")
+# The ones a component binds (the controller-manager and scheduler open none,
+# see flags.py): the only TCP ports the sandbox's processes may use.
+LISTENING_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort")
 
 
 class KwokProvider(RecordedProvider):
@@ -116,9 +123,12 @@ class KwokProvider(RecordedProvider):
         return reaped
 
     # -- kwokctl -------------------------------------------------------------
-    def _config_file(self, path: Path | None = None, **extra) -> Path:
-        """The kwokctl configuration: local binaries, loopback, no CRDs (plus
-        ``extra`` options, e.g. one cluster's ports)."""
+    def _config_file(self, path: Path | None = None, patches: list[dict] | None = None,
+                     **extra) -> Path:
+        """The kwokctl configuration: local binaries, loopback, no CRDs, no
+        profiling in kwok-controller (plus ``extra`` options, e.g. one
+        cluster's ports, and one cluster's ``patches`` of its components'
+        flags, ``flags.components_patches``)."""
         tc = self.toolchain
         path = path or self.root / "kwokctl.yaml"
         options = {
@@ -139,8 +149,8 @@ class KwokProvider(RecordedProvider):
             **extra,
         }
         doc = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
-               "options": options}
-        text = yaml.safe_dump(doc, sort_keys=True)
+               "options": options, **({"componentsPatches": patches} if patches else {})}
+        text = yaml.safe_dump_all([doc, kwok_configuration()], sort_keys=True)
         self.root.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
@@ -222,22 +232,23 @@ class KwokProvider(RecordedProvider):
             # One create at a time on this machine, until its API answers.
             with machine_lock():
                 ports = dict(zip(COMPONENT_PORTS, free_ports(len(COMPONENT_PORTS))))
-                config = self._config_file(rec / "kwokctl.yaml", **ports)
+                pki = etcdpki.make(rec / ETCD_PKI)
+                selector = egress.selector_config(self.root / "egress-selector.yaml")
+                config = self._config_file(rec / "kwokctl.yaml",
+                                           patches=components_patches(pki, ports, selector),
+                                           **ports)
                 confine = confinement(self.cgroup(name), self.limits, record)
                 self._write(name, record)
-                selector = egress.selector_config(self.root / "egress-selector.yaml")
-                self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "", *EXTRA_ARGS,
-                              "--extra-args",
-                              f"kube-apiserver=egress-selector-config-file={selector}",
+                self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
                               "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log, config=config,
-                              preexec=confine(ports.values()))
+                              preexec=confine(ports[p] for p in LISTENING_PORTS))
                 start_egress(name, self._cluster_dir(name), ports["kwokControllerPort"], confine,
                              log)
                 kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
                 (rec / "kubeconfig").write_text(kubeconfig)
                 (rec / "kubeconfig").chmod(0o600)
                 record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
-                record["etcd_endpoint"] = self._etcd_endpoint(name)
+                record["etcd_endpoint"] = f"https://127.0.0.1:{ports['etcdPort']}"
                 sandbox = Sandbox.from_dict(record)
                 self._add_nodes(sandbox, log)
             self._wait_usable(sandbox, log)
@@ -258,14 +269,6 @@ class KwokProvider(RecordedProvider):
         record["state"] = "ready"
         self._write(name, record)
         return Sandbox.from_dict(record)
-
-    def _etcd_endpoint(self, name: str) -> str:
-        """The cluster's etcd client URL, from the configuration kwokctl saved."""
-        for doc in yaml.safe_load_all((self._cluster_dir(name) / "kwok.yaml").read_text()):
-            if doc and doc.get("kind") == "KwokctlConfiguration":
-                return f"http://127.0.0.1:{doc['options']['etcdPort']}"
-        return ""
-
 
     def _add_nodes(self, sandbox: Sandbox, log: Path) -> None:
         tainted = len(sandbox.nodes) > 1

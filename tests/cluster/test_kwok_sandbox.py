@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client, config
 
 from sandbox import CreateFailed, NameTaken, node_names
+from sandbox.base import etcdctl_env
 from sandbox.toolchain import Toolchain
 
 pytestmark = pytest.mark.cluster
@@ -274,12 +275,17 @@ def test_kwok_runs_nothing_on_the_host(shared_sandbox):
 
 
 def test_etcd_endpoint_is_a_real_etcd(shared_sandbox):
+    """etcd answers over TLS to a client certificate of the sandbox's own
+    (tests/security/test_sandbox_ports.py: and to nothing else)."""
     sb = shared_sandbox
-    assert sb.etcd_endpoint.startswith("http://127.0.0.1:")
+    assert sb.etcd_endpoint.startswith("https://127.0.0.1:")
+    assert sb.etcd_pki is not None and sb.etcd_pki.stat().st_mode & 0o077 == 0, \
+        f"the etcd credentials {sb.etcd_pki} are open to others"
     etcdctl = str(Toolchain().binary("etcdctl"))
-    res = subprocess.run([etcdctl, "--endpoints", sb.etcd_endpoint, "endpoint", "health"],
-                         capture_output=True, text=True, timeout=30)
-    assert res.returncode == 0 and "is healthy" in (res.stdout + res.stderr)
+    res = subprocess.run([etcdctl, "endpoint", "health"], capture_output=True, text=True,
+                         timeout=30, env=dict(os.environ, **etcdctl_env(sb.etcd_endpoint,
+                                                                        sb.etcd_pki)))
+    assert res.returncode == 0 and "is healthy" in (res.stdout + res.stderr), res.stderr
 
 
 def test_node_names_match_the_exam():

@@ -28,6 +28,7 @@ import psutil
 import pytest
 
 from sandbox import landlock
+from sandbox.base import etcdctl_env
 from sandbox.kwok import ETCD_QUOTA, KwokProvider
 from sandbox.limits import Limits, cgroup_v2
 from sandbox.toolchain import Toolchain
@@ -111,8 +112,10 @@ def kubectl(sb, *args, check=True, input=None, timeout=60):
 
 
 def etcdctl(sb, *args, input=None, check=True):
-    res = subprocess.run([str(Toolchain().binary("etcdctl")), "--endpoints", sb.etcd_endpoint,
-                          *args], capture_output=True, text=True, input=input, timeout=60)
+    """etcdctl against the sandbox's etcd with its credentials, as the candidate has them."""
+    res = subprocess.run([str(Toolchain().binary("etcdctl")), *args], capture_output=True,
+                         text=True, input=input, timeout=60,
+                         env=dict(os.environ, **etcdctl_env(sb.etcd_endpoint, sb.etcd_pki)))
     if check:
         assert res.returncode == 0, f"etcdctl {' '.join(args)} failed: {res.stderr}"
     return res
@@ -499,9 +502,11 @@ def test_etcd_member_the_candidate_adds_is_never_dialled(kwok, target, listener)
     sb = target
     etcd_log = cluster_dir(kwok, sb) / "logs" / "etcd.log"
     denied = etcd_log.read_text().count("connect: permission denied")
-    res = etcdctl(sb, "member", "add", "evil", "--learner",
+    # JSON, not the text: etcdctl prints the ID with "%16x", space-padded, so
+    # one ID in 16 (a leading zero digit) read "Member  7059897bfdd618d added"
+    res = etcdctl(sb, "member", "add", "evil", "--learner", "-w", "json",
                   f"--peer-urls=http://127.0.0.1:{listener.port}")
-    member = re.search(r"Member ([0-9a-f]+) added", res.stdout).group(1)
+    member = f"{json.loads(res.stdout)['member']['ID']:x}"
     try:
         wait_for(lambda: listener.connections
                  or etcd_log.read_text().count("connect: permission denied") > denied,

@@ -84,7 +84,11 @@ def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     assert os.uname().nodename in out.split(), \
         f"ssh node01 did not reach its node's shell command through the relay: {out}"
     assert "Could not resolve hostname node09" in s.run("ssh node09 true"), "ssh to no node"
-    assert "is healthy" in s.run("etcdctl endpoint health 2>&1"), "etcdctl through its tunnel"
+    # etcd as on the exam: TLS through the tunnel, kubeadm's certificate files
+    pki = "/etc/kubernetes/pki/etcd"
+    out = s.run(f"etcdctl --endpoints https://127.0.0.1:2379 --cacert {pki}/ca.crt "
+                f"--cert {pki}/server.crt --key {pki}/server.key snapshot save /tmp/e.db 2>&1")
+    assert "Snapshot saved at /tmp/e.db" in out, f"etcdctl snapshot save through its tunnel: {out}"
     # job control: a background job, then Ctrl-C of a foreground one
     out = s.run("sleep 300 & jobs")
     assert "Running" in out and "sleep 300" in out, f"bash job control: {out}"

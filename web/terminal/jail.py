@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.identity import candidate_uid, cgroup_name, grader_uid
+from sandbox.base import etcd_pki_beside
 from sandbox.toolchain import Toolchain
 
 from . import enter, jailfiles, relays, seccomp
@@ -173,8 +174,8 @@ class Jail:
             "--perms", "1777", "--size", str(self.spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
         ]
         # bwrap makes missing parents 0700 (root's); the candidate must traverse them
-        for d in ("/run", "/etc", "/etc/proctor", "/etc/vim", "/home", "/opt", "/opt/proctor",
-                  "/opt/proctor/bin"):
+        parents = {str(p) for dest in files for p in Path(dest).parents if str(p) != "/"}
+        for d in sorted(parents | {"/run", "/home", "/opt/proctor/bin"}, key=len):
             args += ["--perms", "0755", "--dir", d]
         for name in HOST_ETC:
             if Path("/etc", name).exists():
@@ -211,7 +212,8 @@ class Jail:
             uid=self.spec.uid, grader_gid=self.spec.grader_gid,
             host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
             helm=Toolchain().tool("helm"),
-            nodes=self.spec.nodes, unjoined=self.spec.unjoined, etcd_host_port=etcd_port)
+            nodes=self.spec.nodes, unjoined=self.spec.unjoined, etcd_host_port=etcd_port,
+            etcd_pki_folder=etcd_pki_beside(self.spec.kubeconfig) if etcd_port else None)
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)
                  for dest, (text, mode) in rendered.items()}
         sc = seccomp.program_fd()

@@ -26,6 +26,7 @@ HOME = "/home/candidate"
 ANSWERS = "/opt/answers"
 API_PORT = 6443
 ETCD_PORT = 2379
+PKI = "/etc/kubernetes/pki"   # where kubeadm keeps etcd's certificates, as on the exam
 
 
 def kubeconfig(host_kubeconfig: Path) -> str:
@@ -60,8 +61,9 @@ def start_script(etcd_host_port: int | None) -> str:
     then the command (``exec "$@"``).
 
     The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
-    (etcdctl's default) and also at its port on the host, so an endpoint a
-    task recorded from the host side (setup runs there) works here too.
+    (kubeadm's port; TLS end to end, the tunnel only relays bytes) and also
+    at its port on the host, so an endpoint a task recorded from the host
+    side (setup runs there) works here too.
     """
     listens = [(API_PORT, "api.sock")]
     if etcd_host_port is not None:
@@ -85,18 +87,31 @@ def start_script(etcd_host_port: int | None) -> str:
         'exec "$@"\n')
 
 
+def etcd_pki(folder: Path | None) -> dict[str, tuple[str, int]]:
+    """The sandbox's etcd credentials (``sandbox.kwok.etcdpki``) where kubeadm
+    keeps them, so that ``etcdctl --endpoints https://127.0.0.1:2379 --cacert
+    /etc/kubernetes/pki/etcd/ca.crt --cert …/server.crt --key …/server.key``
+    works as on the exam. Readable by the candidate, whose cluster it is; the
+    CA's key does not exist. Nothing where the sandbox has none."""
+    if folder is None:
+        return {}
+    return {f"{PKI}/{rel}": ((folder / rel).read_text(), 0o444)
+            for rel in sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())}
+
+
 def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, helm: Path,
-          nodes: list[str], unjoined: list[str], etcd_host_port: int | None
-          ) -> dict[str, tuple[str, int]]:
+          nodes: list[str], unjoined: list[str], etcd_host_port: int | None,
+          etcd_pki_folder: Path | None = None) -> dict[str, tuple[str, int]]:
     """Path inside the jail -> (content, mode)."""
     names = ", ".join(n + (" (not joined)" if n in unjoined else "") for n in nodes)
-    return {
+    return {**etcd_pki(etcd_pki_folder),
         "/etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
                         f"candidate:x:{uid}:{uid}:candidate:{HOME}:/bin/bash\n", 0o444),
         "/etc/group": (f"root:x:0:\ncandidate:x:{uid}:\ngrader:x:{grader_gid}:\n", 0o444),
         "/etc/hosts": ("127.0.0.1 localhost exam\n", 0o444),
-        # No ETCDCTL_ENDPOINTS: etcdctl 3.6 refuses --endpoints when it is set,
-        # and 127.0.0.1:2379, etcdctl's default, is the tunnel to this etcd.
+        # No ETCDCTL_* variables: etcdctl 3.6 refuses a flag whose variable is
+        # also set, and the exam's commands pass --endpoints, --cacert, --cert
+        # and --key; https://127.0.0.1:2379 is the tunnel to this etcd.
         "/etc/bash.bashrc": (BASHRC.format(nodes=names or "see kubectl get nodes",
                                            answers=ANSWERS), 0o444),
         "/etc/vim/vimrc": ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
