@@ -94,12 +94,6 @@ class Exam:
         def fits(task) -> bool:
             return capabilities is None or set(getattr(task, "requires", None) or ()) <= set(capabilities)
 
-        def clashes(task, chosen) -> list[str]:
-            """Ids among ``chosen`` that cannot share a cluster with ``task`` (either way)."""
-            mine = set(getattr(task, "conflicts", None) or ())
-            return [c.id for c in chosen
-                    if c.id in mine or task.id in set(getattr(c, "conflicts", None) or ())]
-
         if not self.is_draw:
             out = []
             for line in self.tasks:
@@ -310,6 +304,14 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
                 pass_mark=pass_mark, nodes=nodes, description=description.strip(),
                 modes=tuple(modes), tasks=tasks, draw_count=draw_count,
                 draw_domains=draw_domains, path=str(path))
+
+
+def clashes(task, chosen) -> list[str]:
+    """Ids among ``chosen`` that cannot share a cluster with ``task`` (either
+    way: a task's ``conflicts`` name the other, or the other names it)."""
+    mine = set(getattr(task, "conflicts", None) or ())
+    return [c.id for c in chosen
+            if c.id in mine or task.id in set(getattr(c, "conflicts", None) or ())]
 
 
 def load_exam(path: str | Path, known_tasks: Mapping[str, Any] | None = None) -> Exam:

@@ -86,6 +86,22 @@ def test_suggest_a_paper_by_domains_and_difficulty():
     assert b.difficulty in ("easy", "hard")
 
 
+def test_a_suggested_paper_never_holds_conflicting_tasks():
+    """The suggestion once offered both halves of a conflict (kubelet-broken-config
+    and crashloop-command), which the save then refused."""
+    from types import SimpleNamespace as T
+    from web.author.exams import suggest_paper
+
+    def task(i, conflicts=()):
+        return T(id=f"t{i}", tracks=["cka"], domain="A", difficulty="easy",
+                 conflicts=list(conflicts), domain_for=lambda track: "A")
+    bank = [task(1, ["t2"]), task(2), task(3, ["t4"]), task(4)]
+    for seed in range(20):
+        ids = {t.id for t, _ in suggest_paper(bank, "cka", 4, {"A": 100}, {"easy": 100}, seed)}
+        assert not ({"t1", "t2"} <= ids or {"t3", "t4"} <= ids), (seed, ids)
+        assert len(ids) == 2
+
+
 def test_builder_pages(client, auth):
     auth.login()
     html = client.get("/author/exams/svc/edit").get_data(as_text=True)

@@ -20,7 +20,7 @@ from flask import abort, current_app, jsonify, render_template, request, url_for
 
 from grader import yamlfile
 from grader.curriculum import CURRICULA, DIFFICULTIES
-from grader.exam import MODES, ExamError, load_exam, parse_exam, task_domain
+from grader.exam import MODES, ExamError, clashes, load_exam, parse_exam, task_domain
 
 from . import bp, bank, touch_bank
 from .files import NAME
@@ -152,7 +152,9 @@ def suggest_paper(tasks: list, track: str, count: int, domains: dict[str, float]
                   mix: dict[str, float], seed: int) -> list[tuple]:
     """A fixed paper of ``count`` tasks: seats per domain by weight (largest
     remainder, never more than the bank has), then within each domain the
-    difficulty furthest below its share of the mix so far. ``[(task, weight)]``."""
+    difficulty furthest below its share of the mix so far, never a task that
+    conflicts with one already on the paper (a seat no task can fill stays
+    empty). ``[(task, weight)]``."""
     rng = random.Random(seed)
     pool: dict[str, list] = {}
     for t in sorted(tasks, key=lambda t: t.id):
@@ -178,11 +180,14 @@ def suggest_paper(tasks: list, track: str, count: int, domains: dict[str, float]
         available = list(pool[d])
         for _ in range(seats[d]):
             picked = len(out) + 1
+            fits = [t for t in available if not clashes(t, [c for c, _ in out])]
+            if not fits:
+                break
 
             def deficit(t):
                 want = (mix.get(t.difficulty) or 0) / mix_total
                 return want - chosen_by_diff.get(t.difficulty, 0) / picked
-            t = max(available, key=deficit)
+            t = max(fits, key=deficit)
             available.remove(t)
             chosen_by_diff[t.difficulty] = chosen_by_diff.get(t.difficulty, 0) + 1
             out.append((t, round(weights[d] / seats[d], 2)))
