@@ -88,9 +88,10 @@ class GoTool:
 # build from their own modules into a cache of their own (tools-<digest of this
 # list>), so adding or bumping one never changes the Kubernetes binaries' key
 # and never rebuilds them. Helm 3 is what the CKA/CKAD curricula and their
-# practice material use; helm version reports the stamped release.
+# practice material use; helm version reports the stamped release. v3.21.4,
+# not v3.22.0: the Go module proxy serves 3.22.0 but it is not an approved release.
 EXAM_TOOLS = (
-    GoTool("helm", "helm.sh/helm/v3/cmd/helm@v3.22.0",
+    GoTool("helm", "helm.sh/helm/v3/cmd/helm@v3.21.4",
            "-X helm.sh/helm/v3/internal/version.version={version} "
            "-X helm.sh/helm/v3/internal/version.gitTreeState=clean"),
 )

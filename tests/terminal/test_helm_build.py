@@ -64,8 +64,8 @@ def test_only_helm_is_built_when_the_binaries_are_there(fake_go):
     tc.build()
     calls = Path(fake_go).read_text().splitlines()
     assert len(calls) == 1 and calls[0].startswith("install -ldflags=-s -w ")
-    assert "helm.sh/helm/v3/internal/version.version=v3.22.0" in calls[0]
-    assert calls[0].endswith("helm.sh/helm/v3/cmd/helm@v3.22.0")
+    assert "helm.sh/helm/v3/internal/version.version=v3.21.4" in calls[0]
+    assert calls[0].endswith("helm.sh/helm/v3/cmd/helm@v3.21.4")
     assert tc.tool("helm").is_file() and tc.status()["tools"]["helm"]
     tc.build()  # a second build: nothing to do
     assert len(Path(fake_go).read_text().splitlines()) == 1
