@@ -58,12 +58,16 @@ class Session:
         self.opener.open(base + "/login", data=data)
 
     def websocket(self, attempt_id: int) -> Client:
+        """The terminal's websocket, opened as the browser opens it: its size
+        first (the server waits up to 5 s for it before it paints)."""
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.jar)
         url = self.base.replace("http://", "ws://") + f"/attempts/{attempt_id}/terminal"
         # simple-websocket's client sends "Host: 127.0.0.1" without the port
         # (a browser sends the port); the Origin must match what the server sees.
         origin = "http://" + urllib.parse.urlsplit(self.base).hostname
-        return Client.connect(url, headers={"Cookie": cookie, "Origin": origin})
+        ws = Client.connect(url, headers={"Cookie": cookie, "Origin": origin})
+        ws.send(json.dumps({"r": [24, 80]}))
+        return ws
 
 
 def read_until(ws: Client, needle: bytes, timeout: float = 30.0) -> bytes:

@@ -1,19 +1,27 @@
-"""One huge websocket message must not fill the portal's memory.
+"""A candidate's terminal must not fill the portal's memory or threads.
 
-The attack (issue 11): a candidate's browser sends one 200 MB frame to the
-terminal's websocket, and the portal, buffering it whole, grew from 100 to
-500 MB. Here a real portal (``proctor serve``) runs a real jailed shell for a
-running attempt; the attacker, logged in as the candidate, opens the
-terminal's websocket by hand and streams an oversized message three ways:
-one frame, many small fragments of one message, and a compressed frame that
-inflates to far more than it weighs (permessage-deflate). Each time the
-connection must close (1009, message too big) long before the message ends,
-and the server's RSS, sampled while it happens, must not grow by its size.
+Here a real portal (``proctor serve``) runs real jailed shells for a running
+attempt; the attacker, logged in as the candidate, opens the terminal's
+websockets by hand.
+
+- One huge message (issue 11): a 200 MB frame, buffered whole, grew the
+  portal from 100 to 500 MB. It is streamed three ways: one frame, many small
+  fragments of one message, and a compressed frame that inflates to far more
+  than it weighs (permessage-deflate). Each time the connection must close
+  (1009, message too big) long before the message ends, and the server's
+  RSS, sampled while it happens, must not grow by its size.
+- Output that the server's screens keep (issue 17): with the terminal sized
+  500×1000 by the resize message, 2 KB of REP sequences on the main and the
+  alternate screen of each of 4 tabs took the portal from 155 to 864 MB.
+  Then the worst case the bounds allow: every cell a different colour.
+- Connections (issue 17): 60 websockets to one tab were all accepted (portal
+  threads 10 → 190); the newest must win, the rest be closed or refused.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import socket
@@ -103,6 +111,20 @@ class RawWebsocket:
             head = struct.pack("!BBQ", b0, 0x80 | 127, length)
         return head + b"\0\0\0\0"
 
+    def send_json(self, obj) -> None:
+        """One text frame, as the browser sends its keys and sizes."""
+        data = json.dumps(obj).encode()
+        self.sock.sendall(self.header(1, len(data)) + data)
+
+    def until(self, needle: bytes, timeout: float = 120) -> bytes:
+        """The frames' payloads up to the one that holds ``needle`` (joined)."""
+        seen, deadline = b"", time.monotonic() + timeout
+        self.sock.settimeout(timeout)
+        while needle not in seen:
+            assert time.monotonic() < deadline, f"no {needle!r} in {seen[-500:]!r}"
+            seen += self.frame()[1]
+        return seen
+
     def close(self) -> None:
         self.sock.close()
 
@@ -145,7 +167,7 @@ ATTACKS = {"one frame": (one_frame, False), "fragments": (fragments, False),
 @pytest.fixture
 def terminal(live_portal):
     """alice's running exam with a live jailed shell; yields (portal, http, path)."""
-    _distinct_attempt_ids(live_portal)
+    distinct_attempt_ids(live_portal)
     http = live_portal.login("alice")
     resp = http.post(live_portal.url + "/exams/fake-ckad/start", allow_redirects=False,
                      data={"mode": "exam", "csrf_token": http.csrf})
@@ -154,12 +176,11 @@ def terminal(live_portal):
     live_portal.give_sandboxes_a_kubeconfig()
     path = f"/attempts/{attempt_id}/terminal"
     ws = connect(live_portal, http, path)
-    first = b""
-    while not first.strip():
-        first = ws.frame()[1]
+    ws.send_json({"r": [24, 80]})
+    first = ws.frame()[1]
     ws.close()
-    if b"could not start" in first:
-        pytest.skip(f"the jail cannot start a shell here: {first.decode(errors='replace').strip()}")
+    if b'"error"' in first:
+        pytest.skip(f"the jail cannot start a shell here: {first.decode(errors='replace')}")
     yield live_portal, http, path
     # End the shell through the portal: submit, and wait for the jail to go.
     http.post(live_portal.url + f"/attempts/{attempt_id}/submit", data={"csrf_token": http.csrf})
@@ -170,7 +191,7 @@ def terminal(live_portal):
         time.sleep(0.1)
 
 
-def _distinct_attempt_ids(portal) -> None:
+def distinct_attempt_ids(portal) -> None:
     """Start this portal's attempt ids at a random height: jail identities are
     derived from them, and other test portals on this machine start at 1."""
     import sqlalchemy
@@ -263,3 +284,146 @@ def test_an_oversized_terminal_message_closes_the_connection_without_buffering_i
     if not deflate:
         assert sent < MESSAGE, f"{attack}: the server read the whole {MESSAGE >> 20} MiB message"
     assert http.get(portal.url + "/login").status_code == 200, "the portal stopped answering"
+
+
+# -- output the server's screens keep -------------------------------------------------------
+
+# REP of one character, 9999 times, sixty times over: 600,000 cells from 500 bytes
+REP = r"printf x; for i in $(seq 60); do printf '\033[9999b'; done"
+# every cell a character of its own colour (no two cells alike, nothing to share),
+# the main screen, its scrollback (past its byte bound) and the alternate screen
+# full, row by row so that the screen parses it all rather than skip a flood
+UNIQUE = ("python3 -c 'import os,sys,time\n"
+          "c,r=os.get_terminal_size();i=0\n"
+          "def fill(n):\n"
+          " global i\n"
+          " for _ in range(n):\n"
+          "  s=[]\n"
+          "  for _ in range(c):\n"
+          "   s.append(\"\\x1b[38;2;%d;%d;%dm%c\"%(i&255,i>>8&255,i>>16&255,33+i%90));i+=1\n"
+          "  sys.stdout.write(\"\".join(s));sys.stdout.flush();time.sleep(0.15)\n"
+          "fill(r+100);sys.stdout.write(\"\\x1b[?1049h\");fill(r)'")
+OUTPUTS = {"one character, REP": f"{REP}; printf '\\033[?1049h'; {REP}",
+           "every cell different": UNIQUE}
+# docs/security.md: a shell's screens hold at most about 19 MiB (two buffers of
+# 20,000 cells of ~340 bytes when no two are alike, 1 MiB of scrollback, the
+# queues); four tabs, with the allocator's slack
+SCREENS_LIMIT = 96 * MiB
+
+
+def open_tab(portal, http, path: str, tab: int, size=(24, 80)) -> RawWebsocket:
+    """A connection to ``tab`` that has been painted its screen (``ws.picture``)."""
+    ws = connect(portal, http, f"{path}?tab={tab}")
+    ws.send_json({"r": list(size)})
+    hello = json.loads(ws.frame()[1])
+    assert hello.get("tab") == tab, f"tab {tab}: {hello}"
+    ws.picture = ws.frame()[1]
+    return ws
+
+
+@pytest.mark.parametrize("output", list(OUTPUTS))
+def test_no_output_and_no_size_makes_the_portals_screens_big(terminal, output):
+    portal, http, path = terminal
+    from web.terminal.shells import MAX_TABS
+    tabs = [open_tab(portal, http, path, t) for t in range(MAX_TABS)]
+    for ws in tabs:
+        if b"candidate@exam" not in ws.picture:
+            ws.until(b"candidate@exam")
+    rss = psutil.Process(portal.pid).memory_info().rss
+    for ws in tabs:  # the browser's resize message, then the output, in every tab
+        ws.send_json({"r": [500, 1000]})
+        ws.send_json({"i": f"{OUTPUTS[output]}; echo; echo DONE-$((6*7))\r"})
+    for ws in tabs:
+        ws.until(b"DONE-42", timeout=600)
+        ws.close()
+    # a reattach paints each screen, so each has parsed all it was given
+    for t in range(MAX_TABS):
+        assert b"DONE-42" in open_tab(portal, http, path, t, (500, 1000)).picture
+    growth = psutil.Process(portal.pid).memory_info().rss - rss
+    assert growth < SCREENS_LIMIT, (
+        f"{output}: the portal grew by {growth / MiB:.0f} MiB for the screens of "
+        f"{MAX_TABS} tabs (at most {SCREENS_LIMIT / MiB:.0f} MiB)")
+
+
+# -- connections -------------------------------------------------------------------------------
+
+def wait_for(predicate, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.05)
+
+
+def closed_with(ws: RawWebsocket) -> int | None:
+    """Read to the server's close frame; its code (None: the socket just ended)."""
+    ws.sock.settimeout(60)
+    try:
+        while True:
+            ws.frame()
+    except Closed as closed:
+        return closed.code
+    except OSError:
+        return None
+
+
+def upgrade(portal, http, path: str) -> RawWebsocket | None:
+    """A websocket, or None when the portal refused the upgrade with 429."""
+    try:
+        return connect(portal, http, path)
+    except AssertionError as refused:
+        assert " 429 " in str(refused), refused
+        return None
+
+
+def test_connections_to_one_tab_are_bounded_and_the_newest_wins(terminal):
+    from web.terminal.connections import PER_USER, REPLACED
+    portal, http, path = terminal
+    process = psutil.Process(portal.pid)
+    browser = open_tab(portal, http, path, 0)
+    threads = process.num_threads()
+    # a reload: the new connection gets the tab, the old one is told why it closes
+    reloaded = open_tab(portal, http, path, 0)
+    assert closed_with(browser) == REPLACED
+    reloaded.send_json({"i": "echo RELOADED-$((6*7))\r"})
+    reloaded.until(b"RELOADED-42")
+    # sixty more, as fast as the portal takes them, none closed from this side
+    peak, opened = process.num_threads(), []
+    for _ in range(60):
+        ws = upgrade(portal, http, f"{path}?tab=0")
+        if ws is not None:
+            ws.send_json({"r": [24, 80]})
+            opened.append(ws)
+        peak = max(peak, process.num_threads())
+    assert opened, "every connection was refused: the tab can no longer be reached"
+    assert peak <= threads + 3 * PER_USER + 6, \
+        f"{len(opened)} of 60 connections kept: the portal went from {threads} to {peak} threads"
+    # the portal lets go of all but the newest (the others are replaced or refused)
+    for ws in opened[:-1]:
+        assert closed_with(ws) in (REPLACED, None)
+    wait_for(lambda: process.num_threads() <= threads + 3,
+             f"the portal keeps {process.num_threads()} threads (it had {threads} with one "
+             "connection)")
+    newest = open_tab(portal, http, path, 0)
+    newest.send_json({"i": "echo NEWEST-$((6*7))\r"})
+    newest.until(b"NEWEST-42")
+
+
+# -- sequences the parser could choke on ----------------------------------------------------------
+
+HOSTILE = (r"d=$(printf '9%.0s' $(seq 4400)); for i in $(seq 300); do "
+           r"printf '\033[%sm\033[%sA\033[1;2;3A\033[7J\033[3K\033[?6h\033[5d\033[?6l' $d $d; "
+           r"done; echo; echo DONE-$((6*7))")
+
+
+def test_hostile_sequences_neither_raise_nor_fill_the_log(terminal):
+    """An SGR parameter of 4400 digits (Python's int() refuses 4300+), more
+    parameters than a sequence takes, erase modes pyte does not know, a line
+    address in origin mode without a scroll region, 300 times over: before,
+    a traceback per output chunk went to the portal's log (830 in 10 s)."""
+    portal, http, path = terminal
+    ws = open_tab(portal, http, path, 0)
+    ws.send_json({"i": HOSTILE + "\r"})
+    ws.until(b"DONE-42")
+    assert b"DONE-42" in open_tab(portal, http, path, 0).picture  # all of it parsed
+    log = portal.log.read_text()
+    assert "Traceback" not in log, f"the portal logged a traceback:\n{log[-3000:]}"

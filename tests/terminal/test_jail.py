@@ -30,13 +30,14 @@ def two_sandboxes(kwok):
 
 
 @pytest.fixture
-def jails(tmp_path, two_sandboxes):
+def jails(tmp_path, two_sandboxes, jail_prefix):
     a, b = two_sandboxes
     made = []
 
     def make(sb, attempt, **limits):
         j = Jail(JailSpec(attempt=attempt, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                          etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, **limits),
+                          etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
+                          **limits),
                  tmp_path / "jails")
         j.prepare()
         made.append(j)

@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.cluster,
 
 
 @pytest.fixture
-def shell(kwok, tmp_path):
+def shell(kwok, tmp_path, jail_prefix):
     sb = kwok.create("tools", nodes=2)
     # node01's "node shell" is a plain host shell here (kind's is `docker exec`):
     # enough to prove the relay from the jail's `ssh` to the host and back
     jail = Jail(JailSpec(attempt=31, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes,
+                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
                          node_shells={"node01": ["env", "-i", "PATH=/usr/bin:/bin"]}),
                 tmp_path / "jails")
     s = Shell(jail, deadline=None, idle_timeout=600)

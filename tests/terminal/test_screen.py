@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from web.terminal import vt
+from web.terminal.reflow import is_wrapped
 from web.terminal.screen import MAX_PENDING, ScreenState
 
 # what a terminal answers: DA1/DA2/DA3, DSR/CPR, DECRQM, XTVERSION, window reports,
@@ -132,19 +132,50 @@ def test_scrollback_clear_and_shrinking_keep_what_a_terminal_keeps():
     assert b"line" not in st.render() and not st.screen.history
 
 
+def test_a_narrower_terminal_wraps_lines_again_and_a_wider_one_unwraps_them():
+    """Changing the font size changes the width (issue 17: earlier lines were
+    cut for good): as xterm.js does in the browser, the screen wraps its
+    lines again at each width, and a browser attaching at any width is
+    painted the same lines, whole."""
+    long = [f"line {i} " + "x" * (120 if i % 2 else 30) for i in range(12)]
+    st = painted(("\r\n".join(long) + "\r\n$ ").encode(), rows=10)
+    for cols in (40, 25, 100, 80):
+        st.resize(10, cols)
+        rows = st.text()
+        assert painted(st.render(), 10, cols).text() == rows, f"the picture at {cols} columns"
+        assert [r for r in rows if r][-1] == "$", rows
+    lines = list(st.screen.history)  # a line wrapped over rows is one there
+    for y, row in enumerate(st.text()):
+        if is_wrapped(st.screen.buffer.get(y)):
+            lines[-1] += row
+        else:
+            lines.append(row)
+    assert [line for line in lines if line] == long + ["$"], "a line was cut or broken"
+
+
 def test_a_flood_is_bounded_and_keeps_the_modes_of_what_it_skips():
     st = ScreenState(24, 80)
     st.feed(b"\x1b[?1049h\x1b[?2004h")
     for _ in range(64):  # 4 MB of output while nothing parses (the feeder is slow)
-        with st._qlock:
-            st._pending.append(b"y\r\n" * 21845)
-            st._size += 3 * 21845
-            st._size = vt.squeeze(st._pending, MAX_PENDING // 2)
-        assert st._size <= MAX_PENDING
+        assert st.queue(b"y\r\n" * 21845) <= MAX_PENDING
     st.feed(b"\x1b[?1049lEND")
     rows = st.text()
     assert rows[-1] == "END" or "END" in rows, rows
     assert (2004 << 5) in st.screen.mode and st.screen.saved_main is None
+
+
+def test_the_state_of_skipped_output_does_not_pile_up():
+    """What a squeeze keeps of skipped output is one merged state, whatever
+    the output: a flood of mode switches, each to a different number, and of
+    long SGR sequences stays within MAX_PENDING."""
+    st = ScreenState(24, 80)
+    for i in range(200):  # 12 MB while nothing parses
+        modes = ";".join(str(i * 10_000 + k) for k in range(6000))
+        chunk = f"\x1b[?2004;{modes}h\x1b[{';'.join(['1'] * 3000)}m".encode()
+        assert st.queue(chunk) <= MAX_PENDING
+    st.catch_up()
+    assert (2004 << 5) in st.screen.mode
+    assert len(st.screen.mode) < 10, "the screen keeps modes it does not act on"
 
 
 def test_the_parser_drops_what_pyte_would_draw_as_text():
@@ -153,3 +184,44 @@ def test_the_parser_drops_what_pyte_would_draw_as_text():
     st = painted(junk, chunk=3)
     assert st.text()[0] == "ok"
     assert st.screen.cursor_style == "2" and not st.screen.cursor.attrs.underscore
+
+
+HOSTILE_PARAMS = ("", "0", "1", "2", "3", "4", "7", "65536", "9" * 4400, "0" * 4400 + "5",
+                  "1;2;3;4;5;6", ";" * 100, "1:2:3", "38:2::1:2:3", "38;5", "38;2;1", "6;0")
+
+
+def test_no_sequence_makes_the_parser_raise():
+    """Every CSI final with hostile parameters (4400 digits, too many, too few,
+    values pyte does not know), after origin mode and on both buffers: the
+    screen takes each without an exception (each one was a traceback in the
+    portal's log per output chunk)."""
+    screen = ScreenState(24, 80)
+    parser = screen.parser  # fed directly: ScreenState.catch_up would hide an exception
+    for setup in (b"", b"\x1b[?6h", b"\x1b[5;10r\x1b[?6h", b"\x1b[?1049h"):
+        for prefix in ("", "?", ">"):
+            for inter in ("", " ", "$"):
+                for params in HOSTILE_PARAMS:
+                    for final in map(chr, range(0x40, 0x7F)):
+                        seq = f"\x1b[{prefix}{params}{inter}{final}x".encode()
+                        try:
+                            parser.feed(setup + seq)
+                        except Exception as exc:
+                            raise AssertionError(f"{setup + seq[:60]!r} raised {exc!r}") from exc
+        for final in map(chr, range(0x30, 0x7F)):
+            parser.feed(setup + f"\x1b{final}\x1b#{final}e\u0301".encode())
+        parser.feed(b"\x1bc")
+
+
+def test_hostile_output_keeps_the_screen_small():
+    """No output grows one screen past its bounds: DECSC a hundred thousand
+    times, a cell with endless combining marks, modes by the thousand."""
+    st = ScreenState(24, 80)
+    hostile = (b"\x1b7" * 100_000 + b"e" + "\u0301".encode() * 100_000
+               + ("\x1b[?" + ";".join(map(str, range(40_000, 40_030))) + "h").encode() * 1000)
+    for i in range(0, len(hostile), 16384):  # parsed as it comes, nothing skipped
+        st.queue(hostile[i:i + 16384])
+        st.catch_up()
+    s = st.screen
+    assert len(s.savepoints) <= 1, "every ESC 7 kept a saved cursor"
+    assert len(s.buffer[0][0].data) <= 4, "a cell kept every combining mark"
+    assert len(s.mode) < 10, "the screen kept modes it does not act on"

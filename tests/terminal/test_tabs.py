@@ -4,6 +4,9 @@ jails on a real kwok sandbox, driven through their ptys as the browser does."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -16,12 +19,12 @@ pytestmark = [pytest.mark.cluster,
 
 
 @pytest.fixture
-def manager(kwok, tmp_path):
+def manager(kwok, tmp_path, jail_prefix):
     sb = kwok.create("tabs", nodes=1)
     from web.terminal.jail import JailSpec
     spec = lambda: JailSpec(attempt=41, workspace=sb.workspace,  # noqa: E731
-                            kubeconfig=sb.kubeconfig, prefix="tabtest-")
-    m = ShellManager(tmp_path / "jails", prefix="tabtest-")
+                            kubeconfig=sb.kubeconfig, prefix=jail_prefix)
+    m = ShellManager(tmp_path / "jails", prefix=jail_prefix)
     m.open = lambda tab: m.get_or_start(41, spec, None, tab)  # noqa: E731
     yield m
     m.stop(41)
@@ -33,6 +36,45 @@ def wait_for(predicate, what: str, timeout: float = 20) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def busy_machine():
+    """Every core busy twice over, as on a loaded host (CPU burners)."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(2 * (os.cpu_count() or 2))]
+    yield
+    for p in burners:
+        p.kill()
+        p.wait()
+
+
+def test_terminals_opened_on_a_busy_machine_all_live(manager, busy_machine):
+    """Issue 17: the manager recorded the jail before its leader ran, and the
+    reaper, seeing a jail that was not running, stopped it: on a busy host
+    every new terminal ended at once. Four tabs are opened at once while both
+    cores are busy; every one must come up and answer."""
+    shells: dict[int, object] = {}
+    errors: list[BaseException] = []
+
+    def open_tab(tab: int) -> None:
+        try:
+            shells[tab] = manager.open(tab)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    openers = [threading.Thread(target=open_tab, args=(t,)) for t in range(MAX_TABS)]
+    for t in openers:
+        t.start()
+    for t in openers:
+        t.join()
+    assert not errors, errors
+    for tab, shell in sorted(shells.items()):
+        screen = Screen(shell)
+        screen.expect("candidate@exam", timeout=180)
+        assert f"ALIVE-{tab}" in screen.run(f"echo ALIVE-$((0+{tab}))", timeout=180)
+    assert all(shell.alive for shell in shells.values())
+    assert manager.tabs(41) == list(range(MAX_TABS))
 
 
 def test_tabs_share_one_jail_and_each_keeps_its_own_screen(manager):

@@ -2,7 +2,10 @@
 // the attempt's one jail (same cluster, files and limits). Tab 0 always exists; "+" opens
 // up to the server's maximum, "×" ends that tab's shell. A tab's connection opens when it
 // is first shown and reconnects by itself; the shells keep running on the server, which
-// paints each tab's current screen when it (re)attaches (web/terminal/screen.py).
+// paints each tab's current screen when it (re)attaches (web/terminal/screen.py). A tab
+// shows in one window at a time: opened in another, it waits here for a key
+// (web/terminal/connections.py). The terminal never grows past the largest screen the
+// server keeps (the first frame's "size").
 (function () {
   "use strict";
   const host = document.getElementById("terminal");
@@ -12,7 +15,9 @@
   const base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
     "/attempts/" + host.dataset.attempt + "/terminal";
   const tabs = new Map();
+  const REPLACED = 4001;  // close code: a newer connection took this tab
   let active = null, maxTabs = 4, leaving = false, fontSize = 14;
+  let limits = null;  // [rows, cols, cells]: the largest screen the server keeps
 
   host.innerHTML = "";
   host.classList.add("live");
@@ -48,7 +53,8 @@
     term.loadAddon(fit);
     term.open(pane);
     const t = { id: id, pane: pane, term: term, fit: fit, ws: null, retry: 0,
-                closing: false, ended: false, status: "idle", button: null };
+                closing: false, ended: false, parked: false, failed: null,
+                status: "idle", button: null };
 
     const button = document.createElement("div");
     button.className = "term-tab";
@@ -73,23 +79,23 @@
     strip.insertBefore(button, after || addButton);
     t.button = button;
 
-    term.onData(function (d) { send(t, { i: d }); });
+    term.onData(function (d) {
+      if (t.parked) { connect(t); return; }  // the key that takes the tab back
+      send(t, { i: d });
+    });
     term.onResize(function (size) { send(t, { r: [size.rows, size.cols] }); });
     // Copy: selecting text copies it (as in most terminals); Ctrl+Shift+C also does.
-    // Paste: Ctrl+Shift+V or the browser's paste (xterm handles the paste event).
+    // Paste: Ctrl+Shift+V, Ctrl+V or the menu are the browser's paste, which xterm
+    // handles (a bracketed paste when the shell asked for one); xterm must not take
+    // Ctrl+Shift+V for a key of its own (^V), nor may it be pasted here a second time.
     term.onSelectionChange(function () { copy(term.getSelection()); });
     term.attachCustomKeyEventHandler(function (e) {
-      if (e.type === "keydown" && e.ctrlKey && e.shiftKey && (e.key === "C" || e.key === "c")) {
+      if (e.type !== "keydown" || !e.ctrlKey || !e.shiftKey) return true;
+      if (e.key === "C" || e.key === "c") {
         copy(term.getSelection());
         return false;
       }
-      if (e.type === "keydown" && e.ctrlKey && e.shiftKey && (e.key === "V" || e.key === "v") &&
-          navigator.clipboard && navigator.clipboard.readText) {
-        navigator.clipboard.readText().then(function (x) { send(t, { i: x }); })
-          .catch(function () {});
-        return false;
-      }
-      return true;
+      return !(e.key === "V" || e.key === "v");
     });
     tabs.set(id, t);
     updateStrip();
@@ -103,14 +109,26 @@
                                            : "Another terminal in the same cluster";
   }
 
+  function fitTab(t) {
+    const d = t.fit.proposeDimensions();
+    if (!d || isNaN(d.cols) || isNaN(d.rows)) return;
+    let cols = d.cols, rows = d.rows;
+    if (limits) {
+      cols = Math.min(cols, limits[1]);
+      rows = Math.max(1, Math.min(rows, limits[0], Math.floor(limits[2] / cols)));
+    }
+    if (cols !== t.term.cols || rows !== t.term.rows) t.term.resize(cols, rows);
+  }
+
   function connect(t) {
+    t.parked = false;
     status(t, t.retry ? "reconnecting" : "connecting");
     const ws = new WebSocket(base + "?tab=" + t.id);
     t.ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = function () {
-      t.retry = 0;
       t.ended = false;
+      t.failed = null;
       send(t, { r: [t.term.rows, t.term.cols] });  // first: the server paints at this size
       status(t, "connected");
       if (t === active) t.term.focus();
@@ -122,21 +140,38 @@
       }
       let msg = {};
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if ("tab" in msg) t.retry = 0;  // attached to the shell
       if (msg.max) maxTabs = msg.max;
+      if (Array.isArray(msg.size)) { limits = msg.size; fitTab(t); }
       if (Array.isArray(msg.tabs)) msg.tabs.forEach(function (id) { makeTab(id); });
       if (msg.ended) t.ended = true;
+      if (msg.error) t.failed = String(msg.error);
       updateStrip();
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (t.ws !== ws) return;
       t.ws = null;
       status(t, "disconnected");
       if (leaving || t.closing) return;
+      if (ev.code === REPLACED) {  // not back by itself: two windows would take turns
+        t.parked = true;
+        status(t, "elsewhere");
+        t.term.write("\r\n\x1b[33m[this terminal was opened in another window; " +
+                     "press a key to use it here]\x1b[0m\r\n");
+        return;
+      }
       if (t.ended && t.id !== 0) { removeTab(t); return; }  // `exit` in a tab closes it
-      // 403 before the upgrade shows up as code 1006 at once; the page's own state
-      // poll tells the candidate when the attempt is over, so just back off.
-      const delay = t.ended ? 300 : Math.min(10000, 500 * Math.pow(2, t.retry++));
-      setTimeout(function () { if (tabs.get(t.id) === t) connect(t); }, delay);
+      // 403 or 429 before the upgrade show up as code 1006 at once; the page's own
+      // state poll tells the candidate when the attempt is over, so just back off.
+      // A shell that could not start is tried again, more slowly.
+      const first = t.failed ? 2000 : 500, most = t.failed ? 60000 : 10000;
+      const delay = t.ended ? 300 : Math.min(most, first * Math.pow(2, t.retry++));
+      if (t.failed) {
+        status(t, "failed");
+        t.term.write("\r\n\x1b[31mThe terminal could not start: " + t.failed + "\x1b[0m\r\n" +
+                     "Trying again in " + Math.round(delay / 1000) + " s.\r\n");
+      }
+      setTimeout(function () { if (tabs.get(t.id) === t && !t.ws) connect(t); }, delay);
     };
   }
 
@@ -146,7 +181,7 @@
       x.pane.hidden = x !== t;
       x.button.setAttribute("aria-selected", x === t ? "true" : "false");
     });
-    t.fit.fit();
+    fitTab(t);
     status(t, t.status);
     if (!t.ws) connect(t);
     t.term.focus();
@@ -177,7 +212,7 @@
   }
 
   addButton.addEventListener("click", openTab);
-  function refit() { if (active) active.fit.fit(); }
+  function refit() { if (active) fitTab(active); }
   window.addEventListener("resize", refit);
   new ResizeObserver(refit).observe(host);
   window.addEventListener("beforeunload", function () { leaving = true; });

@@ -6,17 +6,21 @@ token in the URL), its ``Origin`` is the portal's own, ``N`` is a tab number
 (0 ≤ N < ``shells.MAX_TABS``, default 0), and the attempt's terminal is open:
 running with time left, or a graded practice attempt inside the review window
 its candidate asked for (``review.py``). Anything else gets a plain HTTP 403
-(400 for a bad tab) before the upgrade.
+(400 for a bad tab) before the upgrade, and a user past their connections
+gets 429 (``connections.py``: one connection per tab, the newest wins).
 
 Every tab is a bash of its own in the attempt's one jail. Frames: the browser
 sends text frames, JSON: ``{"r": [rows, cols]}`` first (the server waits up to
 5 s for it and paints the screen at that size), then ``{"i": "keys"}`` for
 input, ``{"r": …}`` for a resize and ``{"close": true}`` to end this tab's
 shell (tabs other than 0). The server sends one text frame
-``{"tab": N, "tabs": [live tabs], "max": MAX_TABS}``, then binary frames of
+``{"tab": N, "tabs": [live tabs], "max": MAX_TABS, "size": [rows, cols, cells]}``
+(the largest screen it keeps, ``screen.bounded``), then binary frames of
 terminal output, starting with the current screen painted from the server's
 own terminal state (``screen.py``), never a replay; and, when the shell has
-ended, a text frame ``{"ended": true}`` before it closes.
+ended, a text frame ``{"ended": true}`` before it closes. When the shell
+cannot start, it sends ``{"error": "why"}`` and closes; when a newer
+connection takes the tab, it closes with ``connections.REPLACED``.
 
 One thread writes a connection's frames at a time, and the closing handshake
 completes before the handler returns: werkzeug writes an HTTP response on the
@@ -34,14 +38,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, g, request
 from flask_login import current_user
 from flask_sock import ConnectionClosed, Sock
 
 from sandbox import Sandbox
+from sandbox.toolchain import ToolchainError
 
+from . import screen
 from .channel import Channel
-from .jail import JailSpec
+from .connections import REPLACED, Connections, Ticket
+from .jail import JailError, JailSpec
 from .shells import MAX_TABS, ShellManager
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,10 @@ def shells() -> ShellManager:
                                prefix=app.config.get("SANDBOX_PREFIX", ""))
         app.extensions["proctor.shells"] = manager
     return manager
+
+
+def connections() -> Connections:
+    return current_app.extensions.setdefault("proctor.terminal-connections", Connections())
 
 
 def _until(attempt, now: float) -> float | None:
@@ -125,11 +136,21 @@ def _tab() -> int:
 
 @bp.before_request
 def guard():
-    """Refuse before the upgrade: foreign Origin, no session, not yours, over, no such tab."""
+    """Refuse before the upgrade: foreign Origin, no session, not yours, over,
+    no such tab, too many connections."""
     if not _same_origin():
         abort(403, "cross-origin terminal connections are refused")
-    _load_open_attempt(request.view_args["attempt_id"])
-    _tab()
+    attempt, _ = _load_open_attempt(request.view_args["attempt_id"])
+    g.terminal_ticket = connections().admit(current_user.id, attempt.id, _tab())
+    if g.terminal_ticket is None:
+        abort(429, "too many terminal connections; the oldest is closing, try again")
+
+
+@bp.teardown_request
+def release(_exc):
+    ticket = g.pop("terminal_ticket", None)
+    if ticket is not None:
+        connections().release(ticket)
 
 
 def _node_shells(sandbox: Sandbox) -> dict[str, list[str]]:
@@ -175,27 +196,37 @@ def terminal(ws, attempt_id: int):
         etcd_endpoint=sb.etcd_endpoint, nodes=list(sb.nodes), unjoined=list(sb.unjoined),
         node_shells=_node_shells(sb), prefix=prefix, sandbox=sb.name,
         disk_image=_unmounts_on_destroy(sb), **limits)
-    ch = Channel(ws)
+    ch, ticket = Channel(ws), g.terminal_ticket
     try:
-        _serve(ch, ws, attempt_id, tab, lambda: shells().get_or_start(attempt_id, spec, until, tab))
+        _serve(ch, ws, ticket, lambda: shells().get_or_start(attempt_id, spec, until, tab))
     finally:
-        ch.finish()
+        if ticket.replaced.is_set():
+            ch.finish(REPLACED, "this terminal was opened in another window")
+        else:
+            ch.finish()
 
 
-def _serve(ch: Channel, ws, attempt_id: int, tab: int, start) -> None:
-    manager = shells()
+def _serve(ch: Channel, ws, ticket: Ticket, start) -> None:
+    manager, attempt_id, tab = shells(), ticket.attempt, ticket.tab
     try:
         first = ws.receive(timeout=5)  # the browser's size, to paint the screen at
         shell = start()
     except ConnectionClosed:
         return
-    except Exception as exc:  # noqa: BLE001 - tell the candidate, log the cause
+    except (JailError, ToolchainError) as exc:  # known: the message says what is missing
+        log.warning("the shell of attempt %s, tab %s cannot start: %s", attempt_id, tab, exc)
+        _refuse(ch, str(exc))
+        return
+    except Exception:  # noqa: BLE001 - a bug: the log has it, the candidate is told
         log.exception("could not start the shell of attempt %s, tab %s", attempt_id, tab)
-        ch.send(f"\r\n\x1b[31mThe terminal could not start: {exc}\x1b[0m\r\n".encode())
+        _refuse(ch, "an unexpected error; it is in the portal's log")
+        return
+    if ticket.replaced.is_set():
         return
     if first is not None:
         _handle(first, shell, manager, attempt_id, tab)
-    ch.send(json.dumps({"tab": tab, "tabs": manager.tabs(attempt_id), "max": MAX_TABS}))
+    ch.send(json.dumps({"tab": tab, "tabs": manager.tabs(attempt_id), "max": MAX_TABS,
+                        "size": [screen.MAX_ROWS, screen.MAX_COLUMNS, screen.MAX_CELLS]}))
     picture, q = shell.attach()
     done, leaving = threading.Event(), threading.Event()
 
@@ -234,7 +265,7 @@ def _serve(ch: Channel, ws, attempt_id: int, tab: int, start) -> None:
     t = threading.Thread(target=pump, daemon=True, name=f"ws-pump-{attempt_id}-{tab}")
     t.start()
     try:
-        while not done.is_set():
+        while not done.is_set() and not ticket.replaced.is_set():
             msg = ws.receive(timeout=1)
             if msg is None:
                 # simple-websocket 1.1.0 wakes receive() for a message that is too
@@ -250,6 +281,14 @@ def _serve(ch: Channel, ws, attempt_id: int, tab: int, start) -> None:
         shell.detach(q)
         q.end()
         t.join(10)
+
+
+def _refuse(ch: Channel, why: str) -> None:
+    """The shell cannot start: tell the page why (it shows it in the terminal)."""
+    try:
+        ch.send(json.dumps({"error": why}))
+    except Channel.Gone:
+        pass
 
 
 def _handle(msg, shell, manager: ShellManager, attempt_id: int, tab: int) -> None:

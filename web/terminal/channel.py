@@ -65,12 +65,13 @@ class Channel:
             except (ConnectionClosed, LocalProtocolError, OSError) as exc:
                 raise Channel.Gone() from exc
 
-    def finish(self) -> None:
-        """Close (if still open), wait for the browser's reply, shut the socket down."""
+    def finish(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close (if still open; with ``code`` and ``reason``, default 1000),
+        wait for the browser's reply, shut the socket down."""
         with self._lock:
             if self.ws.connected:
                 try:
-                    self.ws.close()
+                    self.ws.close(code, reason)
                 except (ConnectionClosed, LocalProtocolError, OSError):
                     pass
         thread = getattr(self.ws, "thread", None)

@@ -22,6 +22,15 @@ read path: ``feed`` only queues, one background thread parses for all shells
 that, the oldest queued text is skipped and only its mode switches are kept
 (a flood's early lines are scrolled away anyway).
 
+The portal is one process for every candidate, so no output and no size a
+browser asks for may make a screen big: a screen has at most ``MAX_ROWS`` ×
+``MAX_COLUMNS`` and ``MAX_CELLS`` cells (``bounded``), a cell costs a dict
+slot (equal cells are one shared ``Cell``, see ``Cell``), the scrollback
+keeps ``HISTORY`` lines and ``HISTORY_BYTES``, a cell holds at most
+``MAX_CELL_TEXT`` code points (a character and its combining marks), the
+cursor is saved once (DECSC), and only the modes a screen acts on are kept.
+docs/security.md works out the worst case.
+
     >>> st = ScreenState(24, 80)
     >>> st.feed(b"\\x1b[?1049h\\x1b[6n~ vim")     # a query on the alternate screen
     >>> b"6n" in st.render(), b"~ vim" in st.render()
@@ -31,33 +40,110 @@ that, the oldest queued text is skipped and only its mode switches are kept
 from __future__ import annotations
 
 import copy
+import functools
 import logging
+import sys
 import threading
-from collections import deque
+from collections import defaultdict, deque
 
 import pyte
 from pyte import modes as mo
 
-from . import vt
+from . import reflow, vt
 
 log = logging.getLogger(__name__)
 
-HISTORY = 1000          # lines of scrollback kept per shell (rendered, ~100 bytes each)
+MAX_ROWS, MAX_COLUMNS = 200, 500   # what a browser may ask for, each way …
+MAX_CELLS = 20_000                 # … and in all (see docs/security.md)
+MIN_ROWS, MIN_COLUMNS = 2, 10
+HISTORY = 1000            # lines of scrollback kept per shell (rendered, ~100 bytes each) …
+HISTORY_BYTES = 1 << 20   # … and at most this much of them (a line of colours can be 20 KB)
+MAX_LINE = 64 * 1024      # characters of one line in the scrollback; a longer one is split
+MAX_CELL_TEXT = 4         # code points in one cell: a character and its combining marks
+SHARED_CELLS = 4096       # distinct cells shared by every screen of the portal (``Cell``)
 MAX_PENDING = 64 * 1024  # unparsed output queued per screen before the oldest is skipped
 ALT_MODES = (1049, 1047, 47)
-IGNORED_MODES = (3, 5)  # DECCOLM would resize pyte's screen; DECSCNM is a visual bell's flash
 # private modes a program sets and the browser must keep: cursor keys, cursor,
 # autowrap, mouse reporting, focus events, bracketed paste
 RESTORED_MODES = (1, 7, 12, 25, 1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004)
+# the modes a screen keeps (origin mode too); any other is dropped (DECCOLM would
+# resize the screen, DECSCNM is a visual bell's flash, and a set of every number
+# a program names would grow)
+PRIVATE_MODES = frozenset(RESTORED_MODES + (6,))
+PUBLIC_MODES = frozenset((4, 20))  # IRM, LNM
 _RESET = dict(fg="default", bg="default", bold=False, italics=False, underscore=False,
               strikethrough=False, reverse=False, blink=False)
 _FLAGS = ((1, 22, "bold"), (3, 23, "italics"), (4, 24, "underscore"), (21, 24, "underscore"),
           (5, 25, "blink"), (7, 27, "reverse"), (9, 29, "strikethrough"))
-DEFAULT_ATTRS = pyte.screens.Char(" ")[1:]
 _ON = {on: name for on, _, name in _FLAGS}
 _OFF = {off: name for _, off, name in _FLAGS}
 _SGR_FLAGS = (("bold", "1"), ("italics", "3"), ("underscore", "4"), ("blink", "5"),
               ("reverse", "7"), ("strikethrough", "9"))
+
+
+class Cell(pyte.screens.Char):
+    """A screen cell whose equals are one object. pyte makes every cell it
+    draws or erases with ``_replace`` from the cursor's attributes (a
+    ``Cell`` here), so a screen of one character in one colour would hold a
+    new 9-tuple per cell (~180 bytes with its dict slot): shared, a cell
+    costs its dict slot. The table is one LRU for the portal (``SHARED_CELLS``);
+    a cell it has forgotten stays correct, only unshared.
+
+    A cell's text grows with each combining mark drawn after it: past
+    ``MAX_CELL_TEXT`` code points further marks are dropped (xterm keeps two)."""
+
+    __slots__ = ()
+
+    def _replace(self, **changes):
+        if len(changes.get("data", "")) > MAX_CELL_TEXT:
+            return self
+        return _shared(super()._replace(**changes))
+
+
+_shared = functools.lru_cache(maxsize=SHARED_CELLS)(lambda cell: cell)
+BLANK = Cell(" ")
+DEFAULT_ATTRS = BLANK[1:]
+
+
+def bounded(rows: int, columns: int) -> tuple[int, int]:
+    """The size a screen (and its pty) takes when a browser asks for
+    ``rows`` × ``columns``: within ``MAX_ROWS`` × ``MAX_COLUMNS`` and
+    ``MAX_CELLS``; a wide screen loses rows first."""
+    columns = max(MIN_COLUMNS, min(columns, MAX_COLUMNS))
+    return max(MIN_ROWS, min(rows, MAX_ROWS, MAX_CELLS // columns)), columns
+
+
+class History:
+    """The main buffer's scrollback as rendered lines, a line that wrapped
+    over several rows being one (the browser wraps it at its own width): at
+    most ``lines`` of them and ``size`` bytes of Python strings, the oldest
+    dropped first."""
+
+    def __init__(self, lines: int = HISTORY, size: int = HISTORY_BYTES):
+        self.max_lines, self.max_size = lines, size
+        self._lines: deque[str] = deque()
+        self.size = 0
+
+    def append(self, text: str, continued: bool = False) -> None:
+        """Add a row's ``text``; ``continued``: it wrapped on from the last row."""
+        if continued and self._lines and len(self._lines[-1]) < MAX_LINE:
+            last = self._lines.pop()
+            self.size -= sys.getsizeof(last)
+            text = last + text
+        self._lines.append(text)
+        self.size += sys.getsizeof(text)
+        while len(self._lines) > self.max_lines or self.size > self.max_size:
+            self.size -= sys.getsizeof(self._lines.popleft())
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self.size = 0
+
+    def __iter__(self):
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
 
 
 class _Nothing(set):
@@ -74,25 +160,31 @@ class _Nothing(set):
 class Screen(pyte.Screen):
     """pyte's screen plus what xterm has and pyte lacks: the alternate buffer,
     scrollback of the main buffer, exact SGR colours (kept as their SGR
-    parameters, e.g. ``"38;5;208"``), SU/SD, REP, keypad and cursor style."""
+    parameters, e.g. ``"38;5;208"``), SU/SD, REP, keypad and cursor style;
+    and what pyte lacks against hostile output: bounds (module docstring),
+    and no exception for a parameter it does not know."""
 
-    def __init__(self, columns: int, lines: int, history: int = HISTORY):
-        self.history: deque[str] = deque(maxlen=history)
+    def __init__(self, columns: int, lines: int):
+        self.history = History()
         self.saved_main = None       # (buffer, cursor) while the alternate buffer shows
         self.keypad = False          # DECKPAM (ESC =)
         self.cursor_style = ""       # DECSCUSR parameter
         self.last_char = ""
+        self._drawing = False
         super().__init__(columns, lines)
         self.dirty = _Nothing()
 
-    # -- the alternate buffer ------------------------------------------------------
+    @property
+    def default_char(self):
+        return BLANK
+
+    # -- the alternate buffer, and the modes kept ----------------------------------------
     def set_mode(self, *modes, **kwargs):
         if kwargs.get("private"):
             if any(m in ALT_MODES for m in modes) and self.saved_main is None:
                 self.saved_main = (self.buffer, copy.copy(self.cursor))
                 self.buffer = type(self.buffer)(self.buffer.default_factory)
-            modes = tuple(m for m in modes if m not in ALT_MODES + IGNORED_MODES)
-        super().set_mode(*modes, **kwargs)
+        super().set_mode(*_kept(modes, kwargs), **kwargs)
 
     def reset_mode(self, *modes, **kwargs):
         if kwargs.get("private"):
@@ -104,14 +196,47 @@ class Screen(pyte.Screen):
                     self.cursor = cursor
                 self.ensure_hbounds()
                 self.ensure_vbounds()
-            modes = tuple(m for m in modes if m not in ALT_MODES + IGNORED_MODES)
-        super().reset_mode(*modes, **kwargs)
+        super().reset_mode(*_kept(modes, kwargs), **kwargs)
 
     def reset(self):
         super().reset()
+        self.cursor.attrs = BLANK
         if hasattr(self, "history"):
             self.history.clear()
             self.saved_main, self.keypad, self.cursor_style = None, False, ""
+
+    # -- the saved cursor: one, as in xterm (pyte's stack grows with every ESC 7) ----------
+    def save_cursor(self):
+        self.savepoints.clear()
+        super().save_cursor()
+
+    def restore_cursor(self):
+        saved = self.savepoints[-1] if self.savepoints else None
+        super().restore_cursor()
+        if saved is not None:  # DECRC again restores the same place
+            self.savepoints.append(saved._replace(cursor=copy.copy(saved.cursor)))
+
+    # -- what pyte fails on: parameters it does not know ---------------------------------
+    def erase_in_display(self, how=0, *args, **kwargs):
+        if how == 3:
+            self.history.clear()
+        if how in (0, 1, 2, 3):
+            super().erase_in_display(how)
+            y = self.cursor.y
+            reflow.unwrap(self.buffer, {0: range(y + 1, self.lines), 1: range(y)}
+                          .get(how, range(self.lines)))
+
+    def erase_in_line(self, how=0, private=False):
+        if how in (0, 1, 2):
+            super().erase_in_line(how)
+            if how == 2 or (how == 0 and self.cursor.x == 0):
+                reflow.unwrap(self.buffer, (self.cursor.y,))
+
+    def cursor_to_line(self, line=None):
+        """VPA (pyte asserts that origin mode has a scroll region)."""
+        origin = mo.DECOM in self.mode and self.margins is not None
+        self.cursor.y = (line or 1) - 1 + (self.margins.top if origin else 0)
+        self.ensure_vbounds()
 
     # -- scrolling ---------------------------------------------------------------
     def index(self):
@@ -120,7 +245,7 @@ class Screen(pyte.Screen):
             self.cursor_down()
             return
         if top == 0 and self.saved_main is None:
-            self.history.append(line_text(self.buffer[0], self.columns))
+            self._push(self.buffer, 0)
         buf = self.buffer
         for y in range(top, bottom):
             if y + 1 in buf:
@@ -138,15 +263,18 @@ class Screen(pyte.Screen):
             self.index() if up else self.reverse_index()
         self.cursor.x, self.cursor.y = saved
 
-    def erase_in_display(self, how=0, *args, **kwargs):
-        if how == 3:
-            self.history.clear()
-        super().erase_in_display(how, *args, **kwargs)
-
     def draw(self, data: str):
-        super().draw(data)
+        self._drawing = True  # a line feed now is a wrap (pyte's draw wraps with one)
+        try:
+            super().draw(data)
+        finally:
+            self._drawing = False
         if data:
             self.last_char = data[-1]
+
+    def linefeed(self):
+        super().linefeed()
+        self.buffer[self.cursor.y].wrapped = self._drawing
 
     def repeat(self, count: int):
         """REP (``CSI n b``): the last drawn character again."""
@@ -154,35 +282,56 @@ class Screen(pyte.Screen):
             self.draw(self.last_char * min(max(count, 1), self.columns * self.lines))
 
     def resize(self, lines=None, columns=None):
-        """As xterm does: shrinking pushes the lines above the cursor into the
-        scrollback rather than cutting off the top; columns are cut."""
+        """As xterm.js does: at a new width the main buffer's lines are
+        wrapped again (``reflow``), the alternate buffer's are cut (its
+        program redraws); fewer rows push the rows above the cursor into the
+        scrollback rather than cutting off the top."""
         lines, columns = lines or self.lines, columns or self.columns
         if (lines, columns) == (self.lines, self.columns):
             return
-        if lines < self.lines:
-            shift = max(0, self.cursor.y - (lines - 1))
-            for y in range(shift):
-                if self.saved_main is None:
-                    self.history.append(line_text(self.buffer[y], self.columns))
-            self.buffer = _shifted(self.buffer, shift, lines)
-            self.cursor.y -= shift
-            if self.saved_main is not None:
-                main, cursor = self.saved_main
-                mshift = max(0, cursor.y - (lines - 1))
-                for y in range(mshift):
-                    self.history.append(line_text(main[y], self.columns))
-                cursor.y -= mshift
-                self.saved_main = (_shifted(main, mshift, lines), cursor)
-        if columns < self.columns:
-            for buf in (self.buffer, self.saved_main[0] if self.saved_main else {}):
-                for line in buf.values():
-                    for x in [x for x in line if x >= columns]:
-                        del line[x]
+        if self.saved_main is None:
+            self.buffer = self._refit(self.buffer, self.cursor, lines, columns, main=True)
+        else:
+            main, cursor = self.saved_main
+            self.saved_main = (self._refit(main, cursor, lines, columns, main=True), cursor)
+            self.buffer = self._refit(self.buffer, self.cursor, lines, columns, main=False)
         self.lines, self.columns = lines, columns
         self.margins = None
         self.tabstops = set(range(8, columns, 8))
         self.ensure_hbounds()
         self.ensure_vbounds()
+
+    def _refit(self, buffer, cursor, lines: int, columns: int, main: bool):
+        """``buffer`` at the new size; the cursor moves with its text."""
+        if main and columns != self.columns:
+            # a line that began in the scrollback goes there whole: text there
+            # cannot be wrapped again with the rest
+            top = next(y for y in range(self.lines + 1) if not reflow.is_wrapped(buffer.get(y)))
+            if 0 < top <= cursor.y:
+                for y in range(top):
+                    self._push(buffer, y)
+                buffer, cursor.y = _shifted(buffer, top, self.lines), cursor.y - top
+            rows, cursor.y, cursor.x = reflow.rewrap(buffer, self.lines, self.columns, columns,
+                                                     cursor, BLANK)
+            buffer = {}
+            for y, (cells, wrapped) in enumerate(rows):
+                line = buffer[y] = pyte.screens.StaticDefaultDict(BLANK)
+                line.update((x, c) for x, c in enumerate(cells) if c is not BLANK)
+                line.wrapped = wrapped
+        elif columns < self.columns:
+            for line in buffer.values():
+                for x in [x for x in line if x >= columns]:
+                    del line[x]
+        shift = max(0, cursor.y - (lines - 1))
+        for y in range(shift if main else 0):
+            self._push(buffer, y, columns)
+        cursor.y -= shift
+        return _shifted(buffer, shift, lines)
+
+    def _push(self, buffer, y: int, columns: int | None = None) -> None:
+        """Row ``y`` of the main ``buffer`` scrolls into the history."""
+        self.history.append(_row_text(buffer, y, columns or self.columns),
+                            continued=reflow.is_wrapped(buffer.get(y)))
 
     # -- colours, kept exact ----------------------------------------------------------
     def select_graphic_rendition(self, *attrs):
@@ -216,9 +365,15 @@ class Screen(pyte.Screen):
         self.cursor.attrs = self.cursor.attrs._replace(**rep)
 
 
+def _kept(modes, kwargs) -> tuple:
+    """Of the modes a program sets or resets, those a screen keeps."""
+    kept = PRIVATE_MODES if kwargs.get("private") else PUBLIC_MODES
+    return tuple(m for m in modes if m in kept)
+
+
 def _shifted(buffer, shift: int, lines: int):
     """``buffer`` with its first ``shift`` rows gone and at most ``lines`` left."""
-    new = type(buffer)(buffer.default_factory)
+    new = defaultdict(lambda: pyte.screens.StaticDefaultDict(BLANK))
     for y, line in buffer.items():
         if shift <= y < shift + lines:
             new[y - shift] = line
@@ -241,9 +396,11 @@ def _blank(char) -> bool:
         and not (char.reverse or char.underscore or char.strikethrough)
 
 
-def line_text(line, columns: int) -> str:
-    """One row as text with SGR sequences, trailing blanks dropped."""
-    last = max((x for x, c in line.items() if x < columns and not _blank(c)), default=-1)
+def line_text(line, columns: int, full: bool = False) -> str:
+    """One row as text with SGR sequences, trailing blanks dropped (``full``:
+    kept, for a row the next one wraps on from)."""
+    last = columns - 1 if full else \
+        max((x for x, c in line.items() if x < columns and not _blank(c)), default=-1)
     out, pen = [], DEFAULT_ATTRS
     for x in range(last + 1):
         c = line[x]
@@ -258,6 +415,15 @@ def line_text(line, columns: int) -> str:
     return "".join(out)
 
 
+def _row_text(buffer, y: int, columns: int) -> str:
+    """Row ``y`` of ``buffer`` as text, whole if the next row wraps on from it."""
+    return line_text(buffer.get(y, _EMPTY), columns,
+                     full=reflow.is_wrapped(buffer.get(y + 1)))
+
+
+_EMPTY = pyte.screens.StaticDefaultDict(BLANK)
+
+
 class ScreenState:
     """The screen of one shell: ``feed`` it output, ``resize`` it along with
     the pty, ``render`` it for a browser that attaches."""
@@ -269,19 +435,27 @@ class ScreenState:
         self._qlock = threading.Lock()     # the queue
         self._pending: deque = deque()     # bytes, or ("resize", lines, columns)
         self._size = 0
+        self._failed = False               # a traceback is logged once per screen
 
     def feed(self, data: bytes) -> None:
         """Queue output for parsing (cheap; the parsing runs on ``vt.FEEDER``)."""
+        self.queue(data)
+        vt.FEEDER.schedule(self)
+
+    def queue(self, data: bytes) -> int:
+        """Queue output without asking for it to be parsed; returns the bytes
+        queued now, at most ``MAX_PENDING``."""
         with self._qlock:
             self._pending.append(data)
             self._size += len(data)
             if self._size > MAX_PENDING:
-                self._size = vt.squeeze(self._pending, MAX_PENDING // 2)
-        vt.FEEDER.schedule(self)
+                self._size = vt.squeeze(self._pending, MAX_PENDING // 2, PRIVATE_MODES)
+            return self._size
 
     def resize(self, lines: int, columns: int) -> None:
+        """Resize (in order with the output queued before), within ``bounded``."""
         with self._qlock:
-            self._pending.append(("resize", lines, columns))
+            self._pending.append(("resize", *bounded(lines, columns)))
         vt.FEEDER.schedule(self)
 
     def catch_up(self) -> None:
@@ -298,7 +472,10 @@ class ScreenState:
                     try:
                         self.parser.feed(item)
                     except Exception:  # noqa: BLE001 - a screen bug must not lose the shell
-                        log.exception("terminal output the screen could not take")
+                        if not self._failed:  # a program that repeats it must not fill the log
+                            log.exception("terminal output the screen could not take "
+                                          "(logged once per shell)")
+                        self._failed = True
                         self.parser.resync()
                 elif item[0] == "resize":
                     self.screen.resize(item[1], item[2])
@@ -324,8 +501,11 @@ class ScreenState:
 def _render(s: Screen) -> str:
     main, main_cursor = s.saved_main or (s.buffer, s.cursor)
     out = ["\x1bc\x1b[0m"]  # RIS: a reattaching xterm starts from nothing too
-    rows = list(s.history) + [line_text(main[y], s.columns) for y in range(s.lines)]
-    out.append("\r\n".join(rows))
+    out.append("\r\n".join(s.history))
+    for y in range(s.lines):
+        if y or s.history:  # a row that wraps on from the one above follows it unbroken
+            out.append("" if reflow.is_wrapped(main.get(y)) else "\r\n")
+        out.append(_row_text(main, y, s.columns))
     if s.saved_main is not None:
         out.append(_cursor(s, main, main_cursor, origin=False))
         out.append("\x1b[0m\x1b[?1049h")

@@ -10,6 +10,7 @@ input and nobody attached.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import logging
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from . import cgroups
 from .jail import Jail, JailSpec
-from .screen import ScreenState
+from .screen import ScreenState, bounded
 
 log = logging.getLogger(__name__)
 MAX_TABS = 4  # shells per attempt, all in the one jail (its limits are shared)
@@ -160,7 +161,8 @@ class Shell:
         os.write(self.master, data)
 
     def resize(self, rows: int, cols: int) -> None:
-        rows, cols = max(2, min(rows, 500)), max(10, min(cols, 1000))
+        """Resize the pty and the screen, within ``screen.bounded``."""
+        rows, cols = bounded(rows, cols)
         with self._lock:  # in order with the output around it
             self.screen.resize(rows, cols)
             _set_size(self.master, rows, cols)
@@ -188,7 +190,17 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
 
 class ShellManager:
     """All live shells of this portal process, by (attempt, tab), and the one
-    jail per attempt they run in."""
+    jail per attempt they run in.
+
+    Two locks. ``_lock`` guards the dictionaries and is never held while a
+    jail or shell starts or stops. An attempt's start lock (``_start_lock``)
+    orders everything that starts or stops that attempt's jail and shells: a
+    start, closing a tab, stopping, and the reaper, which leaves an attempt
+    whose start lock is taken alone (a jail that is starting is not yet
+    running: the reaper used to take it for one that had ended and stopped
+    it, so every terminal opened on a busy machine ended at birth)."""
+
+    STRIPES = 64  # start locks, shared by attempt id modulo this
 
     def __init__(self, jail_root: Path, idle_timeout: float = 1800.0,
                  status: Callable[[int], tuple[bool, float | None]] | None = None,
@@ -207,18 +219,24 @@ class ShellManager:
         # bwrap runs with --die-with-parent, and the kernel's "parent died"
         # signal fires when the *thread* that forked it ends. Websocket
         # handler threads end with their connection, so jails and shells are
-        # forked from this one long-lived thread instead.
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shell-spawner")
+        # forked from these long-lived threads instead (a pool's threads live
+        # as long as the pool); several, so that one attempt's start does not
+        # wait for another's.
+        self._spawner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shell-spawner")
         self._shells: dict[tuple[int, int], Shell] = {}
         self._jails: dict[int, Jail] = {}
         self._deadlines: dict[int, float | None] = {}
         self._started: dict[int, float] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="shell-reaper")
         self._reaper.start()
         # the shells die with the portal anyway (bwrap --die-with-parent); stopping
         # them on the way out also removes their cgroups
         atexit.register(self.stop_all)
+
+    def _start_lock(self, attempt: int) -> threading.Lock:
+        return self._stripes[attempt % self.STRIPES]
 
     def get_or_start(self, attempt: int, spec: Callable[[], JailSpec],
                      deadline: float | None, tab: int = 0) -> Shell:
@@ -226,46 +244,58 @@ class ShellManager:
         with the attempt's jail (started if need be)."""
         if not 0 <= tab < MAX_TABS:
             raise ValueError(f"tab {tab} is not between 0 and {MAX_TABS - 1}")
-        with self._lock:
-            self._deadlines[attempt] = deadline
-            shell = self._shells.get((attempt, tab))
-            if shell is not None and shell.alive:
-                shell.deadline = deadline
-                return shell
+        with self._start_lock(attempt):
+            with self._lock:
+                self._deadlines[attempt] = deadline
+                shell = self._shells.get((attempt, tab))
+                if shell is not None and shell.alive:
+                    shell.deadline = deadline
+                    return shell
+                self._shells.pop((attempt, tab), None)
+                jail = self._jails.get(attempt)
             if shell is not None:
-                self._shells.pop((attempt, tab))
                 shell.stop()
-            jail = self._jails.get(attempt)
-            if jail is not None and not jail.running:  # its leader was killed: start over
-                self.stop(attempt)
-                jail = None
-            if jail is None:
-                jail = self._jails[attempt] = Jail(spec(), self.jail_root)
-                self._started[attempt] = time.time()
             try:
+                if jail is not None and not jail.running:  # its leader was killed: start over
+                    self._stop(attempt)
+                    jail = None
+                if jail is None:
+                    jail = Jail(spec(), self.jail_root)
+                    with self._lock:
+                        self._jails[attempt] = jail
+                        self._deadlines[attempt] = deadline
+                        self._started[attempt] = time.time()
                 shell = self._spawner.submit(Shell, jail, deadline, self.idle_timeout,
                                              tab).result()
             except BaseException:
                 if not self.tabs(attempt):
-                    self.stop(attempt)
+                    self._stop(attempt)
                 raise
-            self._shells[(attempt, tab)] = shell
+            with self._lock:
+                self._shells[(attempt, tab)] = shell
             return shell
 
     def tabs(self, attempt: int) -> list[int]:
         """The attempt's tabs whose shell runs."""
         with self._lock:
-            return sorted(t for (a, t), sh in self._shells.items() if a == attempt and sh.alive)
+            shells = [(t, sh) for (a, t), sh in self._shells.items() if a == attempt]
+        return sorted(t for t, sh in shells if sh.alive)
 
     def close_tab(self, attempt: int, tab: int) -> None:
         """End one tab's shell; the jail and the other tabs go on."""
-        with self._lock:
-            shell = self._shells.pop((attempt, tab), None)
-        if shell is not None:
-            shell.stop()
+        with self._start_lock(attempt):
+            with self._lock:
+                shell = self._shells.pop((attempt, tab), None)
+            if shell is not None:
+                shell.stop()
 
     def stop(self, attempt: int) -> None:
         """End every shell of the attempt and its jail (processes, tunnels, cgroup)."""
+        with self._start_lock(attempt):
+            self._stop(attempt)
+
+    def _stop(self, attempt: int) -> None:
+        """``stop``, with the attempt's start lock held."""
         with self._lock:
             shells = [self._shells.pop(k) for k in list(self._shells) if k[0] == attempt]
             jail = self._jails.pop(attempt, None)
@@ -277,48 +307,88 @@ class ShellManager:
             shell.stop()
 
     def stop_all(self) -> None:
-        for attempt in list(self._jails):
+        with self._lock:
+            attempts = list(self._jails)
+        for attempt in attempts:
             self.stop(attempt)
 
-    def _why_stop(self, attempt: int, now: float, ask: bool) -> str | None:
-        """Why the attempt's shells should stop now, if they should."""
+    def _why_stop(self, attempt: int, now: float, status: tuple[bool, float | None] | None
+                  ) -> str | None:
+        """Why the attempt's shells should stop now, if they should (the
+        caller holds ``_lock``; ``status`` is what ``self.status`` said, if
+        it was asked)."""
+        if status is not None:
+            running, until = status
+            if not running:
+                return "attempt ended"
+            self._deadlines[attempt] = until
         deadline = self._deadlines.get(attempt)
         if deadline is not None and now >= deadline:
             return "deadline"
-        if ask and self.status is not None:
-            try:
-                running, deadline = self.status(attempt)
-            except Exception:  # noqa: BLE001 - the DB may blink; try next time
-                log.exception("status of attempt %s", attempt)
-                running = True
-            else:
-                with self._lock:
-                    if attempt in self._deadlines:
-                        self._deadlines[attempt] = deadline
-            if not running:
-                return "attempt ended"
-        jail = self._jails.get(attempt)
-        if jail is not None and not jail.running:
+        if not self._jails[attempt].running:
             return "jail ended"
-        with self._lock:
-            shells = [sh for (a, _), sh in self._shells.items() if a == attempt]
+        shells = [sh for (a, _), sh in self._shells.items() if a == attempt]
         last = max([sh.last_input for sh in shells] + [self._started.get(attempt, now)])
         if not any(sh.attached for sh in shells) and now - last > self.idle_timeout:
             return "idle"
         return None
+
+    def _ask(self, attempt: int) -> tuple[bool, float | None] | None:
+        """``self.status(attempt)``, or None when it cannot be asked now."""
+        try:
+            return self.status(attempt)
+        except Exception:  # noqa: BLE001 - the DB may blink; try next time
+            log.exception("status of attempt %s", attempt)
+            return None
+
+    def _reap(self, ask: bool) -> None:
+        """One round: forget the tabs whose shell exited, stop the attempts
+        that should stop. Each is judged and acted on under the attempt's
+        start lock; one whose lock is taken (a shell starting, a tab closing)
+        is left for the next round."""
+        with self._lock:
+            exited = [k for k, sh in self._shells.items() if k[1] != 0 and not sh.alive]
+            attempts = list(self._jails)
+        for attempt, tab in exited:  # `exit` in a tab closes that tab
+            with self._unless_busy(attempt) as free:
+                if free:
+                    with self._lock:
+                        shell = self._shells.get((attempt, tab))
+                        if shell is not None and not shell.alive:
+                            del self._shells[(attempt, tab)]
+                        else:
+                            shell = None
+                    if shell is not None:
+                        log.info("tab %s of attempt %s exited", tab, attempt)
+                        shell.stop()
+        for attempt in attempts:
+            status = self._ask(attempt) if ask and self.status is not None else None
+            with self._unless_busy(attempt) as free:
+                if free:
+                    with self._lock:
+                        why = self._why_stop(attempt, time.time(), status) \
+                            if attempt in self._jails else None
+                    if why:
+                        log.info("stopping the shells of attempt %s (%s)", attempt, why)
+                        self._stop(attempt)
+
+    @contextlib.contextmanager
+    def _unless_busy(self, attempt: int):
+        """The attempt's start lock if it is free now: yields whether it was."""
+        lock = self._start_lock(attempt)
+        free = lock.acquire(blocking=False)
+        try:
+            yield free
+        finally:
+            if free:
+                lock.release()
 
     def _reap_loop(self) -> None:
         tick = 0
         while True:
             time.sleep(0.5)
             tick += 1
-            now = time.time()
-            for (attempt, tab), shell in list(self._shells.items()):
-                if not shell.alive and tab != 0:  # `exit` in a tab closes that tab
-                    log.info("tab %s of attempt %s exited", tab, attempt)
-                    self.close_tab(attempt, tab)
-            for attempt in list(self._jails):
-                why = self._why_stop(attempt, now, tick % 4 == 0)
-                if why:
-                    log.info("stopping the shells of attempt %s (%s)", attempt, why)
-                    self.stop(attempt)
+            try:
+                self._reap(ask=tick % 4 == 0)
+            except Exception:  # noqa: BLE001 - the reaper must outlive any one attempt
+                log.exception("reaping shells")

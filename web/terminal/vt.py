@@ -6,6 +6,10 @@ misread as text; of it, it applies what changes the screen and drops the
 rest: queries (DA, DSR, DECRQM, XTVERSION, XTGETTCAP, OSC colour queries),
 titles, hyperlinks, keyboard-protocol switches. A sequence cut in two by the
 pty is kept until its end arrives (at most ``MAX_SEQUENCE`` characters).
+Numeric parameters are clamped as xterm clamps them (``MAX_PARAM``, at most
+``MAX_PARAMS`` of them), and each screen method gets at most the parameters
+it takes: hostile output (an SGR parameter of 4300 digits, ``CSI 1;2;3A``)
+changes the screen as xterm would, never raises.
 
 ``FEEDER`` is the one thread that parses for every shell of the portal; it
 rests as long as it worked after each screen, so parsing takes at most about
@@ -23,6 +27,8 @@ from collections import deque
 
 log = logging.getLogger(__name__)
 MAX_SEQUENCE = 4096
+MAX_PARAM = 65535  # a larger number counts as this (Python's int() refuses 4300+ digits)
+MAX_PARAMS = 32    # parameters of one sequence; the rest are ignored (xterm keeps 30)
 
 # one complete sequence at the given position: CSI (parameters, intermediates,
 # final) | OSC … BEL or ST | DCS, PM, APC, SOS … ST | ESC (intermediates, a final that
@@ -36,13 +42,16 @@ _PARTIAL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[P^_X][^\x1b]*
                       re.S)
 _CHUNK = re.compile(r"[^\x00-\x1f\x7f-\x9f]+|[\x00-\x1f\x7f-\x9f]")
 _PARAMS = re.compile(r"[0-9;:]*")
-_CSI = {"@": "insert_characters", "A": "cursor_up", "B": "cursor_down", "C": "cursor_forward",
-        "D": "cursor_back", "E": "cursor_down1", "F": "cursor_up1", "G": "cursor_to_column",
-        "`": "cursor_to_column", "H": "cursor_position", "f": "cursor_position",
-        "J": "erase_in_display", "K": "erase_in_line", "L": "insert_lines", "M": "delete_lines",
-        "P": "delete_characters", "X": "erase_characters", "a": "cursor_forward",
-        "d": "cursor_to_line", "e": "cursor_down", "g": "clear_tab_stop", "h": "set_mode",
-        "l": "reset_mode", "r": "set_margins", "b": "repeat"}
+# final -> (screen method, how many parameters it takes)
+_CSI = {"@": ("insert_characters", 1), "A": ("cursor_up", 1), "B": ("cursor_down", 1),
+        "C": ("cursor_forward", 1), "D": ("cursor_back", 1), "E": ("cursor_down1", 1),
+        "F": ("cursor_up1", 1), "G": ("cursor_to_column", 1), "`": ("cursor_to_column", 1),
+        "H": ("cursor_position", 2), "f": ("cursor_position", 2),
+        "J": ("erase_in_display", 1), "K": ("erase_in_line", 1), "L": ("insert_lines", 1),
+        "M": ("delete_lines", 1), "P": ("delete_characters", 1), "X": ("erase_characters", 1),
+        "a": ("cursor_forward", 1), "d": ("cursor_to_line", 1), "e": ("cursor_down", 1),
+        "g": ("clear_tab_stop", 1), "h": ("set_mode", MAX_PARAMS),
+        "l": ("reset_mode", MAX_PARAMS), "r": ("set_margins", 2), "b": ("repeat", 1)}
 _CONTROLS = {"\r": "carriage_return", "\n": "linefeed", "\x0b": "linefeed", "\x0c": "linefeed",
              "\x08": "backspace", "\t": "tab"}
 _ESC = {"7": "save_cursor", "8": "restore_cursor", "D": "index", "M": "reverse_index",
@@ -103,8 +112,8 @@ class Parser:
     def _csi(self, params: str, inter: str, final: str) -> None:
         s = self.screen
         if inter:
-            if inter == " " and final == "q" and params.isdigit():
-                s.cursor_style = params  # DECSCUSR: the cursor's shape
+            if inter == " " and final == "q" and params.isdigit() and number(params) <= 6:
+                s.cursor_style = str(number(params))  # DECSCUSR: the cursor's shape
             return  # DECRQM, DECSTR, …
         if params[:1] in ("<", "=", ">"):
             return  # secondary DA, XTVERSION, modifyOtherKeys, keyboard protocols
@@ -117,7 +126,7 @@ class Parser:
             if not private:
                 s.select_graphic_rendition(*sgr_params(params))
             return
-        args = [min(int(p.split(":")[0] or 0), 9999) for p in params.split(";")] or [0]
+        args = [number(p.split(":", 1)[0]) for p in params.split(";", MAX_PARAMS)[:MAX_PARAMS]]
         if private:
             if final == "h":
                 s.set_mode(*args, private=True)
@@ -130,7 +139,8 @@ class Parser:
             if not params:  # SCOSC / SCORC (with parameters: left-right margins)
                 s.save_cursor() if final == "s" else s.restore_cursor()
         elif final in _CSI:
-            getattr(s, _CSI[final])(*args)
+            name, takes = _CSI[final]
+            getattr(s, name)(*args[:takes])
 
     def _esc(self, inter: str, final: str) -> None:
         s = self.screen
@@ -147,14 +157,20 @@ class Parser:
             s.keypad = final == "="
 
 
+def number(digits: str) -> int:
+    """A parameter's value, at most ``MAX_PARAM`` (empty: 0)."""
+    digits = digits.lstrip("0")
+    return MAX_PARAM if len(digits) > 5 else min(int(digits or 0), MAX_PARAM)
+
+
 def sgr_params(params: str) -> list[int]:
     """SGR parameters as integers; colon forms (``38:2::r:g:b``, ``4:3``) made plain."""
     out: list[int] = []
-    for part in params.split(";"):
+    for part in params.split(";", MAX_PARAMS)[:MAX_PARAMS]:
         if ":" not in part:
-            out.append(int(part) if part else 0)
+            out.append(number(part))
             continue
-        sub = [int(x) if x else 0 for x in part.split(":")]
+        sub = [number(x) for x in part.split(":", MAX_PARAMS)[:MAX_PARAMS]]
         if sub[0] in (38, 48) and len(sub) > 2 and sub[1] == 5:
             out += [sub[0], 5, sub[2]]
         elif sub[0] in (38, 48) and len(sub) >= 5 and sub[1] == 2:
@@ -169,47 +185,62 @@ def sgr_params(params: str) -> list[int]:
 # -- a bounded queue -----------------------------------------------------------------
 
 _STATE = re.compile(rb"\x1bc|\x1b\[\?[0-9;]*[hl]|\x1b[=>]|\x1b\[[0-9;]*r|\x1b\[[0-9;:]*m")
+MAX_STATE_SEQUENCE = 128  # a longer SGR or scroll region is junk, not state worth keeping
 
 
-def skipped(data: bytes) -> bytes:
-    """What survives of output nobody will parse: the last setting of each mode,
-    of the keypad, the scroll region and the colours (everything after a RIS)."""
-    last: dict[bytes, bytes] = {}
+def skipped(data: bytes, modes) -> bytes:
+    """What survives of output nobody will parse: the last setting of each of
+    ``modes`` (private modes the screen keeps), of the keypad, the scroll
+    region and the colours (everything after a RIS). Its size is bounded
+    whatever ``data`` holds."""
+    last: dict[object, bytes] = {}
     reset = b""
     for m in _STATE.finditer(data):
         seq = m.group()
         if seq == b"\x1bc":
             last, reset = {}, seq
         elif seq.startswith(b"\x1b[?"):
-            for mode in seq[3:-1].split(b";"):
-                last[b"?" + mode] = b"\x1b[?" + mode + seq[-1:]
-        else:
-            key = seq[-1:] if seq[-1:] in b"rm" else b"keypad"
-            last[key] = seq
+            for mode in seq[3:-1].split(b";", MAX_PARAMS)[:MAX_PARAMS]:
+                value = number(mode.decode())
+                if value in modes:
+                    last[value] = b"\x1b[?%d%s" % (value, seq[-1:])
+        elif len(seq) <= MAX_STATE_SEQUENCE:
+            last[seq[-1:] if seq[-1:] in b"rm" else b"keypad"] = seq
     return reset + b"".join(last.values())
 
 
-def squeeze(pending: deque, keep: int) -> int:
-    """Cut the queued output of one screen to its newest ``keep`` bytes (plus
-    the state of what is skipped); returns the bytes queued now."""
+def squeeze(pending: deque, keep: int, modes) -> int:
+    """Cut the queued output of one screen to its newest ``keep`` bytes; what
+    is cut becomes its state (``skipped``), one piece between two resizes,
+    so that states of earlier cuts merge instead of piling up. Returns the
+    bytes queued now."""
     items = list(pending)
     pending.clear()
     skip = sum(len(x) for x in items if isinstance(x, bytes)) - keep
-    first = True
+    pending.append(("resync",))  # a sequence cut in two is garbage
+    cut: list[bytes] = []
+
+    def state() -> None:
+        if cut:
+            pending.append(skipped(b"".join(cut), modes))
+            cut.clear()
+
     for it in items:
-        if not isinstance(it, bytes) or skip <= 0:
+        if skip > 0 and isinstance(it, bytes):
+            n = min(skip, len(it))
+            skip -= n
+            cut.append(it[:n])
+            rest = it[n:]
+            if rest:  # start again at a line: not inside a sequence or a character
+                state()
+                nl = rest.find(b"\n", 0, MAX_SEQUENCE)
+                pending.append(rest[nl + 1:] if nl >= 0 else rest)
+        elif skip > 0 and it[0] == "resync":
+            continue  # the one in front stands for it
+        else:
+            state()
             pending.append(it)
-            continue
-        if first:
-            pending.append(("resync",))
-            first = False
-        cut = min(skip, len(it))
-        skip -= cut
-        pending.append(skipped(it[:cut]))
-        rest = it[cut:]
-        if rest:  # start again at a line: not inside a sequence or a character
-            nl = rest.find(b"\n", 0, MAX_SEQUENCE)
-            pending.append(rest[nl + 1:] if nl >= 0 else rest)
+    state()
     return sum(len(x) for x in pending if isinstance(x, bytes))
 
 
