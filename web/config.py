@@ -61,6 +61,13 @@ DEFAULTS: dict = {
     # is a few bytes of JSON, a big paste some KiB. A bigger message closes
     # the connection (1009) after reading at most this much of it.
     "TERMINAL_MAX_MESSAGE_BYTES": 64 * 1024,
+    # Each attempt's jail (docs/operations.md): memory (its /tmp included),
+    # processes, its disk image, its /tmp; and how long a shell nobody uses lives.
+    "TERMINAL_MEMORY_MB": 768,
+    "TERMINAL_MAX_PIDS": 256,
+    "TERMINAL_DISK_MB": 512,
+    "TERMINAL_TMP_MB": 256,
+    "TERMINAL_IDLE_TIMEOUT": 1800.0,
     "RATELIMIT_STORAGE_URI": "memory://",
     "HOST": "127.0.0.1",
     "PORT": 8000,

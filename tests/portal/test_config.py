@@ -64,3 +64,12 @@ def test_sqlite_runs_in_wal_mode(app):
         return
     with app.app_context(), get_db().engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_the_jails_limits_come_from_the_environment(tmp_path, monkeypatch):
+    """They were read only from proctor.cfg: PROCTOR_TERMINAL_MAX_PIDS did nothing."""
+    monkeypatch.setenv("PROCTOR_TERMINAL_MAX_PIDS", "64")
+    monkeypatch.setenv("PROCTOR_TERMINAL_MEMORY_MB", "512")
+    app = make(tmp_path)
+    assert app.config["TERMINAL_MAX_PIDS"] == 64 and app.config["TERMINAL_MEMORY_MB"] == 512
+    assert app.config["TERMINAL_DISK_MB"] == 512 and app.config["TERMINAL_TMP_MB"] == 256

@@ -68,7 +68,7 @@ def shells() -> ShellManager:
     manager = app.extensions.get("proctor.shells")
     if manager is None:
         manager = ShellManager(Path(app.instance_path) / "jails",
-                               idle_timeout=float(app.config.get("TERMINAL_IDLE_TIMEOUT", 1800)),
+                               idle_timeout=float(app.config["TERMINAL_IDLE_TIMEOUT"]),
                                status=_status_fn(app),
                                prefix=app.config.get("SANDBOX_PREFIX", ""))
         app.extensions["proctor.shells"] = manager
@@ -183,10 +183,8 @@ def terminal(ws, attempt_id: int):
     tab = _tab()
     sb, attempt_id = attempt.sandbox, attempt.id
     cfg = current_app.config
-    limits = {"memory_mb": int(cfg.get("TERMINAL_MEMORY_MB", 768)),
-              "max_pids": int(cfg.get("TERMINAL_MAX_PIDS", 256)),
-              "disk_mb": int(cfg.get("TERMINAL_DISK_MB", 512)),
-              "tmp_mb": int(cfg.get("TERMINAL_TMP_MB", 256))}
+    limits = {"memory_mb": int(cfg["TERMINAL_MEMORY_MB"]), "max_pids": int(cfg["TERMINAL_MAX_PIDS"]),
+              "disk_mb": int(cfg["TERMINAL_DISK_MB"]), "tmp_mb": int(cfg["TERMINAL_TMP_MB"])}
     prefix = cfg.get("SANDBOX_PREFIX", "")
     # The connection lives as long as the terminal is open: give the database
     # connection back now, or twenty open terminals exhaust the pool.
