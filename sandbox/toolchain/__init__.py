@@ -68,6 +68,7 @@ BINARIES = (
     Binary("kube-proxy", "k8s.io/kubernetes/cmd/kube-proxy", "kube", kind=True),
     Binary("etcdutl", "go.etcd.io/etcd/etcdutl/v3", "etcd", kind=True),
     Binary("proctor-netd", "./cmd/proctor-netd", "", kind=True),
+    Binary("proctor-boxd", "./cmd/proctor-boxd", "", kind=True),
 )
 
 
@@ -175,7 +176,7 @@ class Toolchain:
         return [
             b for b in BINARIES
             if (with_kind or not b.kind)
-            and b.name not in recorded or not (self.bin_dir / b.name).is_file()
+            and (b.name not in recorded or not (self.bin_dir / b.name).is_file())
         ]
 
     def incomplete(self) -> list[str]:

@@ -174,6 +174,8 @@ def start_live_portal(tmp_path, database_url):
 
     yield start
     for proc in procs:
+        if proc.poll() is not None:  # it never started, or stopped already
+            continue
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(20)

@@ -35,7 +35,8 @@ def test_cache_dir_is_keyed_by_version_and_overridable(tmp_path, monkeypatch):
     tc = Toolchain()
     assert tc.dir.parent == tmp_path
     assert tc.dir.name.startswith(read_pins()["kubernetes"] + "-")
-    assert {b.name for b in tc.missing()} == {b.name for b in BINARIES}
+    assert {b.name for b in tc.missing()} == {b.name for b in BINARIES if not b.kind}
+    assert {b.name for b in tc.missing(with_kind=True)} == {b.name for b in BINARIES}
     with pytest.raises(ToolchainError, match="kubectl is not built .* run `proctor toolchain build`"):
         tc.binary("kubectl")
 
@@ -96,3 +97,17 @@ def test_cli_turns_known_errors_into_one_red_line(tmp_path):
     res = subprocess.run([str(proctor), "sandbox", "ls", "--provider", "vmware"],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "unknown sandbox provider 'vmware'" in res.stderr
+
+
+def test_a_missing_kind_binary_is_missing_only_for_kind(tmp_path, monkeypatch):
+    """missing() read `a and b or c`: a node-only binary not yet built made the
+    portal's toolchain incomplete, and `proctor serve` refused to start."""
+    monkeypatch.setenv("PROCTOR_TOOLCHAIN_DIR", str(tmp_path))
+    tc = Toolchain()
+    tc.bin_dir.mkdir(parents=True)
+    for b in BINARIES:
+        if not b.kind:
+            (tc.bin_dir / b.name).write_text("")
+            tc._record(b)
+    assert tc.missing() == []
+    assert {b.name for b in tc.missing(with_kind=True)} == {b.name for b in BINARIES if b.kind}
