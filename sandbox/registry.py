@@ -13,6 +13,7 @@ from .base import Provider, SandboxError, UnknownProvider, check_name, check_nod
 
 PROVIDERS: dict[str, str] = {
     "kwok": "sandbox.kwok:KwokProvider",
+    "gvisor": "sandbox.gvisor:GvisorProvider",
     "kind": "sandbox.kind:KindProvider",
     "vm": "sandbox.vm:VMProvider",
 }

@@ -86,13 +86,15 @@ class KwokProvider(RecordedProvider):
     name = "kwok"
     capabilities = frozenset({"api", "etcd"})
     create_timeout = CREATE_TIMEOUT
+    workdir = ""  # a subclass keeps its clusters and records apart (sandbox.gvisor)
 
     def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None,
                  limits: Limits | None = None, etcd_quota: str = ETCD_QUOTA):
         self.root = root or state_dir()
         self.toolchain = toolchain or Toolchain()
-        self.kwok_workdir = self.root / "kwok"
-        self.records = self.root / "sandboxes"
+        base = self.root / self.workdir if self.workdir else self.root
+        self.kwok_workdir = base / "kwok"
+        self.records = base / "sandboxes"
         self.limits = limits or Limits()
         self.etcd_quota = etcd_quota
 
@@ -107,7 +109,7 @@ class KwokProvider(RecordedProvider):
 
     def _cgroup_prefix(self) -> str:
         tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
-        return f"proctor-kwok-{tag}-"
+        return f"proctor-{self.name}-{tag}-"
 
     def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
         """As ``RecordedProvider.reap``, plus cgroups of this state directory
@@ -186,6 +188,31 @@ class KwokProvider(RecordedProvider):
                                f"(exit {res.returncode})", log)
         return res
 
+    # -- what a subclass changes (sandbox.gvisor) ---------------------------------------
+    def _kwokctl_options(self) -> dict:
+        """kwokctl options beyond the ones every kwok sandbox has."""
+        return {}
+
+    def _patches(self, pki, ports: dict, selector: Path, cluster: Path) -> list[dict]:
+        """The components' flags (``flags.components_patches``)."""
+        return components_patches(pki, ports, selector)
+
+    def _egress_routes(self, name: str, nodes: list[str]) -> dict[str, str]:
+        """``{cidr: box dial socket}`` for the egress proxy; kwok has no boxes."""
+        return {}
+
+    def _finish(self, sandbox: Sandbox, log: Path) -> None:
+        """What follows once nodes are Ready and the API serves."""
+
+    def _stop_extra(self, name: str) -> None:
+        """What to stop before the control plane goes."""
+
+    def _failure_parts(self, name: str) -> list[tuple[str, str]]:
+        """``(heading, text)`` that explain a failed create: the components' logs."""
+        return [(f"last lines of {c.name}",
+                 "\n".join(c.read_text(errors="replace").splitlines()[-40:]))
+                for c in sorted((self._cluster_dir(name) / "logs").glob("*.log"))]
+
     # -- the interface ---------------------------------------------------------
     def create(self, name: str, nodes: int = 1, **options) -> Sandbox:
         check_name(name)
@@ -234,32 +261,30 @@ class KwokProvider(RecordedProvider):
                 ports = dict(zip(COMPONENT_PORTS, free_ports(len(COMPONENT_PORTS))))
                 pki = etcdpki.make(rec / ETCD_PKI)
                 selector = egress.selector_config(self.root / "egress-selector.yaml")
-                config = self._config_file(rec / "kwokctl.yaml",
-                                           patches=components_patches(pki, ports, selector),
-                                           **ports)
+                config = self._config_file(
+                    rec / "kwokctl.yaml",
+                    patches=self._patches(pki, ports, selector, self._cluster_dir(name)),
+                    **ports, **self._kwokctl_options())
                 confine = confinement(self.cgroup(name), self.limits, record)
                 self._write(name, record)
                 self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
                               "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log, config=config,
                               preexec=confine(ports[p] for p in LISTENING_PORTS))
                 start_egress(name, self._cluster_dir(name), ports["kwokControllerPort"], confine,
-                             log)
+                             log, self._egress_routes(name, record["nodes"]))
                 kubeconfig = self._kwokctl("get", "kubeconfig", "--name", name).stdout
                 (rec / "kubeconfig").write_text(kubeconfig)
                 (rec / "kubeconfig").chmod(0o600)
                 record["api_url"] = yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"]
                 record["etcd_endpoint"] = f"https://127.0.0.1:{ports['etcdPort']}"
                 sandbox = Sandbox.from_dict(record)
-                self._add_nodes(sandbox, log)
+                self._add_nodes(sandbox, log, ports, confine)
             self._wait_usable(sandbox, log)
+            self._finish(sandbox, log)
         except BaseException as exc:
             # Leave nothing behind on failure or Ctrl-C; keep the log for the error.
-            components = sorted((self._cluster_dir(name) / "logs").glob("*.log"))
-            kept = self._keep_failure(name, [
-                ("", log.read_text() if log.exists() else ""),
-                *((f"last lines of {c.name}",
-                   "\n".join(c.read_text(errors="replace").splitlines()[-40:]))
-                  for c in components)])
+            kept = self._keep_failure(name, [("", log.read_text() if log.exists() else ""),
+                                             *self._failure_parts(name)])
             self.destroy(name)
             if isinstance(exc, CreateFailed):
                 raise CreateFailed(str(exc).split(" (log:")[0], kept) from None
@@ -270,10 +295,12 @@ class KwokProvider(RecordedProvider):
         self._write(name, record)
         return Sandbox.from_dict(record)
 
-    def _add_nodes(self, sandbox: Sandbox, log: Path) -> None:
+    def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict | None = None, confine=None,
+                   only: list[str] | None = None) -> None:
+        """Register the simulated nodes (``only`` these, if given)."""
         tainted = len(sandbox.nodes) > 1
         docs = [node_manifest(n, self.toolchain.pins["kubernetes"], n == "controlplane", tainted)
-                for n in sandbox.nodes]
+                for n in sandbox.nodes if only is None or n in only]
         # The controller-manager would make this a few seconds later; making it
         # now lets the sandbox be usable (pods admitted) as soon as nodes are Ready.
         docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -363,6 +390,7 @@ class KwokProvider(RecordedProvider):
                 raise NameTaken(f"kwok cluster {name!r} was not created by Proctor; "
                                 f"not touching {cluster}")
             return
+        self._stop_extra(name)
         ports = listening_ports(self.processes(name))
         if cluster.exists():
             self._kwokctl("delete", "cluster", "--name", name, check=False, timeout=60)

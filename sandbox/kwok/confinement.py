@@ -50,19 +50,40 @@ def confinement(cgroup: Cgroup, limits: Limits, record: dict):
         return preexec
     return confine
 
-def start_egress(name: str, cluster: Path, kwok_port: int, confine, log: Path) -> None:
+def start_egress(name: str, cluster: Path, kwok_port: int, confine, log: Path,
+                 routes: dict[str, str] | None = None) -> None:
     """Start the API server's egress proxy (sandbox.egress), confined like
-    the components and allowed to reach only the kwok-controller."""
+    the components and allowed to reach only the kwok-controller (and, with
+    ``routes``, ``{cidr: dial socket}``, the dialers of the sandbox's boxes)."""
     sock = cluster / egress.SOCKET_NAME
+    boxes = [arg for cidr, dial in (routes or {}).items() for arg in ("--box", f"{cidr}={dial}")]
     with (cluster / "logs" / "egress.log").open("a") as out:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", egress.__file__, "--socket", str(sock),
-             "--allow-port", str(kwok_port)],
+             "--allow-port", str(kwok_port), *boxes],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
             preexec_fn=confine([kwok_port]))
+    _wait_for(sock, proc, f"the egress proxy of sandbox {name!r}",
+              cluster / "logs" / "egress.log", log)
+
+
+def start_relay(sock: Path, port: int, confine, out_log: Path, log: Path) -> None:
+    """Relay the Unix socket ``sock`` (root's, 0600) to ``port`` on the host's
+    loopback, and nowhere else: socat, confined like the components (its
+    Landlock rules allow that one port)."""
+    sock.unlink(missing_ok=True)
+    with out_log.open("a") as out:
+        proc = subprocess.Popen(
+            ["socat", f"UNIX-LISTEN:{sock},fork,mode=0600,unlink-early",
+             f"TCP:127.0.0.1:{port}"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            preexec_fn=confine([port]))
+    _wait_for(sock, proc, f"the relay {sock.name} to port {port}", out_log, log)
+
+
+def _wait_for(sock: Path, proc: subprocess.Popen, what: str, out_log: Path, log: Path) -> None:
     deadline = time.monotonic() + 10
     while not sock.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise CreateFailed(f"the egress proxy of sandbox {name!r} did not start "
-                               f"(see {cluster / 'logs' / 'egress.log'})", log)
+            raise CreateFailed(f"{what} did not start (see {out_log})", log)
         time.sleep(0.01)

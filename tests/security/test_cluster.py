@@ -37,7 +37,7 @@ pytestmark = pytest.mark.cluster
 
 COMPONENTS = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
               "kwok-controller"}
-REFUSED = "403 Proctor sandboxes connect only to their own kwok-controller"
+REFUSED = "403 Proctor sandboxes connect only to their own nodes"
 
 
 # -- a host service that must never hear from a sandbox -----------------------------

@@ -1,0 +1,201 @@
+"""One box: a real node (kubelet, containerd, runc) in a gVisor sandbox.
+
+gVisor (``runsc``) runs the node's processes on a kernel of its own written
+in Go, in user space; their system calls never reach the host's kernel
+directly. The box has no network to the host (``--network=none``: a
+netstack of its own, with loopback and the links its init makes), and its
+root is the box image, served read-only by the gofer with the box's writes
+in its own memory. So a candidate who is root in a privileged pod with
+``hostPath: /``, ``hostNetwork`` and ``hostPID`` gets the box's files, the
+box's network and the box's processes: nothing of the host.
+
+Its only openings are Unix sockets in one host folder, ``host/``, shared
+with the box at ``/run/proctor-host`` (``--host-uds=all`` for that folder):
+
+* ``api.sock``: the host relays it to this sandbox's API server
+  (``relay_api``), and nothing else;
+* ``dial.sock``: made by the box's proctor-boxd; the API server's egress
+  proxy asks it for connections to addresses inside the box;
+* ``box.env``, ``kubelet.conf``: the node's name, address and credentials.
+
+Every box of a machine shares runsc's state folder (``--root``), so that
+``runsc list`` shows them all and a crash leaves nothing unfound.
+
+    >>> box = Box(runsc, image, state, "exam-42", "node01", 1)   # doctest: +SKIP
+    >>> box.start(kubeconfig_text, api_port=37011, preexec=...)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from ..base import CreateFailed
+
+NODE_NET = "192.168.77"          # node IPs: .11, .12 … (index + 10)
+POD_NET = "10.244"               # pod CIDRs: 10.244.<index>.0/24
+CLUSTER_DNS = "10.96.0.10"
+SERVICE_CIDR = "10.96.0.0/16"
+# every capability, inside gVisor: privileged pods and the node's own
+# processes need them there, and they mean nothing on the host
+CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+]
+RUNSC_FLAGS = ["--network=none", "--net-raw", "--host-uds=all", "--overlay2=root:memory",
+               "--ignore-cgroups"]
+
+
+def node_ip(index: int) -> str:
+    return f"{NODE_NET}.{10 + index}"
+
+
+def pod_cidr(index: int) -> str:
+    return f"{POD_NET}.{index}.0/24"
+
+
+def listed(runsc: Path, runsc_root: Path) -> list[str]:
+    """The ids of every box runsc knows under ``runsc_root``."""
+    res = subprocess.run([str(runsc), f"--root={runsc_root}", "list", "-quiet"],
+                         capture_output=True, text=True, timeout=20)
+    return res.stdout.split() if res.returncode == 0 else []
+
+
+class Box:
+    """The gVisor sandbox of node ``node`` (the ``index``-th real node, from 1)
+    of sandbox ``sandbox``; its files are under ``state / sandbox / node``."""
+
+    def __init__(self, runsc: Path, rootfs: Path, runsc_root: Path, state: Path,
+                 sandbox: str, node: str, index: int):
+        self.runsc, self.rootfs, self.runsc_root = runsc, rootfs, runsc_root
+        self.sandbox, self.node, self.index = sandbox, node, index
+        self.dir = state / node
+        self.host = self.dir / "host"
+        self.bundle = self.dir / "bundle"
+        self.id = f"proctor-{sandbox}-{node}"
+        self.ip = node_ip(index)
+        self.pod_cidr = pod_cidr(index)
+
+    @property
+    def dial_socket(self) -> Path:
+        return self.host / "dial.sock"
+
+    @property
+    def api_socket(self) -> Path:
+        return self.host / "api.sock"
+
+    # -- runsc ----------------------------------------------------------------------
+    def _runsc(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.runsc), f"--root={self.runsc_root}", *args],
+                              capture_output=True, text=True, **kw)
+
+    def spec(self) -> dict:
+        """The OCI runtime spec of the box's init."""
+        return {
+            "ociVersion": "1.0.0",
+            "hostname": self.node,
+            "root": {"path": str(self.rootfs), "readonly": False},
+            "process": {
+                "terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+                "args": ["/usr/local/sbin/proctor-box-init"],
+                "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "container=gvisor"],
+                "capabilities": {k: CAPABILITIES for k in
+                                 ("bounding", "effective", "inheritable", "permitted")},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}],
+                "noNewPrivileges": False,
+            },
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "nodev", "mode=755"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "nodev", "mode=1777"]},
+                {"destination": "/run/proctor-host", "type": "bind", "source": str(self.host),
+                 "options": ["rbind", "rw"]},
+            ],
+            "linux": {"namespaces": [{"type": t} for t in
+                                     ("pid", "network", "ipc", "uts", "mount")]},
+        }
+
+    def prepare(self, kubeconfig: str) -> None:
+        """The box's host folder and bundle: its settings, credentials, spec."""
+        self.host.mkdir(parents=True, exist_ok=True)
+        self.host.chmod(0o700)
+        self.bundle.mkdir(parents=True, exist_ok=True)
+        (self.host / "box.env").write_text(
+            f"NODE_NAME={self.node}\nNODE_IP={self.ip}\nPOD_CIDR={self.pod_cidr}\n"
+            f"CLUSTER_DNS={CLUSTER_DNS}\n")
+        (self.host / "kubelet.conf").write_text(kubeconfig)
+        (self.host / "kubelet.conf").chmod(0o600)
+        (self.bundle / "config.json").write_text(json.dumps(self.spec(), indent=1))
+
+    def start(self, preexec=None, log: Path | None = None) -> None:
+        """Start the box (its init starts the node); returns once proctor-boxd
+        serves the dial socket."""
+        self.delete()  # a box of the same id left by a crash
+        (self.host / "boxd.ready").unlink(missing_ok=True)
+        out = log.open("a") if log else subprocess.DEVNULL
+        try:
+            res = subprocess.run(
+                [str(self.runsc), f"--root={self.runsc_root}", *RUNSC_FLAGS, "run", "--detach",
+                 f"--bundle={self.bundle}", self.id],
+                stdout=out, stderr=out, preexec_fn=preexec, timeout=60)
+        finally:
+            if log:
+                out.close()
+        if res.returncode != 0:
+            raise CreateFailed(f"the gVisor sandbox of {self.node} did not start "
+                               f"(runsc exit {res.returncode})", log)
+        deadline = time.monotonic() + 30
+        while not (self.host / "boxd.ready").exists():
+            if time.monotonic() > deadline or not self.running():
+                raise CreateFailed(f"{self.node}: proctor-boxd did not come up in its box", log)
+            time.sleep(0.02)
+
+    def state(self) -> str:
+        """``running``, ``stopped``, ``created`` …, or "" when there is no such box."""
+        res = self._runsc("state", self.id, timeout=20)
+        if res.returncode != 0:
+            return ""
+        try:
+            return json.loads(res.stdout).get("status", "")
+        except ValueError:
+            return ""
+
+    def running(self) -> bool:
+        return self.state() == "running"
+
+    def delete(self) -> None:
+        """Stop the box and forget it (idempotent)."""
+        if self.state():
+            self._runsc("kill", self.id, "KILL", timeout=20)
+            self._runsc("delete", "--force", self.id, timeout=30)
+
+    def exec_argv(self, tty: bool = True) -> list[str]:
+        """The host command that runs, as root in the node, what is appended to it."""
+        return [str(self.runsc), f"--root={self.runsc_root}", "exec",
+                *(["-t"] if tty else []), self.id]
+
+    def logs(self) -> str:
+        """The box's init and node logs, for a failed create's report."""
+        res = self._runsc("exec", self.id, "sh", "-c",
+                          "tail -n 40 /var/log/proctor-box-init.log /var/log/kubelet.log "
+                          "/var/log/containerd.log /var/log/proctor-boxd.log 2>&1", timeout=20)
+        return res.stdout + res.stderr

@@ -1,0 +1,193 @@
+"""The gvisor provider: kwok's control plane, and real nodes in gVisor boxes.
+
+A sandbox with real containers a stranger may own, at a fraction of a core:
+
+* the control plane is the kwok provider's (etcd, kube-apiserver,
+  controller-manager, scheduler as confined local processes; ``controlplane``
+  a simulated node, tainted as kubeadm leaves it);
+* the worker is a real node: kubelet, containerd and runc in a gVisor
+  sandbox (``box.py``), registered with this cluster's API server only;
+* CoreDNS and metrics-server run on it (``addons.py``).
+
+The API server reaches the box (``kubectl logs``, ``exec``, ``port-forward``,
+``top``, webhooks and aggregated APIs by Service) only through its egress
+proxy, which hands every address that is not its kwok-controller to the box's
+dialer (``sandbox.egress``): whatever a candidate names, the connection is
+made inside the box, which has no network to anything else.
+
+With one node the box is ``controlplane`` itself, untainted (as kind leaves a
+one-node cluster); with more, ``controlplane`` is simulated and ``node01`` is
+the box. Further nodes (``node02`` …) are simulated for now: pods scheduled
+there get kwok's simulated lifecycle, not containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from ..base import CreateFailed, Sandbox
+from ..kwok import KwokProvider
+from ..kwok.confinement import start_relay
+from ..kwok.nodes import NODE_ANNOTATION
+from . import addons
+from .box import SERVICE_CIDR, Box, listed
+from .image import BoxImage
+
+CREATE_TIMEOUT = 150.0
+BOX_RUN = Path("/run/proctor-gvisor")   # short: Unix socket paths live under it
+
+
+class GvisorProvider(KwokProvider):
+    name = "gvisor"
+    capabilities = frozenset({"api", "etcd", "containers"})
+    create_timeout = CREATE_TIMEOUT
+    workdir = "gvisor"
+
+    def __init__(self, root: Path | None = None, toolchain=None, limits=None,
+                 image: BoxImage | None = None):
+        super().__init__(root=root, toolchain=toolchain, limits=limits)
+        self.image = image or BoxImage(self.toolchain)
+        tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
+        self.box_run = BOX_RUN / tag
+        self.runsc_root = BOX_RUN / "runsc"
+
+    # -- the nodes -------------------------------------------------------------------
+    @staticmethod
+    def real_nodes(nodes: list[str]) -> list[str]:
+        """The nodes that are boxes: the only node, or the first worker."""
+        return nodes[:1] if len(nodes) == 1 else nodes[1:2]
+
+    def boxes(self, name: str, nodes: list[str]) -> list[Box]:
+        return [Box(self.image.runsc(), self.image.dir, self.runsc_root,
+                    self.box_run / name, name, node, i)
+                for i, node in enumerate(self.real_nodes(nodes), 1)]
+
+    def _boxes_of(self, rec: dict) -> list[Box]:
+        return self.boxes(rec["name"], list(rec.get("nodes") or []))
+
+    # -- the control plane, as kwok's with these changes ----------------------------------
+    def _kwokctl_options(self) -> dict:
+        # the kubernetes Service's address, which pods dial and whose
+        # certificate they check
+        return {"kubeApiserverCertSANs": [SERVICE_CIDR.rsplit(".", 2)[0] + ".0.1"]}
+
+    def _patches(self, pki, ports, selector, cluster: Path) -> list[dict]:
+        patches = super()._patches(pki, ports, selector, cluster)
+        pki_dir = cluster / "pki"
+        extra = {
+            "kube-apiserver": [
+                ("service-cluster-ip-range", SERVICE_CIDR),
+                # the boxes' kubelets by address, which the egress proxy routes
+                ("kubelet-preferred-address-types", "InternalIP,Hostname"),
+                # aggregated APIs (metrics-server) verify the API server as a front proxy
+                # (kwokctl's admin certificate is its proxy client certificate too)
+                ("requestheader-client-ca-file", pki_dir / "ca.crt"),
+                ("requestheader-allowed-names", "kwok-admin"),
+                ("requestheader-username-headers", "X-Remote-User"),
+                ("requestheader-group-headers", "X-Remote-Group"),
+                ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
+            ],
+            # kwok plays only the simulated nodes; the boxes' kubelets are real
+            "kwok-controller": [
+                ("manage-all-nodes", "false", True),
+                ("manage-nodes-with-annotation-selector", f"{NODE_ANNOTATION}=fake"),
+            ],
+        }
+        by_name = {p["name"]: p for p in patches}
+        for component, args in extra.items():
+            patch = by_name.setdefault(component, {"name": component, "extraArgs": []})
+            if patch not in patches:
+                patches.append(patch)
+            for key, value, *override in args:
+                patch["extraArgs"].append({"key": key, "value": str(value),
+                                           "override": bool(override and override[0])})
+        return patches
+
+    def _egress_routes(self, name: str, nodes: list[str]) -> dict[str, str]:
+        """Every address inside the sandbox's boxes -> the box's dial socket:
+        its node address, its pod range; the Services, which every box
+        proxies, go to the first."""
+        routes = {}
+        boxes = self.boxes(name, nodes)
+        for box in boxes:
+            routes[f"{box.ip}/32"] = str(box.dial_socket)
+            routes[box.pod_cidr] = str(box.dial_socket)
+        if boxes:
+            routes[SERVICE_CIDR] = str(boxes[0].dial_socket)
+        return routes
+
+    def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict, confine) -> None:
+        """The simulated nodes as kwok's; then each box, which registers its node."""
+        real = set(self.real_nodes(sandbox.nodes))
+        super()._add_nodes(sandbox, log, only=[n for n in sandbox.nodes if n not in real])
+        kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
+        kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:6443"
+        for box in self.boxes(sandbox.name, sandbox.nodes):
+            box.prepare(yaml.safe_dump(kubeconfig))
+            start_relay(box.api_socket, ports["kubeApiserverPort"], confine,
+                        self._cluster_dir(sandbox.name) / "logs" / f"relay-{box.node}.log", log)
+            box.start(preexec=confine([]), log=log)
+
+    def _finish(self, sandbox: Sandbox, log: Path) -> None:
+        """The add-ons, and the cluster's DNS answering before the sandbox is usable."""
+        res = self._kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
+                            timeout=60)
+        if res.returncode != 0:
+            with log.open("a") as fh:
+                fh.write(res.stdout + res.stderr)
+            raise CreateFailed(f"the add-ons of sandbox {sandbox.name!r} were refused: "
+                               f"{res.stderr.strip()[:200]}", log)
+        deadline = time.monotonic() + 60
+        while True:
+            res = self._kubectl(sandbox, "-n", "kube-system", "get", "pods", "-l",
+                                "k8s-app=kube-dns", "-o",
+                                "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}")
+            if res.returncode == 0 and "True" in res.stdout.split():
+                return
+            if time.monotonic() > deadline:
+                raise CreateFailed(f"CoreDNS of sandbox {sandbox.name!r} not ready after 60s", log)
+            time.sleep(0.2)
+
+    def _failure_parts(self, name: str) -> list[tuple[str, str]]:
+        parts = super()._failure_parts(name)
+        rec = self._read(name) or {"name": name}
+        for box in self._boxes_of(rec):
+            if box.state():
+                parts.append((f"box {box.node}", box.logs()))
+        return parts
+
+    def _stop_extra(self, name: str) -> None:
+        """Every box of the sandbox: those its record names, and any other
+        runsc still knows by the sandbox's name (a crash between starting a
+        box and writing the record)."""
+        rec = self._read(name) or {"name": name}
+        boxes = {b.id: b for b in self._boxes_of(rec)}
+        prefix = f"proctor-{name}-"
+        if self.image.tools_dir.joinpath("runsc").is_file():
+            for box_id in listed(self.image.runsc(), self.runsc_root):
+                if box_id.startswith(prefix) and box_id not in boxes:
+                    boxes[box_id] = Box(self.image.runsc(), self.image.dir, self.runsc_root,
+                                        self.box_run / name, name, box_id[len(prefix):], 1)
+        for box in boxes.values():
+            box.delete()
+        shutil.rmtree(self.box_run / name, ignore_errors=True)
+
+    def _parts_down(self, rec: dict) -> str | None:
+        problem = super()._parts_down(rec)
+        if problem:
+            return problem
+        down = [b.node for b in self._boxes_of(rec) if not b.running()]
+        return f"the gVisor sandbox of {', '.join(down)} is not running" if down else None
+
+    def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str] | None:
+        """``runsc exec`` into the node's box, for ``ssh node01``; None for a
+        simulated node."""
+        for box in self.boxes(sandbox.name, sandbox.nodes):
+            if box.node == node:
+                return box.exec_argv(tty)
+        return None
