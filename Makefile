@@ -12,13 +12,15 @@ bootstrap:
 toolchain: bootstrap
 	@$(PROCTOR) toolchain build
 
-# kind (Docker, the node image) only where real nodes are wanted
+# real containers (gvisor: Docker for the node image, then the box image)
+# unless PROCTOR_CONTAINER_SANDBOXES=0; kind only where real nodes are wanted
 run:
-	@scripts/bootstrap $$([ "$${PROCTOR_KIND_SANDBOXES:-0}" = 0 ] || echo --with-kind)
+	@scripts/bootstrap $$([ "$${PROCTOR_KIND_SANDBOXES:-0}" = 0 ] || echo --with-kind) \
+	  $$([ "$${PROCTOR_CONTAINER_SANDBOXES:-1}" = 0 ] || echo --with-gvisor)
 	@scripts/run
 
 test:
-	@scripts/bootstrap --with-kind
+	@scripts/bootstrap --with-kind --with-gvisor
 	@scripts/test
 
 lint: bootstrap

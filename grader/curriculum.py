@@ -45,7 +45,9 @@ TRACKS: dict[str, Track] = {t.id: t for t in (CKA, CKAD)}
 # The plain-data view: track -> {domain: weight}, in curriculum order.
 CURRICULA: dict[str, dict[str, int]] = {t.id: dict(t.domains) for t in TRACKS.values()}
 
-CAPABILITIES = ("api", "nodes", "etcd")  # what a task may require of a sandbox
+# what a task may require of a sandbox: an API server, real nodes (kubeadm,
+# kubelets, static pods), a reachable etcd, real containers (logs, exec, probes)
+CAPABILITIES = ("api", "nodes", "etcd", "containers")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 

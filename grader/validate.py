@@ -179,9 +179,10 @@ def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: floa
             run.duration = round(time.monotonic() - started, 2)
 
 
-# Cheapest first. vm offers what kind offers, so auto never reaches it:
-# `-p vm` (or provider="vm") puts node tasks on VMs.
-AUTO_ORDER = ("kwok", "kind", "vm")
+# Cheapest first: simulated nodes, then real containers in gVisor, then real
+# nodes. vm offers what kind offers, so auto never reaches it: `-p vm` (or
+# provider="vm") puts node tasks on VMs.
+AUTO_ORDER = ("kwok", "gvisor", "kind", "vm")
 
 
 def _candidates(provider) -> list:
@@ -245,7 +246,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
     problems are not run live. With ``provider="auto"`` each task runs on the
-    cheapest provider that offers what it requires (kwok, else kind); a name,
+    cheapest provider that offers what it requires (kwok, gvisor, kind); a name,
     a provider, or a list of them (most preferred first) chooses otherwise.
     Returns one report per task, sorted by id; each live result is recorded
     (``grader.records``) for the authoring pages."""

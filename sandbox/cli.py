@@ -31,17 +31,26 @@ def toolchain_group():
 @click.option("--with-kind", is_flag=True,
               help="Also build the kind node image and every image it preloads (needs Docker "
                    "and debootstrap; see docs/kind.md).")
-def toolchain_build(force, with_kind):
+@click.option("--with-gvisor", is_flag=True,
+              help="Also build runsc and the box image of gvisor sandboxes, the real nodes "
+                   "of sandboxes with real containers (the kind node image first; see "
+                   "docs/containers.md).")
+def toolchain_build(force, with_kind, with_gvisor):
     """Build whatever is missing; with everything present this takes milliseconds."""
     tc = Toolchain()
     started = time.monotonic()
-    tc.build(progress=_progress, force=force, with_kind=with_kind)
+    tc.build(progress=_progress, force=force, with_kind=with_kind or with_gvisor)
     click.echo(f"toolchain ready in {tc.bin_dir} ({time.monotonic() - started:.1f}s)")
-    if with_kind:
+    if with_kind or with_gvisor:
         from .nodeimage import NodeImage
         started = time.monotonic()
         tag = NodeImage(tc).build(progress=_progress, force=force)
         click.echo(f"kind node image ready: {tag} ({time.monotonic() - started:.1f}s)")
+    if with_gvisor:
+        from .gvisor.image import BoxImage
+        started = time.monotonic()
+        path = BoxImage(tc).build(progress=_progress, force=force)
+        click.echo(f"gvisor box image ready: {path} ({time.monotonic() - started:.1f}s)")
 
 
 @toolchain_group.command("status")
@@ -60,6 +69,14 @@ def toolchain_status(as_json):
     for name, path in {**status["binaries"], **status["tools"]}.items():
         mark = click.style("built", fg="green") if path else click.style("missing", fg="red")
         click.echo(f"{name:>24}  {mark}")
+    try:
+        from .gvisor.image import BoxImage
+        box = BoxImage().status()
+        mark = (click.style("built", fg="green") if box["built"]
+                else click.style("not built (proctor toolchain build --with-gvisor)", fg="yellow"))
+        click.echo(f"{'gvisor box image':>24}  {mark}  {box['rootfs']}")
+    except Exception as exc:  # noqa: BLE001 - a status line, never a failure
+        click.echo(f"{'gvisor box image':>24}  {click.style(str(exc), fg='yellow')}")
     if "error" in image:
         click.echo(f"{'kind node image':>24}  {click.style(image['error'], fg='yellow')}")
     else:

@@ -17,7 +17,6 @@ from .db import db_session
 from .forms import EmptyForm, require_form
 from .lifecycle import KeepRefused, StartError
 from .lifecycle.grading import check_abandoned
-from .lifecycle.paper import REAL_NODES_HOW
 from .models import Attempt, AttemptTask, User
 from .terminal import review
 from .formatting import domain_breakdown, domain_name, share
@@ -70,9 +69,8 @@ def catalog():
     real_nodes = {e.id for e in exams if lc.needs_real_nodes(e)}
     return render_template("catalog.html", exams=exams, active=active, recent=recent,
                            real_nodes=real_nodes, nodes={e.id: lc.cluster_nodes(e) for e in exams},
-                           real_nodes_how=REAL_NODES_HOW,
-                           unavailable={e.id: lc.unavailable(e) for e in exams
-                                        if e.id in real_nodes},
+                           unavailable={e.id: (lc.unavailable(e), lc.operator_how(e))
+                                        for e in exams if lc.unavailable(e)},
                            problems=bank.problems if current_user.is_staff else [])
 
 
@@ -102,7 +100,7 @@ def exam(exam_id: str):
         Attempt.sandbox_state == "ready"))
     return render_template("exam_detail.html", exam=ex, tasks=tasks, domains=domains,
                            real_nodes=lc.needs_real_nodes(ex), unavailable=lc.unavailable(ex),
-                           real_nodes_how=REAL_NODES_HOW, nodes=lc.cluster_nodes(ex),
+                           operator_how=lc.operator_how(ex), nodes=lc.cluster_nodes(ex),
                            reviewing=reviewing, form=EmptyForm())
 
 

@@ -29,6 +29,11 @@ DEFAULTS: dict = {
     # Real nodes as VMs (QEMU; docs/vm.md): root on a node is root in a guest,
     # not on the host. Preferred over kind for node papers when both are on.
     "VM_SANDBOXES": False,
+    # Real containers (gvisor: kwok's control plane, the node in a gVisor
+    # sandbox; docs/containers.md) for papers whose tasks need them. On by
+    # default: a stranger may own one. Used once its box image is built
+    # (scripts/bootstrap builds it).
+    "CONTAINER_SANDBOXES": True,
     "POOL_SIZE": 1,                # warm sandboxes kept ready per pooled exam (0: none)
     "POOL_EXAMS": "",              # exam ids to keep warm, comma-separated; "" = every exam
     "QUEUE_URL": "",               # redis://… for RedisHuey; default SqliteHuey in the instance

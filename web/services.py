@@ -24,6 +24,7 @@ class RealServices:
         self.provider_name = config["PROVIDER"]
         self.kind_enabled = bool(config.get("KIND_SANDBOXES"))
         self.vm_enabled = bool(config.get("VM_SANDBOXES"))
+        self.containers_enabled = bool(config.get("CONTAINER_SANDBOXES"))
         self.tasks_dir = Path(config["TASKS_DIR"])
 
     @property
@@ -67,14 +68,19 @@ class RealServices:
 
     # -- sandboxes -----------------------------------------------------------------
     # The configured provider (kwok) makes every cluster, except for papers
-    # with tasks that need real nodes: those get vm (PROCTOR_VM_SANDBOXES) or
+    # with tasks that need more: real containers get gvisor (on by default,
+    # once its box image is built), real nodes vm (PROCTOR_VM_SANDBOXES) or
     # kind (PROCTOR_KIND_SANDBOXES), vm first when both are enabled: a
     # candidate who is root on a VM node is not root on the host.
+    NODE_PROVIDERS = ("vm", "kind")
+
     def provider_order(self) -> list[str]:
-        """The providers this portal may use, most preferred first: its own
-        (kwok), then vm and kind where the operator enabled them."""
+        """The providers this portal may use, cheapest first: its own (kwok),
+        gvisor where its box image is built, then vm and kind where the
+        operator enabled them."""
         names = [self.provider_name]
-        for name, enabled in (("vm", self.vm_enabled), ("kind", self.kind_enabled)):
+        for name, enabled in (("gvisor", self.containers_enabled and _gvisor_built()),
+                              ("vm", self.vm_enabled), ("kind", self.kind_enabled)):
             if enabled and name not in names:
                 names.append(name)
         return names
@@ -84,10 +90,11 @@ class RealServices:
         return [get_provider(n) for n in self.provider_order()]
 
     def capabilities(self, real_nodes: bool = False) -> frozenset[str]:
-        """What the clusters can offer; with ``real_nodes``, also kind's or vm's, if enabled."""
-        caps = set(self.provider.capabilities)
-        if real_nodes:
-            for prov in self._providers():
+        """What the clusters can offer: kwok's and gvisor's; with
+        ``real_nodes``, also vm's or kind's, if enabled."""
+        caps: set[str] = set()
+        for prov in self._providers():
+            if real_nodes or prov.name not in self.NODE_PROVIDERS:
                 caps |= set(prov.capabilities)
         return frozenset(caps)
 
@@ -98,10 +105,10 @@ class RealServices:
         provider = choose(requires, self.provider_order())
         if provider is None:
             raise RuntimeError(
-                f"the paper needs {', '.join(sorted(set(requires) - set(self.provider.capabilities)))}"
-                ", which only vm or kind sandboxes offer; neither is enabled on this portal "
-                "(PROCTOR_VM_SANDBOXES=1, see docs/vm.md; or PROCTOR_KIND_SANDBOXES=1, "
-                "see docs/kind.md)")
+                f"the paper needs {', '.join(sorted(set(requires) - set(self.capabilities(True))))}"
+                ", which no sandbox provider enabled on this portal offers (real containers: "
+                "scripts/bootstrap builds gvisor's box image; real nodes: PROCTOR_VM_SANDBOXES=1, "
+                "see docs/vm.md, or PROCTOR_KIND_SANDBOXES=1, see docs/kind.md)")
         if "nodes" not in provider.capabilities:  # simulated nodes cannot be left unjoined
             options.pop("unjoined", None)
         return provider.create(name, nodes=nodes, **options)
@@ -126,6 +133,15 @@ class RealServices:
     def grade(self, sandbox: Sandbox, pairs: list) -> list[TaskResult]:
         from grader.runner import grade
         return grade(sandbox, pairs)
+
+
+def _gvisor_built() -> bool:
+    """Is gvisor's box image built here (runsc, the node's root filesystem)?"""
+    try:
+        from sandbox.gvisor.image import BoxImage
+        return BoxImage().exists()
+    except Exception:  # noqa: BLE001 - no toolchain, no Docker: not built
+        return False
 
 
 def load_services(config):

@@ -61,7 +61,7 @@ def test_exam_style_node_names():
 def test_unknown_provider_lists_the_known_ones():
     with pytest.raises(UnknownProvider) as exc:
         get_provider("vmware")
-    assert "known: kind, kwok" in str(exc.value)
+    assert "known: gvisor, kind, kwok" in str(exc.value)
 
 
 class DummyProvider(Provider):

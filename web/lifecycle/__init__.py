@@ -88,6 +88,9 @@ class Lifecycle:
     def unavailable(self, exam) -> str | None:
         return paper.unavailable(self.ctx, exam)
 
+    def operator_how(self, exam) -> str:
+        return paper.operator_how(self.ctx, exam)
+
     def cluster_nodes(self, exam) -> tuple[int, int]:
         return paper.cluster_nodes(self.ctx, exam)
 

@@ -13,17 +13,43 @@ def needs_real_nodes(ctx, exam) -> bool:
         for line in exam.tasks)
 
 
-# What an operator does about an exam that needs real nodes (shown to staff only).
-REAL_NODES_HOW = ("set PROCTOR_VM_SANDBOXES=1 (docs/vm.md) or, for trusted candidates, "
-                  "PROCTOR_KIND_SANDBOXES=1 (docs/kind.md)")
+# What an operator does about an exam this portal cannot run (shown to staff only).
+OPERATOR_HOW = {
+    "nodes": "set PROCTOR_VM_SANDBOXES=1 (docs/vm.md) or, for trusted candidates, "
+             "PROCTOR_KIND_SANDBOXES=1 (docs/kind.md)",
+    "containers": "run scripts/bootstrap, which builds the box image of gvisor sandboxes "
+                  "(docs/containers.md), and keep PROCTOR_CONTAINER_SANDBOXES on",
+}
+WHAT = {"nodes": "real nodes", "containers": "real containers"}
+
+
+def needs(ctx, exam) -> set[str]:
+    """What a fixed paper's tasks require of its cluster (a draw takes only
+    tasks this portal can run, so it needs nothing beyond them)."""
+    if exam.is_draw:
+        return set()
+    return {cap for line in exam.tasks
+            for cap in getattr(resolve_task(ctx.bank.tasks, line.id), "requires", None) or ()}
+
+
+def missing(ctx, exam) -> list[str]:
+    """What ``exam`` needs that no provider of this portal offers."""
+    return sorted(needs(ctx, exam) - set(ctx.services.capabilities(True)))
 
 
 def unavailable(ctx, exam) -> str | None:
     """Why ``exam`` cannot start on this portal, in a candidate's words, or None
-    (``REAL_NODES_HOW`` is what an operator does about it)."""
-    if needs_real_nodes(ctx, exam) and "nodes" not in ctx.services.capabilities(True):
-        return "it needs real nodes, which this portal does not offer"
-    return None
+    (``operator_how`` says what an operator does about it)."""
+    lacking = missing(ctx, exam)
+    if not lacking:
+        return None
+    return "it needs " + " and ".join(WHAT.get(c, c) for c in lacking) + \
+        ", which this portal does not offer"
+
+
+def operator_how(ctx, exam) -> str:
+    """What an operator does to offer ``exam`` (for staff), or ""."""
+    return "; ".join(OPERATOR_HOW[c] for c in missing(ctx, exam) if c in OPERATOR_HOW)
 
 
 def cluster_nodes(ctx, exam) -> tuple[int, int]:
