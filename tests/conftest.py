@@ -19,6 +19,7 @@ import pytest
 # never a developer's own ~/.local/share/proctor. Child processes inherit it.
 os.environ.setdefault("PROCTOR_STATE_DIR", tempfile.mkdtemp(prefix="proctor-test-home-"))
 
+from sandbox.gvisor import GvisorProvider  # noqa: E402
 from sandbox.kwok import KwokProvider  # noqa: E402
 
 # the VM fixtures serve tests/vm and the VM attacks in tests/security
@@ -47,3 +48,36 @@ def shared_sandbox(kwok):
     sb = kwok.create(name, nodes=3)
     yield sb
     kwok.destroy(name)
+
+
+# -- real containers (gvisor) ------------------------------------------------------------
+
+def require_gvisor() -> None:
+    """Skip (or, where `make test` built it, fail) without gvisor's box image."""
+    from sandbox.gvisor.image import BoxImage
+    image = BoxImage()
+    if not image.exists():
+        message = (f"gvisor's box image is not built ({image.dir}); "
+                   "run `scripts/bootstrap --with-gvisor` (docs/containers.md)")
+        if os.environ.get("PROCTOR_GVISOR_TESTS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def gvisor(kwok_root):
+    """A gvisor provider whose sandboxes live in this session's state dir."""
+    require_gvisor()
+    prov = GvisorProvider(root=kwok_root)
+    yield prov
+    prov.destroy_all()
+
+
+@pytest.fixture(scope="session")
+def shared_gvisor(gvisor):
+    """One sandbox with a real node (controlplane simulated, node01 a gVisor
+    box) for the tests that run pods in namespaces of their own."""
+    name = f"gshared-{os.getpid()}"
+    sb = gvisor.create(name, nodes=2)
+    yield sb
+    gvisor.destroy(name)

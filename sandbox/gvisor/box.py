@@ -134,17 +134,24 @@ class Box:
                                      ("pid", "network", "ipc", "uts", "mount")]},
         }
 
-    def prepare(self, kubeconfig: str) -> None:
-        """The box's host folder and bundle: its settings, credentials, spec."""
+    def prepare(self) -> None:
+        """The box's host folder and bundle: its settings and spec."""
         self.host.mkdir(parents=True, exist_ok=True)
         self.host.chmod(0o700)
         self.bundle.mkdir(parents=True, exist_ok=True)
+        (self.host / "kubelet.conf").unlink(missing_ok=True)
         (self.host / "box.env").write_text(
             f"NODE_NAME={self.node}\nNODE_IP={self.ip}\nPOD_CIDR={self.pod_cidr}\n"
             f"CLUSTER_DNS={CLUSTER_DNS}\n")
-        (self.host / "kubelet.conf").write_text(kubeconfig)
-        (self.host / "kubelet.conf").chmod(0o600)
         (self.bundle / "config.json").write_text(json.dumps(self.spec(), indent=1))
+
+    def give_credentials(self, kubeconfig: str) -> None:
+        """The node's kubeconfig (its kubelet and proctor-boxd wait for it),
+        written whole under its name at once."""
+        tmp = self.host / ".kubelet.conf.tmp"
+        tmp.write_text(kubeconfig)
+        tmp.chmod(0o600)
+        tmp.replace(self.host / "kubelet.conf")
 
     def start(self, preexec=None, log: Path | None = None) -> None:
         """Start the box (its init starts the node); returns once proctor-boxd

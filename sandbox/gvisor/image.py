@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..nodeimage import NodeImage, _digest, check_docker
-from ..toolchain import GoTool, Toolchain, ToolchainError, default_root
+from ..toolchain import BINARIES, GoTool, Toolchain, ToolchainError, default_root
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
@@ -72,8 +72,9 @@ class BoxImage:
         self.kube = self.node.kube
         base = root or cache_root()
         self.tools_dir = base / f"tools-{_digest(repr(TOOLS))}" / "bin"
+        boxd = next(b for b in BINARIES if b.name == "proctor-boxd")
         self.key = _digest(self.node.key, repr(TOOLS), BOX_IMAGES, FILES, HERE / "image.py",
-                           self.toolchain.key)
+                           self.toolchain.key, boxd.source)
         self.dir = base / f"rootfs-{self.kube}-{self.key}"
         self.manifest = self.dir.with_name(self.dir.name + ".json")
         self.log = base / "build.log"

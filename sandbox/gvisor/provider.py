@@ -121,20 +121,27 @@ class GvisorProvider(KwokProvider):
             routes[SERVICE_CIDR] = str(boxes[0].dial_socket)
         return routes
 
+    def _before_control_plane(self, name: str, record: dict, ports: dict, confine,
+                              log: Path) -> None:
+        """Each box boots while kwokctl starts the control plane: the relay to
+        the API server's port (chosen already), then the box itself."""
+        logs = self._cluster_dir(name) / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for box in self.boxes(name, record["nodes"]):
+            box.prepare()
+            start_relay(box.api_socket, ports["kubeApiserverPort"], confine,
+                        logs / f"relay-{box.node}.log", log)
+            box.start(preexec=confine([]), log=log)
+
     def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict, confine) -> None:
-        """The simulated nodes as kwok's; then each box, which registers its node."""
+        """The simulated nodes as kwok's; each box's credentials, with which its
+        kubelet registers its node; the add-ons, scheduled once it has."""
         real = set(self.real_nodes(sandbox.nodes))
         super()._add_nodes(sandbox, log, only=[n for n in sandbox.nodes if n not in real])
         kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
         kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:6443"
         for box in self.boxes(sandbox.name, sandbox.nodes):
-            box.prepare(yaml.safe_dump(kubeconfig))
-            start_relay(box.api_socket, ports["kubeApiserverPort"], confine,
-                        self._cluster_dir(sandbox.name) / "logs" / f"relay-{box.node}.log", log)
-            box.start(preexec=confine([]), log=log)
-
-    def _finish(self, sandbox: Sandbox, log: Path) -> None:
-        """The add-ons, and the cluster's DNS answering before the sandbox is usable."""
+            box.give_credentials(yaml.safe_dump(kubeconfig))
         res = self._kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
                             timeout=60)
         if res.returncode != 0:
@@ -142,6 +149,9 @@ class GvisorProvider(KwokProvider):
                 fh.write(res.stdout + res.stderr)
             raise CreateFailed(f"the add-ons of sandbox {sandbox.name!r} were refused: "
                                f"{res.stderr.strip()[:200]}", log)
+
+    def _finish(self, sandbox: Sandbox, log: Path) -> None:
+        """The cluster's DNS answers before the sandbox is usable."""
         deadline = time.monotonic() + 60
         while True:
             res = self._kubectl(sandbox, "-n", "kube-system", "get", "pods", "-l",

@@ -201,6 +201,10 @@ class KwokProvider(RecordedProvider):
         """``{cidr: box dial socket}`` for the egress proxy; kwok has no boxes."""
         return {}
 
+    def _before_control_plane(self, name: str, record: dict, ports: dict, confine,
+                              log: Path) -> None:
+        """What may start while the control plane does (its ports are chosen)."""
+
     def _finish(self, sandbox: Sandbox, log: Path) -> None:
         """What follows once nodes are Ready and the API serves."""
 
@@ -267,6 +271,7 @@ class KwokProvider(RecordedProvider):
                     **ports, **self._kwokctl_options())
                 confine = confinement(self.cgroup(name), self.limits, record)
                 self._write(name, record)
+                self._before_control_plane(name, record, ports, confine, log)
                 self._kwokctl("create", "cluster", "--name", name, "--kubeconfig", "",
                               "--timeout", f"{int(CREATE_TIMEOUT)}s", log=log, config=config,
                               preexec=confine(ports[p] for p in LISTENING_PORTS))

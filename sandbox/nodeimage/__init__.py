@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..toolchain import Toolchain, ToolchainError, default_root
+from ..toolchain import BINARIES, Toolchain, ToolchainError, default_root
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
@@ -45,7 +45,7 @@ PACKAGES = (
     "systemd systemd-sysv dbus iptables iproute2 runc containernetworking-plugins conntrack "
     "ethtool socat util-linux mount kmod procps ca-certificates bash-completion vim-tiny nano "
     "less curl jq libseccomp2 pigz ebtables iputils-ping dnsutils netcat-openbsd tzdata "
-    "nginx-light busybox-static"
+    "nginx-light busybox"
 ).split()
 # services a container must not run
 MASKED = (
@@ -110,8 +110,9 @@ class NodeImage:
         self.tools_dir = self.dir / f"tools-{_digest([t.__dict__ for t in TOOLS])}"
         self.rootfs_key = _digest(SUITE, MIRROR, PACKAGES)
         self.rootfs_tag = f"proctor.local/node-rootfs:{SUITE}-{self.rootfs_key}"
+        netd = next(b for b in BINARIES if b.name == "proctor-netd")
         self.key = _digest(self.toolchain.key, self.tools_dir.name, self.rootfs_key,
-                           MASKED, HERE / "__init__.py", FILES, IMAGES)
+                           MASKED, HERE / "__init__.py", FILES, IMAGES, netd.source)
         self.tag = f"proctor.local/node:{self.kube}-{self.key}"
         self.log = self.dir / "build.log"
 

@@ -52,6 +52,18 @@ class Binary:
     stamp: str  # which version stamp its ldflags need: "kube", "etcd", "kwok", ""
     kind: bool = False  # only needed for kind node images (`build --with-kind`)
 
+    @property
+    def source(self) -> str:
+        """What the binary is built from, as recorded in the manifest: the
+        package, and for Proctor's own (``./cmd/…``) a digest of its source,
+        so that a changed source is built again."""
+        if not self.package.startswith("./"):
+            return self.package
+        h = hashlib.sha256()
+        for f in sorted((MODULE_DIR / self.package).rglob("*.go")):
+            h.update(f.name.encode() + f.read_bytes())
+        return f"{self.package}@{h.hexdigest()[:12]}"
+
 
 BINARIES = (
     Binary("etcd", "go.etcd.io/etcd/server/v3", "etcd"),
@@ -176,7 +188,7 @@ class Toolchain:
         return [
             b for b in BINARIES
             if (with_kind or not b.kind)
-            and (b.name not in recorded or not (self.bin_dir / b.name).is_file())
+            and (recorded.get(b.name) != b.source or not (self.bin_dir / b.name).is_file())
         ]
 
     def incomplete(self) -> list[str]:
@@ -274,7 +286,7 @@ class Toolchain:
             data = json.loads(self.manifest.read_text())
         except (OSError, ValueError):
             data = {"key": self.key, "versions": self.pins, "binaries": {}}
-        data["binaries"][b.name] = b.package
+        data["binaries"][b.name] = b.source
         self.manifest.write_text(json.dumps(data, indent=2))
 
     def _check_go(self) -> str:

@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 func main() {
@@ -47,9 +48,16 @@ func main() {
 	}
 	go serveDialer(ln)
 
-	services := newServiceProxy(*kubeconfig, *apiAddr, net.ParseIP(*nodeIP))
 	if err := os.WriteFile(filepath.Join(*dir, "boxd.ready"), []byte("ok\n"), 0o644); err != nil {
 		log.Printf("writing boxd.ready: %v", err)
 	}
-	services.run()
+	// The box boots while the host starts the control plane; the node's
+	// credentials arrive once the API server has made them.
+	for {
+		if _, err := os.Stat(*kubeconfig); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	newServiceProxy(*kubeconfig, *apiAddr, net.ParseIP(*nodeIP)).run()
 }
