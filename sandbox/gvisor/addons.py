@@ -3,6 +3,13 @@ its node is up: CoreDNS behind ``kube-dns`` (10.96.0.10), and metrics-server
 behind ``v1beta1.metrics.k8s.io`` for ``kubectl top``. The images are the
 box image's, under their upstream names; nothing is pulled.
 
+metrics-server scrapes each node at ``BOXD_METRICS_PORT``, where the box's
+proctor-boxd serves the kubelet's resource metrics from gVisor's cgroups
+(cmd/proctor-boxd/metrics.go): inside gVisor the kubelet's own
+``/metrics/resource`` fails, as cAdvisor needs cgroup files gVisor lacks.
+The simulated ``controlplane`` has no address to scrape: metrics-server
+logs that and serves the real nodes.
+
 CoreDNS answers for the cluster's own names only: with no upstream, any
 other name fails at once, as in a cluster without internet.
 """
@@ -13,6 +20,8 @@ import yaml
 
 from .box import CLUSTER_DNS
 from .image import METRICS_SERVER
+
+BOXD_METRICS_PORT = 10251  # proctor-boxd's -metrics-port
 
 COREFILE = """.:53 {
     errors
@@ -132,7 +141,7 @@ def metrics_server() -> list[dict]:
                          "name": "metrics-server", "image": METRICS_SERVER,
                          "args": ["--cert-dir=/tmp", "--secure-port=10250",
                                   "--kubelet-preferred-address-types=InternalIP",
-                                  "--kubelet-use-node-status-port", "--kubelet-insecure-tls",
+                                  f"--kubelet-port={BOXD_METRICS_PORT}", "--kubelet-insecure-tls",
                                   "--metric-resolution=15s"],
                          "ports": [{"name": "https", "containerPort": 10250, "protocol": "TCP"}],
                          "resources": {"requests": {"cpu": "50m", "memory": "50Mi"}},

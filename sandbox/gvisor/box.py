@@ -1,6 +1,7 @@
-"""One box: a real node (kubelet, containerd, runc) in a gVisor sandbox.
+"""One box: a sandbox's real nodes (kubelet, containerd, runc each) in one
+gVisor sandbox.
 
-gVisor (``runsc``) runs the node's processes on a kernel of its own written
+gVisor (``runsc``) runs the nodes' processes on a kernel of its own written
 in Go, in user space; their system calls never reach the host's kernel
 directly. The box has no network to the host (``--network=none``: a
 netstack of its own, with loopback and the links its init makes), and its
@@ -9,6 +10,11 @@ in its own memory. So a candidate who is root in a privileged pod with
 ``hostPath: /``, ``hostNetwork`` and ``hostPID`` gets the box's files, the
 box's network and the box's processes: nothing of the host.
 
+Each node runs in a mount and UTS namespace of its own inside the box
+(``proctor-node``): its own kubelet, containerd, folders and hostname, on
+the box's one network, so pods of every node reach each other and the
+Services as on one cluster network, and one gVisor kernel serves them all.
+
 Its only openings are Unix sockets in one host folder, ``host/``, shared
 with the box at ``/run/proctor-host`` (``--host-uds=all`` for that folder):
 
@@ -16,13 +22,14 @@ with the box at ``/run/proctor-host`` (``--host-uds=all`` for that folder):
   (``relay_api``), and nothing else;
 * ``dial.sock``: made by the box's proctor-boxd; the API server's egress
   proxy asks it for connections to addresses inside the box;
-* ``box.env``, ``kubelet.conf``: the node's name, address and credentials.
+* ``box.env``, ``kubelet.conf``: the nodes' names, addresses and credentials.
 
 Every box of a machine shares runsc's state folder (``--root``), so that
 ``runsc list`` shows them all and a crash leaves nothing unfound.
 
-    >>> box = Box(runsc, image, state, "exam-42", "node01", 1)   # doctest: +SKIP
-    >>> box.start(kubeconfig_text, api_port=37011, preexec=...)  # doctest: +SKIP
+    >>> box = Box(runsc, rootfs, runsc_root, state, "exam-42", ["node01", "node02"])  # doctest: +SKIP
+    >>> box.prepare(); box.start(preexec=...)                    # doctest: +SKIP
+    >>> box.give_credentials(kubeconfig_text)                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 
 from ..base import CreateFailed
 
-NODE_NET = "192.168.77"          # node IPs: .11, .12 … (index + 10)
+NODE_NET = "192.168.77"          # node IPs: .11, .12 … (index + 10, from 1)
 POD_NET = "10.244"               # pod CIDRs: 10.244.<index>.0/24
 CLUSTER_DNS = "10.96.0.10"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -62,6 +69,21 @@ def pod_cidr(index: int) -> str:
     return f"{POD_NET}.{index}.0/24"
 
 
+BOX_RUN = Path("/run/proctor-gvisor")   # short: Unix socket paths live under it
+
+
+def bundles_root_paths() -> set[str]:
+    """The root filesystems the boxes of this machine boot from (their bundles
+    under ``BOX_RUN``), whichever state folder made them."""
+    used = set()
+    for spec in BOX_RUN.glob("*/*/bundle/config.json"):
+        try:
+            used.add(str(Path(json.loads(spec.read_text())["root"]["path"])))
+        except (OSError, ValueError, KeyError):
+            continue
+    return used
+
+
 def listed(runsc: Path, runsc_root: Path) -> list[str]:
     """The ids of every box runsc knows under ``runsc_root``."""
     res = subprocess.run([str(runsc), f"--root={runsc_root}", "list", "-quiet"],
@@ -70,19 +92,22 @@ def listed(runsc: Path, runsc_root: Path) -> list[str]:
 
 
 class Box:
-    """The gVisor sandbox of node ``node`` (the ``index``-th real node, from 1)
-    of sandbox ``sandbox``; its files are under ``state / sandbox / node``."""
+    """The gVisor sandbox of the real ``nodes`` of sandbox ``sandbox``; its
+    files are under ``state`` (the host folder it shares, its bundle)."""
 
     def __init__(self, runsc: Path, rootfs: Path, runsc_root: Path, state: Path,
-                 sandbox: str, node: str, index: int):
+                 sandbox: str, nodes: list[str], id_prefix: str = "proctor-"):
         self.runsc, self.rootfs, self.runsc_root = runsc, rootfs, runsc_root
-        self.sandbox, self.node, self.index = sandbox, node, index
-        self.dir = state / node
+        self.sandbox, self.nodes = sandbox, list(nodes)
+        self.dir = state
         self.host = self.dir / "host"
         self.bundle = self.dir / "bundle"
-        self.id = f"proctor-{sandbox}-{node}"
-        self.ip = node_ip(index)
-        self.pod_cidr = pod_cidr(index)
+        # runsc's state folder is the machine's: the prefix says whose box it is
+        self.id = f"{id_prefix}{sandbox}"
+
+    def addresses(self) -> dict[str, tuple[str, str]]:
+        """``{node: (its address, its pod range)}``."""
+        return {n: (node_ip(i), pod_cidr(i)) for i, n in enumerate(self.nodes, 1)}
 
     @property
     def dial_socket(self) -> Path:
@@ -101,7 +126,7 @@ class Box:
         """The OCI runtime spec of the box's init."""
         return {
             "ociVersion": "1.0.0",
-            "hostname": self.node,
+            "hostname": self.sandbox,
             "root": {"path": str(self.rootfs), "readonly": False},
             "process": {
                 "terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/",
@@ -140,9 +165,10 @@ class Box:
         self.host.chmod(0o700)
         self.bundle.mkdir(parents=True, exist_ok=True)
         (self.host / "kubelet.conf").unlink(missing_ok=True)
-        (self.host / "box.env").write_text(
-            f"NODE_NAME={self.node}\nNODE_IP={self.ip}\nPOD_CIDR={self.pod_cidr}\n"
-            f"CLUSTER_DNS={CLUSTER_DNS}\n")
+        lines = [f"NODES=\"{' '.join(self.nodes)}\"", f"CLUSTER_DNS={CLUSTER_DNS}"]
+        for node, (ip, cidr) in self.addresses().items():
+            lines += [f"NODE_IP_{node}={ip}", f"POD_CIDR_{node}={cidr}"]
+        (self.host / "box.env").write_text("\n".join(lines) + "\n")
         (self.bundle / "config.json").write_text(json.dumps(self.spec(), indent=1))
 
     def give_credentials(self, kubeconfig: str) -> None:
@@ -168,12 +194,13 @@ class Box:
             if log:
                 out.close()
         if res.returncode != 0:
-            raise CreateFailed(f"the gVisor sandbox of {self.node} did not start "
+            raise CreateFailed(f"the gVisor sandbox of {', '.join(self.nodes)} did not start "
                                f"(runsc exit {res.returncode})", log)
         deadline = time.monotonic() + 30
         while not (self.host / "boxd.ready").exists():
             if time.monotonic() > deadline or not self.running():
-                raise CreateFailed(f"{self.node}: proctor-boxd did not come up in its box", log)
+                raise CreateFailed(f"proctor-boxd did not come up in the box of "
+                                   f"{', '.join(self.nodes)}", log)
             time.sleep(0.02)
 
     def state(self) -> str:
@@ -195,14 +222,15 @@ class Box:
             self._runsc("kill", self.id, "KILL", timeout=20)
             self._runsc("delete", "--force", self.id, timeout=30)
 
-    def exec_argv(self, tty: bool = True) -> list[str]:
-        """The host command that runs, as root in the node, what is appended to it."""
-        return [str(self.runsc), f"--root={self.runsc_root}", "exec",
-                *(["-t"] if tty else []), self.id]
+    def exec_argv(self, node: str, tty: bool = True) -> list[str]:
+        """The host command that runs, as root on ``node`` (its files, its
+        hostname), what is appended to it."""
+        return [str(self.runsc), f"--root={self.runsc_root}", "exec", *(["-t"] if tty else []),
+                self.id, "/usr/local/sbin/proctor-enter", node]
 
     def logs(self) -> str:
         """The box's init and node logs, for a failed create's report."""
         res = self._runsc("exec", self.id, "sh", "-c",
-                          "tail -n 40 /var/log/proctor-box-init.log /var/log/kubelet.log "
-                          "/var/log/containerd.log /var/log/proctor-boxd.log 2>&1", timeout=20)
+                          "tail -n 40 /var/log/proctor-*.log /var/log/kubelet-*.log "
+                          "/var/log/containerd-*.log 2>&1", timeout=20)
         return res.stdout + res.stderr

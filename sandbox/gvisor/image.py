@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..nodeimage import NodeImage, _digest, check_docker
-from ..toolchain import BINARIES, GoTool, Toolchain, ToolchainError, default_root
+from ..toolchain import BINARIES, GoTool, Toolchain, ToolchainError, build_lock, default_root
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
@@ -109,6 +109,12 @@ class BoxImage:
             return self.dir
         check_docker()
         self.node.build(progress=progress)
+        with build_lock(self.dir.parent):
+            if self.exists() and not force:  # built by another process while this one waited
+                return self.dir
+            return self._build(progress)
+
+    def _build(self, progress) -> Path:
         self._build_tools(progress)
         started = time.monotonic()
         self.dir.parent.mkdir(parents=True, exist_ok=True)
@@ -129,14 +135,15 @@ class BoxImage:
         progress(f"[box] {self.dir} in {time.monotonic() - started:.0f}s")
         return self.dir
 
-    def _prune(self, keep: int = 1) -> None:
+    def _prune(self) -> None:
         """Remove the root filesystems of older keys (each is most of a GB),
-        but the ``keep`` newest: boxes started before an upgrade boot from one."""
-        older = sorted((d for d in self.dir.parent.glob("rootfs-*") if d.is_dir() and d != self.dir),
-                       key=lambda d: d.stat().st_mtime, reverse=True)
-        for d in older[keep:]:
-            shutil.rmtree(d, ignore_errors=True)
-            d.with_name(d.name + ".json").unlink(missing_ok=True)
+        but any a box on this machine still runs from (its bundle names it)."""
+        from .box import bundles_root_paths
+        in_use = bundles_root_paths()
+        for d in self.dir.parent.glob("rootfs-*"):
+            if d.is_dir() and d != self.dir and str(d) not in in_use:
+                shutil.rmtree(d, ignore_errors=True)
+                d.with_name(d.name + ".json").unlink(missing_ok=True)
 
     def _run(self, cmd: list, what: str, **kw) -> subprocess.CompletedProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,9 @@ A sandbox with real containers a stranger may own, at a fraction of a core:
 * the control plane is the kwok provider's (etcd, kube-apiserver,
   controller-manager, scheduler as confined local processes; ``controlplane``
   a simulated node, tainted as kubeadm leaves it);
-* the worker is a real node: kubelet, containerd and runc in a gVisor
-  sandbox (``box.py``), registered with this cluster's API server only;
-* CoreDNS and metrics-server run on it (``addons.py``).
+* the workers are real nodes: kubelet, containerd and runc each, all in one
+  gVisor sandbox (``box.py``), registered with this cluster's API server only;
+* CoreDNS and metrics-server run on them (``addons.py``).
 
 The API server reaches the box (``kubectl logs``, ``exec``, ``port-forward``,
 ``top``, webhooks and aggregated APIs by Service) only through its egress
@@ -15,10 +15,9 @@ proxy, which hands every address that is not its kwok-controller to the box's
 dialer (``sandbox.egress``): whatever a candidate names, the connection is
 made inside the box, which has no network to anything else.
 
-With one node the box is ``controlplane`` itself, untainted (as kind leaves a
-one-node cluster); with more, ``controlplane`` is simulated and ``node01`` is
-the box. Further nodes (``node02`` …) are simulated for now: pods scheduled
-there get kwok's simulated lifecycle, not containers.
+With one node, ``controlplane`` itself is real and untainted (as kind
+leaves a one-node cluster); with more, ``controlplane`` is simulated and
+tainted, and ``node01``, ``node02`` … are real.
 """
 
 from __future__ import annotations
@@ -35,11 +34,10 @@ from ..kwok import KwokProvider
 from ..kwok.confinement import start_relay
 from ..kwok.nodes import NODE_ANNOTATION
 from . import addons
-from .box import SERVICE_CIDR, Box, listed
+from .box import BOX_RUN, SERVICE_CIDR, Box, listed
 from .image import BoxImage
 
 CREATE_TIMEOUT = 150.0
-BOX_RUN = Path("/run/proctor-gvisor")   # short: Unix socket paths live under it
 
 
 class GvisorProvider(KwokProvider):
@@ -55,20 +53,22 @@ class GvisorProvider(KwokProvider):
         tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
         self.box_run = BOX_RUN / tag
         self.runsc_root = BOX_RUN / "runsc"
+        # every box of the machine is in one runsc state folder: ids name this state folder
+        self.box_prefix = f"proctor-{tag}-"
 
     # -- the nodes -------------------------------------------------------------------
     @staticmethod
     def real_nodes(nodes: list[str]) -> list[str]:
-        """The nodes that are boxes: the only node, or the first worker."""
-        return nodes[:1] if len(nodes) == 1 else nodes[1:2]
+        """The nodes that are real: the only node, or every worker."""
+        return nodes[:1] if len(nodes) == 1 else nodes[1:]
 
-    def boxes(self, name: str, nodes: list[str]) -> list[Box]:
-        return [Box(self.image.runsc(), self.image.dir, self.runsc_root,
-                    self.box_run / name, name, node, i)
-                for i, node in enumerate(self.real_nodes(nodes), 1)]
+    def box(self, name: str, nodes: list[str]) -> Box:
+        """The gVisor sandbox of ``name``'s real nodes."""
+        return Box(self.image.runsc(), self.image.dir, self.runsc_root, self.box_run / name,
+                   name, self.real_nodes(nodes), self.box_prefix)
 
-    def _boxes_of(self, rec: dict) -> list[Box]:
-        return self.boxes(rec["name"], list(rec.get("nodes") or []))
+    def _box_of(self, rec: dict) -> Box:
+        return self.box(rec["name"], list(rec.get("nodes") or []))
 
     # -- the control plane, as kwok's with these changes ----------------------------------
     def _kwokctl_options(self) -> dict:
@@ -109,29 +109,28 @@ class GvisorProvider(KwokProvider):
         return patches
 
     def _egress_routes(self, name: str, nodes: list[str]) -> dict[str, str]:
-        """Every address inside the sandbox's boxes -> the box's dial socket:
-        its node address, its pod range; the Services, which every box
-        proxies, go to the first."""
-        routes = {}
-        boxes = self.boxes(name, nodes)
-        for box in boxes:
-            routes[f"{box.ip}/32"] = str(box.dial_socket)
-            routes[box.pod_cidr] = str(box.dial_socket)
-        if boxes:
-            routes[SERVICE_CIDR] = str(boxes[0].dial_socket)
+        """Every address inside the sandbox's box -> its dial socket: its
+        nodes' addresses and pod ranges, and the Services it proxies."""
+        box = self.box(name, nodes)
+        routes = {SERVICE_CIDR: str(box.dial_socket)}
+        for ip, cidr in box.addresses().values():
+            routes[f"{ip}/32"] = routes[cidr] = str(box.dial_socket)
         return routes
 
     def _before_control_plane(self, name: str, record: dict, ports: dict, confine,
                               log: Path) -> None:
-        """Each box boots while kwokctl starts the control plane: the relay to
+        """The box boots while kwokctl starts the control plane: the relay to
         the API server's port (chosen already), then the box itself."""
+        if not self.image.exists():
+            raise CreateFailed(f"gvisor's box image is not built ({self.image.dir}); run "
+                               "`proctor toolchain build --with-gvisor` (docs/containers.md)")
         logs = self._cluster_dir(name) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        for box in self.boxes(name, record["nodes"]):
-            box.prepare()
-            start_relay(box.api_socket, ports["kubeApiserverPort"], confine,
-                        logs / f"relay-{box.node}.log", log)
-            box.start(preexec=confine([]), log=log)
+        box = self.box(name, record["nodes"])
+        box.prepare()
+        start_relay(box.api_socket, ports["kubeApiserverPort"], confine, logs / "relay-api.log",
+                    log)
+        box.start(preexec=confine([]), log=log)
 
     def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict, confine) -> None:
         """The simulated nodes as kwok's; each box's credentials, with which its
@@ -140,8 +139,7 @@ class GvisorProvider(KwokProvider):
         super()._add_nodes(sandbox, log, only=[n for n in sandbox.nodes if n not in real])
         kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
         kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:6443"
-        for box in self.boxes(sandbox.name, sandbox.nodes):
-            box.give_credentials(yaml.safe_dump(kubeconfig))
+        self.box(sandbox.name, sandbox.nodes).give_credentials(yaml.safe_dump(kubeconfig))
         res = self._kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
                             timeout=60)
         if res.returncode != 0:
@@ -165,39 +163,46 @@ class GvisorProvider(KwokProvider):
 
     def _failure_parts(self, name: str) -> list[tuple[str, str]]:
         parts = super()._failure_parts(name)
-        rec = self._read(name) or {"name": name}
-        for box in self._boxes_of(rec):
-            if box.state():
-                parts.append((f"box {box.node}", box.logs()))
+        box = self._box_of(self._read(name) or {"name": name})
+        if box.state():
+            parts.append((f"the box of {', '.join(box.nodes)}", box.logs()))
         return parts
 
     def _stop_extra(self, name: str) -> None:
-        """Every box of the sandbox: those its record names, and any other
-        runsc still knows by the sandbox's name (a crash between starting a
-        box and writing the record)."""
-        rec = self._read(name) or {"name": name}
-        boxes = {b.id: b for b in self._boxes_of(rec)}
-        prefix = f"proctor-{name}-"
+        """The sandbox's box, which runsc knows by the sandbox's name (also
+        after a crash between starting it and writing the record)."""
+        if self.image.tools_dir.joinpath("runsc").is_file():
+            box = self._box_of(self._read(name) or {"name": name})
+            if box.id in listed(self.image.runsc(), self.runsc_root):
+                box.delete()
+        shutil.rmtree(self.box_run / name, ignore_errors=True)
+        try:
+            self.box_run.rmdir()  # the last sandbox of this state folder
+        except OSError:
+            pass
+
+    def reap(self, older_than: float, unhealthy: bool = True) -> list[str]:
+        """As the kwok provider's, plus boxes of this state folder whose
+        sandbox has no record left (a crash in the middle of a destroy)."""
+        reaped = super().reap(older_than, unhealthy)
         if self.image.tools_dir.joinpath("runsc").is_file():
             for box_id in listed(self.image.runsc(), self.runsc_root):
-                if box_id.startswith(prefix) and box_id not in boxes:
-                    boxes[box_id] = Box(self.image.runsc(), self.image.dir, self.runsc_root,
-                                        self.box_run / name, name, box_id[len(prefix):], 1)
-        for box in boxes.values():
-            box.delete()
-        shutil.rmtree(self.box_run / name, ignore_errors=True)
+                name = box_id[len(self.box_prefix):]
+                if box_id.startswith(self.box_prefix) and not self._record_dir(name).exists():
+                    self._stop_extra(name)
+                    reaped.append(name)
+        return reaped
 
     def _parts_down(self, rec: dict) -> str | None:
         problem = super()._parts_down(rec)
         if problem:
             return problem
-        down = [b.node for b in self._boxes_of(rec) if not b.running()]
-        return f"the gVisor sandbox of {', '.join(down)} is not running" if down else None
+        box = self._box_of(rec)
+        return None if box.running() else \
+            f"the gVisor sandbox of {', '.join(box.nodes)} is not running"
 
     def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str] | None:
         """``runsc exec`` into the node's box, for ``ssh node01``; None for a
         simulated node."""
-        for box in self.boxes(sandbox.name, sandbox.nodes):
-            if box.node == node:
-                return box.exec_argv(tty)
-        return None
+        box = self.box(sandbox.name, sandbox.nodes)
+        return box.exec_argv(node, tty) if node in box.nodes else None

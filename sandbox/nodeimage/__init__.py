@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..toolchain import BINARIES, Toolchain, ToolchainError, default_root
+from ..toolchain import BINARIES, Toolchain, ToolchainError, build_lock, default_root
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
@@ -45,8 +45,15 @@ PACKAGES = (
     "systemd systemd-sysv dbus iptables iproute2 runc containernetworking-plugins conntrack "
     "ethtool socat util-linux mount kmod procps ca-certificates bash-completion vim-tiny nano "
     "less curl jq libseccomp2 pigz ebtables iputils-ping dnsutils netcat-openbsd tzdata "
-    "nginx-light busybox"
+    "nginx-light"
 ).split()
+# The busybox of every image that carries one: Debian trixie's static build.
+# bookworm's (1.35) is built without wget's timeout, so `wget -T 2 …`, which
+# candidates type from a pod every day, crashed (a segmentation fault) where
+# the busybox image it stands in for answers. Pinned by file and digest, taken
+# from the same mirror; static, so it needs nothing of the image around it.
+BUSYBOX_DEB = ("pool/main/b/busybox/busybox-static_1.37.0-6+b9_amd64.deb",
+               "598a3fd92bdafc34cd81196b2952ad36e910e47a4ecf162f8ce5e8e262598e53")
 # services a container must not run
 MASKED = (
     "getty.target console-getty.service systemd-udevd.service systemd-udevd-kernel.socket "
@@ -112,7 +119,7 @@ class NodeImage:
         self.rootfs_tag = f"proctor.local/node-rootfs:{SUITE}-{self.rootfs_key}"
         netd = next(b for b in BINARIES if b.name == "proctor-netd")
         self.key = _digest(self.toolchain.key, self.tools_dir.name, self.rootfs_key,
-                           MASKED, HERE / "__init__.py", FILES, IMAGES, netd.source)
+                           MASKED, HERE / "__init__.py", FILES, IMAGES, netd.source, BUSYBOX_DEB)
         self.tag = f"proctor.local/node:{self.kube}-{self.key}"
         self.log = self.dir / "build.log"
 
@@ -149,10 +156,13 @@ class NodeImage:
         """Build what is missing and return the node image's tag."""
         check_docker()
         self.toolchain.build(progress=progress, with_kind=True)
+        with build_lock(self.dir):
+            return self._build(progress, force)
+
+    def _build(self, progress, force: bool) -> str:
         self._build_tools(progress)
         if self.exists() and not force:
             return self.tag
-        self.dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         self._build_rootfs(progress, force)
         with tempfile.TemporaryDirectory(prefix="proctor-nodeimage-") as tmp:
@@ -252,18 +262,20 @@ class NodeImage:
         }
         # images that need a few programs from the rootfs, with their libraries
         collect = IMAGES / "collect"
+        busybox = self._busybox(work)
         from_rootfs = {
             "kube-proxy": (
-                {"bin": tc.binary("kube-proxy"), "collect": collect},
+                {"bin": tc.binary("kube-proxy"), "collect": collect, "busybox": busybox},
                 "/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/conntrack "
                 "/usr/bin/busybox",
                 "COPY bin /usr/local/bin/kube-proxy\n"),
-            "netd": ({"bin": tc.binary("proctor-netd"), "collect": collect},
+            "netd": ({"bin": tc.binary("proctor-netd"), "collect": collect, "busybox": busybox},
                      "/usr/bin/busybox",
                      "COPY bin /usr/local/bin/proctor-netd\n"
                      "ENTRYPOINT [\"/usr/local/bin/proctor-netd\"]\n"),
-            "busybox": ({"collect": collect}, "/usr/bin/busybox", "CMD [\"sh\"]\n"),
-            "nginx": ({"collect": collect, "nginx.conf": IMAGES / "nginx.conf"},
+            "busybox": ({"collect": collect, "busybox": busybox}, "/usr/bin/busybox",
+                        "CMD [\"sh\"]\n"),
+            "nginx": ({"collect": collect, "busybox": busybox, "nginx.conf": IMAGES / "nginx.conf"},
                       "/usr/sbin/nginx /usr/bin/busybox /etc/nginx/mime.types "
                       "/usr/share/nginx/html /var/lib/nginx /var/log/nginx",
                       "COPY nginx.conf /etc/nginx/nginx.conf\nEXPOSE 80\n"
@@ -274,6 +286,7 @@ class NodeImage:
             self._run(["docker", "build", "-q", "-t", names[role], str(ctx)], f"image {role}")
         for role, (files, programs, tail) in from_rootfs.items():
             dockerfile = (f"FROM {self.rootfs_tag} AS base\nCOPY collect /collect\n"
+                          "COPY busybox /usr/bin/busybox\n"
                           f"RUN sh /collect /out {programs}\n"
                           f"FROM scratch\nCOPY --from=base /out/ /\n{env_path}{tail}")
             ctx = self._context(work, role, files, dockerfile)
@@ -282,6 +295,24 @@ class NodeImage:
         tar = work / "images.tar"
         self._run(["docker", "save", "-o", str(tar), *names.values()], "docker save")
         return tar
+
+    def _busybox(self, work: Path) -> Path:
+        """``BUSYBOX_DEB``'s busybox binary, downloaded once and checked."""
+        path, digest = BUSYBOX_DEB
+        deb = self.dir / Path(path).name
+        if not deb.is_file() or hashlib.sha256(deb.read_bytes()).hexdigest() != digest:
+            import urllib.request
+            tmp = deb.with_suffix(".part")
+            with urllib.request.urlopen(f"{MIRROR}/{path}", timeout=120) as resp:
+                tmp.write_bytes(resp.read())
+            got = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            if got != digest:
+                tmp.unlink()
+                raise ToolchainError(f"{MIRROR}/{path} has SHA-256 {got}; expected {digest}")
+            tmp.replace(deb)
+        out = work / "busybox-deb"
+        self._run(["dpkg-deb", "-x", str(deb), str(out)], "extracting busybox")
+        return out / "usr/bin/busybox"
 
     def _build_base(self, work: Path, progress) -> str:
         """The rootfs plus our binaries and configuration, before preloading."""

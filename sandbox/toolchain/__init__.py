@@ -18,6 +18,8 @@ pins), so a second build with everything present only reads a manifest.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -132,6 +134,20 @@ def read_pins(go_mod: Path = MODULE_DIR / "go.mod") -> dict[str, str]:
     return pins
 
 
+@contextlib.contextmanager
+def build_lock(folder: Path, name: str = ".build.lock"):
+    """One build at a time of what is cached in ``folder`` (two `make test`
+    runs, or a developer's build beside one, would tread on each other's
+    temporary files and containers); the second waits, then finds it built."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def default_root() -> Path:
     """``$PROCTOR_TOOLCHAIN_DIR``, else ``$XDG_CACHE_HOME/proctor/toolchain``."""
     env = os.environ.get("PROCTOR_TOOLCHAIN_DIR")
@@ -220,11 +236,17 @@ class Toolchain:
         cheap enough to call at the start of every command that needs it.
         """
         wanted = [b for b in BINARIES if with_kind or not b.kind]
-        todo = wanted if force else self.missing(with_kind)
-        if todo:
-            self._build_binaries(todo, progress)
-        self._build_tools(progress, force)
+        if not force and not self.missing(with_kind) and not self._tools_missing():
+            return self.bin_dir
+        with build_lock(self.dir.parent):
+            todo = wanted if force else self.missing(with_kind)
+            if todo:
+                self._build_binaries(todo, progress)
+            self._build_tools(progress, force)
         return self.bin_dir
+
+    def _tools_missing(self) -> bool:
+        return any(not (self.tools_dir / t.name).is_file() for t in EXAM_TOOLS)
 
     def _build_tools(self, progress: Callable[[str], None], force: bool) -> None:
         """``go install`` each of ``EXAM_TOOLS`` that is not there yet."""

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from sandbox.gvisor.addons import BOXD_METRICS_PORT
 from sandbox.toolchain import Toolchain
 
 pytestmark = [pytest.mark.cluster, pytest.mark.containers]
@@ -107,10 +108,23 @@ def test_exec_attach_run_rm_and_cp(shared_gvisor, ns, tmp_path):
     wait_for("the pod running", lambda: running(sb, ns, "box"))
     assert kubectl(sb, "-n", ns, "exec", "box", "--", "sh", "-c", "echo $((6*7))").strip() == "42"
     assert kubectl(sb, "-n", ns, "exec", "-i", "box", "--", "cat", input="piped\n") == "piped\n"
-    attached = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig",
+    # attach: what is typed reaches the container's stdin, what it prints comes back
+    attach = subprocess.Popen([str(Toolchain().binary("kubectl")), "--kubeconfig",
                                str(sb.kubeconfig), "-n", ns, "attach", "-i", "box"],
-                              input="hello\n", capture_output=True, text=True, timeout=30)
-    assert "got:hello" in attached.stdout, attached.stdout + attached.stderr
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "got:hello" not in seen and time.monotonic() < deadline:
+            attach.stdin.write("hello\n")  # until the stream is up, lines may go unseen
+            attach.stdin.flush()
+            line = attach.stdout.readline()
+            seen += line
+        assert "got:hello" in seen, seen
+    finally:
+        attach.kill()
+        attach.wait(10)
     out = kubectl(sb, "-n", ns, "run", "once", "--rm", "-i", "--restart=Never", f"--image={BUSYBOX}",
                   "--", "sh", "-c", "echo from-a-throwaway-pod", timeout=120)
     assert "from-a-throwaway-pod" in out
@@ -149,9 +163,12 @@ def test_debug_an_ephemeral_container_beside_the_target(shared_gvisor, ns):
     apply(sb, ns, pod("target", {"name": "app", "image": BUSYBOX,
                                  "command": ["sh", "-c", "exec sleep 3601"]}))
     wait_for("the pod running", lambda: running(sb, ns, "target"))
-    out = kubectl(sb, "-n", ns, "debug", "target", f"--image={BUSYBOX}", "--target=app", "-i",
-                  "--quiet", "--", "sh", "-c", "ps", input="", timeout=120)
-    assert "sleep 3601" in out, out  # the debug container sees the target's processes
+    kubectl(sb, "-n", ns, "debug", "target", f"--image={BUSYBOX}", "--target=app",
+            "--container=dbg", "--", "sh", "-c", "ps; sleep 3600", timeout=120)
+    # the debug container sees the target's processes (it shares their namespace)
+    out = wait_for("the debug container's ps", lambda: (lambda o: "sleep 3601" in o and o)(
+        kubectl(sb, "-n", ns, "logs", "target", "-c", "dbg", check=False)))
+    assert "ps" in out
 
 
 def test_services_and_dns_from_a_pod(shared_gvisor, ns):
@@ -162,7 +179,7 @@ def test_services_and_dns_from_a_pod(shared_gvisor, ns):
     out = kubectl(sb, "-n", ns, "run", "client", "--rm", "-i", "--restart=Never",
                   f"--image={BUSYBOX}", "--", "sh", "-c",
                   f"nslookup web.{ns}.svc.cluster.local; wget -qO- -T5 http://web; "
-                  "wget -qO- -T5 http://web.{ns}", timeout=120)
+                  f"wget -qO- -T5 http://web.{ns}", timeout=120)
     ip = kubectl(sb, "-n", ns, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
     assert ip in out, out
     assert out.count("Welcome to nginx") >= 1, out
@@ -208,3 +225,61 @@ def test_an_image_that_is_not_there_fails_fast(shared_gvisor, ns):
         ("ErrImagePull", "ImagePullBackOff"), timeout=120)
     events = kubectl(sb, "-n", ns, "get", "events", "--field-selector", "involvedObject.name=missing")
     assert "Failed to pull image" in events, events
+
+
+def millicores(q: str) -> int:
+    return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
+
+
+def mebibytes(q: str) -> float:
+    return float(q[:-2]) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}[q[-2:]]
+
+
+def test_top_nodes_and_pods(shared_gvisor, ns):
+    """kubectl top, as a candidate finds the pod that uses the most:
+    metrics-server scrapes proctor-boxd's resource metrics (the kubelet's own
+    fail inside gVisor). A pod burning a CPU shows more than an idle one, a
+    pod holding 40 MB shows them, the simulated controlplane (nothing to
+    scrape) stays <unknown> without hiding node01, and the node's CPU counter
+    does not go back when a pod goes (gVisor forgets a removed cgroup's time)."""
+    sb = shared_gvisor
+    apply(sb, ns, pod("burn", {"name": "burn", "image": BUSYBOX,
+                               "command": ["sh", "-c", "while :; do :; done"]}))
+    apply(sb, ns, pod("idle", {"name": "idle", "image": BUSYBOX, "command": ["sleep", "3600"]}))
+    # the loop keeps sh (and its 40 MB variable) alive: a last command would be exec'd
+    apply(sb, ns, pod("hold", {"name": "hold", "image": BUSYBOX, "command": [
+        "sh", "-c", 'x=$(head -c 40000000 /dev/zero | tr "\\0" a); while :; do sleep 3600; done']}))
+
+    def pods():
+        out = kubectl(sb, "-n", ns, "top", "pods", "--no-headers", check=False)
+        rows = {f[0]: (millicores(f[1]), mebibytes(f[2]))
+                for f in map(str.split, out.splitlines()) if len(f) == 3}
+        if {"burn", "idle", "hold"} <= rows.keys() and rows["burn"][0] >= rows["idle"][0] + 100 \
+                and rows["hold"][1] >= 35:
+            return rows
+        return None
+    usage = wait_for("kubectl top pods: burn busy, hold's 40 MB", pods, timeout=180)
+    assert usage["idle"][1] < usage["hold"][1], usage
+
+    def nodes():
+        out = kubectl(sb, "top", "nodes", "--no-headers")
+        rows = {f[0]: f[1:] for f in map(str.split, out.splitlines())}
+        cpu, _, memory, _ = rows["node01"]
+        if millicores(cpu) >= 100 and mebibytes(memory) >= usage["hold"][1]:
+            return rows
+        return None
+    rows = wait_for("kubectl top nodes: node01 with burn's CPU and hold's memory", nodes)
+    assert rows.get("controlplane", ["<unknown>"])[0] == "<unknown>", rows
+
+    def scrape() -> dict[str, float]:
+        text = kubectl(sb, "get", "--raw",
+                       f"/api/v1/nodes/https:node01:{BOXD_METRICS_PORT}/proxy/metrics/resource")
+        return {f[0]: float(f[1]) for f in map(str.split, text.splitlines())
+                if f and not f[0].startswith("#")}
+    burn = f'container_cpu_usage_seconds_total{{container="burn",namespace="{ns}",pod="burn"}}'
+    wait_for("burn's first CPU-seconds", lambda: scrape().get(burn, 0) >= 2)
+    before = scrape()["node_cpu_usage_seconds_total"]
+    kubectl(sb, "-n", ns, "delete", "pod", "burn", "--grace-period=1", "--wait=true", timeout=120)
+    after = scrape()  # the pod is gone once the kubelet has removed its cgroup
+    assert burn not in after
+    assert after["node_cpu_usage_seconds_total"] >= before, (before, after)

@@ -14,10 +14,12 @@
 //     ClusterIP and NodePort itself, in user space, round-robin over the
 //     ready endpoints (each ClusterIP is an address on lo, which pods reach
 //     through their default route). The kubernetes Service leads to the
-//     API relay.
+//     API relay;
+//   - the nodes' resource metrics for metrics-server, which their kubelets
+//     cannot give inside gVisor (metrics.go).
 //
 // Usage (the box's init starts it): proctor-boxd -dir /run/proctor-host
-// -kubeconfig /run/proctor-host/kubelet.conf -node-ip 192.168.77.2
+// -kubeconfig /run/proctor-host/kubelet.conf -node-ips 192.168.77.11,192.168.77.12
 package main
 
 import (
@@ -26,14 +28,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
 func main() {
 	dir := flag.String("dir", "/run/proctor-host", "the folder shared with the host")
 	kubeconfig := flag.String("kubeconfig", "/run/proctor-host/kubelet.conf", "credentials for the API")
-	nodeIP := flag.String("node-ip", "", "this node's InternalIP (NodePorts listen there)")
+	nodeIPs := flag.String("node-ips", "", "the box's nodes' InternalIPs, comma-separated (NodePorts listen there)")
 	apiAddr := flag.String("api", "127.0.0.1:6443", "where the API relay listens in the box")
+	metricsPort := flag.Int("metrics-port", 10251, "where each node's address serves its resource metrics")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 
@@ -59,5 +63,12 @@ func main() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	newServiceProxy(*kubeconfig, *apiAddr, net.ParseIP(*nodeIP)).run()
+	var ips []net.IP
+	for _, s := range strings.Split(*nodeIPs, ",") {
+		if ip := net.ParseIP(strings.TrimSpace(s)); ip != nil {
+			ips = append(ips, ip)
+		}
+	}
+	go serveMetrics(ips, *metricsPort)
+	newServiceProxy(*kubeconfig, *apiAddr, ips).run()
 }

@@ -43,7 +43,7 @@ type target struct {
 type serviceProxy struct {
 	client    kubernetes.Interface
 	apiAddr   string
-	nodeIP    net.IP
+	nodeIPs   []net.IP // the box's nodes: NodePorts listen on each
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	changed   chan struct{}
@@ -58,13 +58,13 @@ type listener struct {
 	closer func()
 }
 
-func newServiceProxy(kubeconfig, apiAddr string, nodeIP net.IP) *serviceProxy {
+func newServiceProxy(kubeconfig, apiAddr string, nodeIPs []net.IP) *serviceProxy {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		log.Fatalf("services: reading %s: %v", kubeconfig, err)
 	}
 	return &serviceProxy{
-		client: kubernetes.NewForConfigOrDie(cfg), apiAddr: apiAddr, nodeIP: nodeIP,
+		client: kubernetes.NewForConfigOrDie(cfg), apiAddr: apiAddr, nodeIPs: nodeIPs,
 		changed: make(chan struct{}, 1), listeners: map[frontend]*listener{},
 		addresses: map[string]bool{},
 	}
@@ -120,8 +120,10 @@ func (p *serviceProxy) desired() map[frontend]target {
 					want[frontend{ip, sp.Port, sp.Protocol}] = t
 				}
 			}
-			if sp.NodePort != 0 && p.nodeIP != nil {
-				want[frontend{p.nodeIP.String(), sp.NodePort, sp.Protocol}] = t
+			if sp.NodePort != 0 {
+				for _, ip := range p.nodeIPs {
+					want[frontend{ip.String(), sp.NodePort, sp.Protocol}] = t
+				}
 			}
 		}
 	}
@@ -140,7 +142,7 @@ func (p *serviceProxy) reconcile() {
 	}
 	wantIPs := map[string]bool{}
 	for f := range want {
-		if p.nodeIP == nil || f.ip != p.nodeIP.String() {
+		if !p.isNodeIP(f.ip) {
 			wantIPs[f.ip] = true
 		}
 	}
@@ -169,6 +171,16 @@ func (p *serviceProxy) reconcile() {
 			delete(p.addresses, ip)
 		}
 	}
+}
+
+// isNodeIP: the address is a node's (on lo already, put there by the box's init).
+func (p *serviceProxy) isNodeIP(ip string) bool {
+	for _, n := range p.nodeIPs {
+		if n.String() == ip {
+			return true
+		}
+	}
+	return false
 }
 
 // backends are the ready endpoints of a Service's port, as host:port.
