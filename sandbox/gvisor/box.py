@@ -224,8 +224,10 @@ class Box:
 
     def exec_argv(self, node: str, tty: bool = True) -> list[str]:
         """The host command that runs, as root on ``node`` (its files, its
-        hostname), what is appended to it."""
-        return [str(self.runsc), f"--root={self.runsc_root}", "exec", *(["-t"] if tty else []),
+        hostname), what is appended to it. runsc has no ``-t``: where its
+        stdio is a terminal (the relay's pty), the process gets one, so
+        ``tty`` changes nothing here."""
+        return [str(self.runsc), f"--root={self.runsc_root}", "exec",
                 self.id, "/usr/local/sbin/proctor-enter", node]
 
     def logs(self) -> str:

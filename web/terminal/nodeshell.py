@@ -89,16 +89,23 @@ while i < len(argv) and argv[i].startswith("-"):
 args = argv[i:]
 if not args:
     sys.exit("usage: ssh NODE [COMMAND...]   (nodes: %s)" % ", ".join(
-        sorted(n[:-5] for n in os.listdir("@NODES@"))) if os.path.isdir("@NODES@") else
+        sorted(n[:-5] for n in os.listdir("@NODES@") if n.endswith(".sock")))
+        if os.path.isdir("@NODES@") else
         "usage: ssh NODE [COMMAND...]")
 node = args[0].split("@")[-1]
 path = os.path.join("@NODES@", node + ".sock")
 if not os.path.isdir("@NODES@"):
     sys.exit("ssh: the nodes of this cluster are simulated (kwok); there is no host %r to "
              "log in to. Tasks that need real nodes run on kind, where 'ssh node01' works." % node)
+real = sorted(n[:-5] for n in os.listdir("@NODES@") if n.endswith(".sock"))
+if os.path.exists(os.path.join("@NODES@", node + ".simulated")):
+    sys.exit("ssh: %s is simulated in this cluster (its control plane runs outside the nodes: "
+             "no kubelet, static Pods or files to log in to); the real nodes are %s" % (
+                 node, ", ".join(real)))
 if not os.path.exists(path):
     sys.exit("ssh: Could not resolve hostname %s: this cluster's nodes are %s" % (
-        node, ", ".join(sorted(n[:-5] for n in os.listdir("@NODES@")))))
+        node, ", ".join(sorted(real + [n[:-10] for n in os.listdir("@NODES@")
+                                       if n.endswith(".simulated")]))))
 size = shutil.get_terminal_size((80, 24))
 s = socket.socket(socket.AF_UNIX)
 try:
