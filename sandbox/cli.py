@@ -10,7 +10,7 @@ import time
 
 import click
 
-from .base import NotFound, check_name, check_nodes
+from .base import NotFound, SandboxError, check_name, check_nodes
 from .registry import PROVIDERS, get_provider
 from .toolchain import Toolchain
 
@@ -98,6 +98,28 @@ def sandbox_group():
 provider_option = click.option(
     "--provider", "-p", default=lambda: os.environ.get("PROCTOR_PROVIDER", "kwok"),
     show_default="kwok", help=f"Sandbox provider ({', '.join(sorted(PROVIDERS))}).")
+# for commands that name a sandbox: without -p, whichever provider has it
+named_provider_option = click.option(
+    "--provider", "-p", default=None, show_default="the one that has NAME",
+    help=f"Sandbox provider ({', '.join(sorted(PROVIDERS))}).")
+
+
+def _owner(name: str, provider: str | None):
+    """The provider of sandbox ``name``: ``provider`` if given, else the
+    default one (PROCTOR_PROVIDER, kwok) if it has it, else the first that
+    does, else the default one (removing a missing sandbox is no error)."""
+    check_name(name)
+    default = os.environ.get("PROCTOR_PROVIDER", "kwok")
+    if provider:
+        return get_provider(provider)
+    for candidate in [default, *sorted(set(PROVIDERS) - {default})]:
+        try:
+            prov = get_provider(candidate)
+            if prov.get(name) is not None:
+                return prov
+        except Exception:  # noqa: BLE001 - a provider this machine cannot run has none
+            continue
+    return get_provider(default)
 
 
 @sandbox_group.command("up")
@@ -163,19 +185,24 @@ def _age(seconds: float) -> str:
 
 @sandbox_group.command("down")
 @click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Remove every sandbox of the provider.")
-@provider_option
+@click.option("--all", "all_", is_flag=True,
+              help="Remove every sandbox of the provider (-p, default kwok).")
+@named_provider_option
 def sandbox_down(names, all_, provider):
     """Remove sandboxes (idempotent: removing a missing one is not an error)."""
     if not names and not all_:
         raise click.UsageError("name a sandbox, or pass --all")
-    prov = get_provider(provider)
-    targets = [sb.name for sb in prov.list(include_creating=True)] if all_ else list(names)
-    for name in targets:
-        check_name(name)
+    if all_:
+        prov = get_provider(provider or os.environ.get("PROCTOR_PROVIDER", "kwok"))
+        targets = [(prov, sb.name) for sb in prov.list(include_creating=True)]
+    else:
+        targets = [(_owner(name, provider), name) for name in names]
+    for prov, name in targets:
         started = time.monotonic()
+        there = prov.get(name) is not None
         prov.destroy(name)
-        click.echo(f"removed {name} ({time.monotonic() - started:.1f}s)")
+        click.echo(f"removed {prov.name} sandbox {name} ({time.monotonic() - started:.1f}s)"
+                   if there else f"no sandbox {name}: nothing to remove")
 
 
 @sandbox_group.command("reap")
@@ -188,17 +215,18 @@ def sandbox_reap(older_than, provider):
         click.echo(f"reaped {name}")
 
 
-def _existing(provider: str, name: str):
-    check_name(name)
-    sb = get_provider(provider).get(name)
+def _existing(provider: str | None, name: str):
+    prov = _owner(name, provider)
+    sb = prov.get(name)
     if sb is None:
-        raise NotFound(name, provider)
+        raise NotFound(name, provider) if provider else SandboxError(
+            f"no sandbox named {name!r} (looked in {', '.join(sorted(PROVIDERS))})")
     return sb
 
 
 @sandbox_group.command("kubeconfig")
 @click.argument("name")
-@provider_option
+@named_provider_option
 def sandbox_kubeconfig(name, provider):
     """Print the path of a sandbox's kubeconfig."""
     click.echo(_existing(provider, name).kubeconfig)
@@ -207,7 +235,7 @@ def sandbox_kubeconfig(name, provider):
 @sandbox_group.command("kubectl", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@provider_option
+@named_provider_option
 def sandbox_kubectl(name, args, provider):
     """Run kubectl against a sandbox: proctor sandbox kubectl NAME -- get pods -A"""
     sb = _existing(provider, name)
@@ -219,17 +247,20 @@ def sandbox_kubectl(name, args, provider):
 @click.argument("name")
 @click.argument("node")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@provider_option
+@named_provider_option
 def sandbox_ssh(name, node, command, provider):
-    """A root shell on a node of a sandbox with real nodes (kind), or run COMMAND there:
-    proctor sandbox ssh NAME node01 -- systemctl status kubelet"""
-    prov = get_provider(provider)
-    if "nodes" not in prov.capabilities:
-        raise click.UsageError(f"{provider} nodes are simulated and have no shell; "
-                               "use a sandbox with real nodes (-p kind)")
+    """A root shell on a real node of a sandbox (gvisor's workers, kind, vm), or run
+    COMMAND there: proctor sandbox ssh NAME node01 -- crictl ps"""
     sb = _existing(provider, name)
-    if node not in sb.nodes:
+    prov = get_provider(sb.provider)
+    if node not in sb.nodes + sb.unjoined:
         raise click.UsageError(f"sandbox {name} has no node {node!r} (it has {', '.join(sb.nodes)})")
     argv = prov.node_shell(sb, node, tty=sys.stdin.isatty())
+    if not argv:
+        real = [n for n in sb.nodes if prov.node_shell(sb, n)]
+        raise click.UsageError(
+            f"{node} is simulated in {sb.provider} sandbox {name} and has no shell"
+            + (f"; its real nodes are {', '.join(real)}" if real else
+               "; use a sandbox with real nodes (-p gvisor, kind or vm)"))
     argv += list(command) if command else ["bash", "-l"]
     os.execvp(argv[0], argv)

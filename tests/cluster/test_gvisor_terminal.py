@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +71,19 @@ def test_ssh_node01_is_interactive(jail):
     out = run(jail, "(sleep 4; printf 'stty size; hostname; test -t 0 && echo TTY-ON-NODE\\n'; sleep 3; printf 'exit\\n') | "
                     "script -qec 'stty rows 33 cols 101; ssh node01' /dev/null")
     assert "33 101" in out and "node01" in out and "TTY-ON-NODE" in out, out
+
+
+def test_proctor_sandbox_ssh_finds_the_gvisor_sandbox_without_p(kwok_root, shared_gvisor):
+    """`proctor sandbox ssh NAME node01 -- CMD` as an instructor trying a task,
+    without naming the provider; a simulated node says which nodes are real."""
+    exe = Path(sys.executable).parent / "proctor"
+    env = {**os.environ, "PROCTOR_STATE_DIR": str(kwok_root)}
+    res = subprocess.run([str(exe), "sandbox", "ssh", shared_gvisor.name, "node01", "--",
+                          "cat", "/etc/hostname"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "node01", res.stderr
+    res = subprocess.run([str(exe), "sandbox", "ssh", shared_gvisor.name, "controlplane"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 2, res
+    assert (f"controlplane is simulated in gvisor sandbox {shared_gvisor.name} and has no "
+            "shell; its real nodes are node01") in res.stderr

@@ -93,7 +93,8 @@ def test_cli_turns_known_errors_into_one_red_line(tmp_path):
         "(unjoined workers need real nodes: -p kind)"]
     res = subprocess.run([str(proctor), "sandbox", "ssh", "demo", "node01"],
                          capture_output=True, text=True, env=env)
-    assert res.returncode == 2 and "kwok nodes are simulated and have no shell" in res.stderr
+    assert res.returncode == 1 and "no sandbox named 'demo' (looked in gvisor, kind, kwok, vm)" \
+        in res.stderr
     res = subprocess.run([str(proctor), "sandbox", "ls", "--provider", "vmware"],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "unknown sandbox provider 'vmware'" in res.stderr
