@@ -40,6 +40,7 @@ import argparse
 import ipaddress
 import os
 import socket
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -112,13 +113,27 @@ def box_for(target: str, routes: list) -> str | None:
     return next((sock for net, sock in routes if ip in net), None)
 
 
+def connect_nofollow(sock: socket.socket, path: str) -> None:
+    """Connect ``sock`` to the Unix socket at ``path`` only if it is one, not
+    a link: the box's dial socket is in a folder the box writes (its
+    candidate is root there), and a link in its place to another box's socket
+    must not lead this host process there."""
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            raise OSError(f"{Path(path).name} is not a socket")
+        sock.connect(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
 def dial_box(sock_path: str, target: str) -> socket.socket:
     """A connection to ``target`` made inside the box by its dialer (one line
     out, ``OK`` or ``ERR why`` back); raises OSError with the box's reason."""
     box = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     box.settimeout(15)
     try:
-        box.connect(sock_path)
+        connect_nofollow(box, sock_path)
         box.sendall(target.encode() + b"\n")
         answer = b""
         while not answer.endswith(b"\n"):

@@ -24,6 +24,12 @@ with the box at ``/run/proctor-host`` (``--host-uds=all`` for that folder):
   proxy asks it for connections to addresses inside the box;
 * ``box.env``, ``kubelet.conf``: the nodes' names, addresses and credentials.
 
+* ``box.log``: the box's own output.
+
+The candidate is root in the box and may write there: the folder is a tmpfs
+of its own (``HOST_FOLDER_SIZE``), so what the box writes into it can fill
+neither the host's disk nor its memory.
+
 Every box of a machine shares runsc's state folder (``--root``), so that
 ``runsc list`` shows them all and a crash leaves nothing unfound.
 
@@ -35,6 +41,7 @@ Every box of a machine shares runsc's state folder (``--root``), so that
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -44,6 +51,8 @@ from ..base import CreateFailed
 NODE_NET = "192.168.77"          # node IPs: .11, .12 … (index + 10, from 1)
 POD_NET = "10.244"               # pod CIDRs: 10.244.<index>.0/24
 CLUSTER_DNS = "10.96.0.10"
+# the host folder holds two sockets, a few KiB of settings and the box's output
+HOST_FOLDER_SIZE = "8m"
 SERVICE_CIDR = "10.96.0.0/16"
 # every capability, inside gVisor: privileged pods and the node's own
 # processes need them there, and they mean nothing on the host
@@ -160,8 +169,16 @@ class Box:
         }
 
     def prepare(self) -> None:
-        """The box's host folder and bundle: its settings and spec."""
+        """The box's host folder (a small tmpfs) and bundle: its settings and spec."""
         self.host.mkdir(parents=True, exist_ok=True)
+        if not os.path.ismount(self.host):
+            res = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                                  f"size={HOST_FOLDER_SIZE},mode=0700,nosuid,nodev,noexec",
+                                  "proctor-box-host", str(self.host)],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                raise CreateFailed(f"cannot mount the box's host folder {self.host} "
+                                   f"(tmpfs): {res.stderr.strip()}")
         self.host.chmod(0o700)
         self.bundle.mkdir(parents=True, exist_ok=True)
         (self.host / "kubelet.conf").unlink(missing_ok=True)
@@ -175,32 +192,45 @@ class Box:
         """The node's kubeconfig (its kubelet and proctor-boxd wait for it),
         written whole under its name at once."""
         tmp = self.host / ".kubelet.conf.tmp"
-        tmp.write_text(kubeconfig)
-        tmp.chmod(0o600)
+        tmp.unlink(missing_ok=True)  # the box writes here too: never follow what it left
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(kubeconfig)
         tmp.replace(self.host / "kubelet.conf")
 
     def start(self, preexec=None, log: Path | None = None) -> None:
         """Start the box (its init starts the node); returns once proctor-boxd
-        serves the dial socket."""
+        serves the dial socket.
+
+        The box's own output (its init's, which root in the box can write to
+        without end) goes to ``box.log`` in its host folder, whose tmpfs
+        bounds it; a failed start copies it into ``log``."""
         self.delete()  # a box of the same id left by a crash
         (self.host / "boxd.ready").unlink(missing_ok=True)
-        out = log.open("a") if log else subprocess.DEVNULL
+        output = self.host / "box.log"
+        output.unlink(missing_ok=True)
+
+        def failed(message: str) -> CreateFailed:
+            if log:
+                with log.open("a") as fh:
+                    fh.write(f"-- {output.name}\n" + output.read_text(errors="replace")
+                             if output.is_file() else "")
+            return CreateFailed(message, log)
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             res = subprocess.run(
                 [str(self.runsc), f"--root={self.runsc_root}", *RUNSC_FLAGS, "run", "--detach",
                  f"--bundle={self.bundle}", self.id],
-                stdout=out, stderr=out, preexec_fn=preexec, timeout=60)
+                stdout=fd, stderr=fd, preexec_fn=preexec, timeout=60)
         finally:
-            if log:
-                out.close()
+            os.close(fd)
         if res.returncode != 0:
-            raise CreateFailed(f"the gVisor sandbox of {', '.join(self.nodes)} did not start "
-                               f"(runsc exit {res.returncode})", log)
+            raise failed(f"the gVisor sandbox of {', '.join(self.nodes)} did not start "
+                         f"(runsc exit {res.returncode})")
         deadline = time.monotonic() + 30
         while not (self.host / "boxd.ready").exists():
             if time.monotonic() > deadline or not self.running():
-                raise CreateFailed(f"proctor-boxd did not come up in the box of "
-                                   f"{', '.join(self.nodes)}", log)
+                raise failed(f"proctor-boxd did not come up in the box of {', '.join(self.nodes)}")
             time.sleep(0.02)
 
     def state(self) -> str:

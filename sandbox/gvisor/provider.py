@@ -23,21 +23,30 @@ tainted, and ``node01``, ``node02`` … are real.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import resource
 import time
 from pathlib import Path
 
 import yaml
 
-from ..base import CreateFailed, Sandbox
+from ..base import CreateFailed, Sandbox, remove_tree
 from ..kwok import KwokProvider
 from ..kwok.confinement import start_relay
 from ..kwok.nodes import NODE_ANNOTATION
+from ..limits import Limits
 from . import addons
 from .box import BOX_RUN, SERVICE_CIDR, Box, listed
 from .image import BoxImage
 
 CREATE_TIMEOUT = 150.0
+# Host tasks of a gvisor sandbox: gVisor's systrap platform runs a host task
+# for every thread in the box (an idle 2-node box and its control plane use
+# about 210), and no pids limit inside the box holds a container back (gVisor
+# counts a cgroup's own tasks, not its children's). So a pod forking without
+# end stops here, after about 400 processes, and takes the candidate's own box
+# down with it (the sandbox turns unhealthy); the host's pid_max (32768 by
+# default) holds thirty such sandboxes.
+BOX_PIDS = 1024
 
 
 class GvisorProvider(KwokProvider):
@@ -48,7 +57,7 @@ class GvisorProvider(KwokProvider):
 
     def __init__(self, root: Path | None = None, toolchain=None, limits=None,
                  image: BoxImage | None = None):
-        super().__init__(root=root, toolchain=toolchain, limits=limits)
+        super().__init__(root=root, toolchain=toolchain, limits=limits or Limits(pids=BOX_PIDS))
         self.image = image or BoxImage(self.toolchain)
         tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
         self.box_run = BOX_RUN / tag
@@ -130,7 +139,12 @@ class GvisorProvider(KwokProvider):
         box.prepare()
         start_relay(box.api_socket, ports["kubeApiserverPort"], confine, logs / "relay-api.log",
                     log)
-        box.start(preexec=confine([]), log=log)
+        # no file size limit: gVisor keeps the box's memory in a (sparse) file
+        # that grows with what its pods allocate, and a limit on it killed the
+        # whole box when a pod forked a few hundred times. The sandbox's cgroup
+        # bounds that memory; the box writes no other host file but its host
+        # folder's tmpfs.
+        box.start(preexec=confine([], file_size=resource.RLIM_INFINITY), log=log)
 
     def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict, confine) -> None:
         """The simulated nodes as kwok's; each box's credentials, with which its
@@ -175,7 +189,7 @@ class GvisorProvider(KwokProvider):
             box = self._box_of(self._read(name) or {"name": name})
             if box.id in listed(self.image.runsc(), self.runsc_root):
                 box.delete()
-        shutil.rmtree(self.box_run / name, ignore_errors=True)
+        remove_tree(self.box_run / name)  # its host folder is a tmpfs
         try:
             self.box_run.rmdir()  # the last sandbox of this state folder
         except OSError:

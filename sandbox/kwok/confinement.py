@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .. import egress, landlock
@@ -38,13 +39,15 @@ def confinement(cgroup: Cgroup, limits: Limits, record: dict):
     notes["file_size_bytes"] = limits.file_size
     record["confinement"] = notes
 
-    def confine(ports):
+    def confine(ports, file_size: int | None = None):
+        """``file_size`` replaces the limits' (``resource.RLIM_INFINITY``: none)."""
         ports = list(ports)
+        own = limits if file_size is None else replace(limits, file_size=file_size)
 
         def preexec():
             if cgroup is not None:
                 cgroup.join()
-            set_rlimits(limits)
+            set_rlimits(own)
             if why_not is None:
                 landlock.confine_tcp(ports)
         return preexec
