@@ -41,8 +41,10 @@ def _echo_err(msg: str, **style) -> None:
 @click.option("--check-timeout", type=float, help="Seconds per check (default 10).")
 def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
     """Lint tasks, then prove each on a live sandbox: after setup every check
-    fails, after the solution every check passes. PATHS default to tasks/."""
-    from .validate import junit_xml, validate
+    fails, after the solution every check passes; each of a task's
+    alternatives/ passes every check and each of its near-misses/ fails one.
+    PATHS default to tasks/."""
+    from .validate import junit_xml, validate, variant_lines
     paths = list(paths) or [Path("tasks")]
     started = time.monotonic()
     bar = None
@@ -73,9 +75,15 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
     for rep in reports:
         if rep.ok and not rep.skipped:
             n = len(rep.runs[0].after_solution.checks) if rep.runs and rep.runs[0].after_solution else 0
-            what = "lint ok" if lint_only else f"{n} checks, seeds {', '.join(str(r.seed) for r in rep.runs)}, {rep.duration:.1f}s"
+            ways = sum(v.kind == "alternatives" for v in rep.variants)
+            what = "lint ok" if lint_only else (
+                f"{n} checks, seeds {', '.join(str(r.seed) for r in rep.runs)}"
+                + (f", {ways} other ways, {len(rep.variants) - ways} near misses"
+                   if rep.variants else "") + f", {rep.duration:.1f}s")
             click.secho(f"PASS {rep.task_id}", fg="green", nl=False)
             click.echo(f"  ({what})")
+            for line in variant_lines(rep):
+                click.echo(f"    {line}")
             continue
         if rep.ok:
             click.secho(f"SKIP {rep.task_id}", fg="yellow", nl=False)

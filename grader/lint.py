@@ -155,7 +155,7 @@ def param_use_problems(task: Task) -> list[Problem]:
     """``$PARAM_X`` in scripts and ``params["x"]`` in checks name declared params."""
     out = []
     envs = {p.env for p in task.params.values()}
-    for script in (task.setup_path, task.solution_path):
+    for script in task.script_paths():
         try:
             text = script.read_text()
         except OSError:
@@ -182,7 +182,7 @@ def image_problems(task: Task) -> list[Problem]:
     allowed |= {ref.removeprefix("docker.io/library/") for ref in allowed}
     allowed |= {ref.removeprefix("docker.io/") for ref in allowed}
     out = []
-    for f in (task.setup_path, task.solution_path, task.checks_path, task.path / "task.yaml"):
+    for f in (*task.script_paths(), task.checks_path, task.path / "task.yaml"):
         try:
             lines = f.read_text().splitlines()
         except OSError:
@@ -216,7 +216,7 @@ def requires_problems(task: Task, checks) -> list[Problem]:
         out += image_problems(task)
     # etcdctl on a real node (through the node's shell) needs no host-side etcd
     if "etcd" not in task.requires and "nodes" not in task.requires:
-        for script in (task.setup_path, task.solution_path):
+        for script in task.script_paths():
             try:
                 text = script.read_text()
             except OSError:
@@ -262,13 +262,16 @@ def _normal(text: str) -> str:
 
 
 def leak_problems(task: Task, lines: dict) -> list[Problem]:
-    """The statement or a hint quoting a non-trivial command line of the solution.
+    """The statement or a hint quoting a non-trivial command line of the solution
+    (or of another correct way, ``alternatives/``).
 
     The explanation may quote it: it is shown with the solution, after the end."""
-    try:
-        solution = task.solution_path.read_text()
-    except OSError:
-        return []
+    ways = []
+    for script in (task.solution_path, *task.variants("alternatives")):
+        try:
+            ways.append((script, script.read_text()))
+        except OSError:
+            continue
     file = task.path / "task.yaml"
     out = []
     for seed in (0, 1):
@@ -280,18 +283,20 @@ def leak_problems(task: Task, lines: dict) -> list[Problem]:
         values = task.script_env(params)
         texts = [("statement", shown["statement"], ["statement"])]
         texts += [(f"hints[{i}]", h, ["hints", i]) for i, h in enumerate(shown["hints"])]
-        for n, cmd in command_lines(solution):
-            cmd = substitute(cmd, values)
-            norm = _normal(cmd)
-            if len(norm.split()) < LEAK_MIN_WORDS or len(norm) < LEAK_MIN_CHARS:
-                continue
-            for what, text, path in texts:
-                if norm in _normal(text):
-                    p = problem(file, f"{what} gives away the solution: it contains the command "
-                                f"`{cmd}` from solution line {n}; say what to achieve, not how",
-                                line_of(lines, path))
-                    if p not in out:
-                        out.append(p)
+        for script, solution in ways:
+            where = script.relative_to(task.path)
+            for n, cmd in command_lines(solution):
+                cmd = substitute(cmd, values)
+                norm = _normal(cmd)
+                if len(norm.split()) < LEAK_MIN_WORDS or len(norm) < LEAK_MIN_CHARS:
+                    continue
+                for what, text, path in texts:
+                    if norm in _normal(text):
+                        p = problem(file, f"{what} gives away the solution: it contains the "
+                                    f"command `{cmd}` from {where} line {n}; say what to "
+                                    "achieve, not how", line_of(lines, path))
+                        if p not in out:
+                            out.append(p)
         if out:
             break
     return out

@@ -21,14 +21,19 @@ import re
 import time
 from pathlib import Path
 
+from .task import VARIANT_DIRS
+
 FILES = ("task.yaml", "setup", "solution", "checks.py")
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
 def content_version(folder: Path) -> str:
-    """A token that changes whenever one of a task's files (or its mode) changes."""
+    """A token that changes whenever one of a task's files (or its mode) changes,
+    its other ways and near misses included."""
     h = hashlib.sha256()
-    for name in FILES:
+    extra = sorted(f"{d}/{f.name}" for d in VARIANT_DIRS if (Path(folder) / d).is_dir()
+                   for f in (Path(folder) / d).iterdir() if f.is_file())
+    for name in (*FILES, *extra):
         f = Path(folder) / name
         h.update(name.encode() + b"\0")
         try:

@@ -15,7 +15,8 @@ What a room exposes, read-only unless said otherwise:
   sandbox's kubeconfig with its certificates inlined, HOME and TMPDIR;
 * the sandbox's answers folder (writable for scripts, read-only for checks);
 * each task's folder for scripts (with ``checks.py`` hidden, and the
-  ``solution`` hidden while setup runs), or only its ``checks.py`` for grading;
+  ``solution``, ``alternatives/`` and ``near-misses/`` hidden while setup
+  runs), or only its ``checks.py`` for grading;
 * for sandboxes with real nodes, the socket of a ``NodeRelay``.
 
 It runs in a cgroup of its own (``GRADE_LIMITS``: memory and processes), so
@@ -45,6 +46,7 @@ from sandbox.limits import Cgroup, Limits, LimitsError
 from . import confine
 from .identity import grader_uid
 from .noderelay import NodeRelay
+from .task import VARIANT_DIRS
 
 REPO = Path(__file__).resolve().parent.parent
 CONFINE_PY = str(Path(confine.__file__).resolve())
@@ -179,8 +181,8 @@ class Room:
         for task in self.scripts:
             ro.append(str(task.path))
             hide.append(str(task.checks_path))
-            if not self.solution_visible:
-                hide.append(str(task.solution_path))
+            if not self.solution_visible:  # nor the other ways and the mistakes
+                hide += [str(task.solution_path), *(str(task.path / d) for d in VARIANT_DIRS)]
         ro += [str(task.checks_path.resolve()) for task in self.checks]
         rw = [str(self.dir)]
         (rw if self.answers_writable else ro).append(str(self.answers))

@@ -33,7 +33,7 @@ from .errors import GradeError
 from .plugin import DEFAULT_CHECK_TIMEOUT
 from .results import CheckResult, TaskResult
 from .room import RELAY_PY, Room
-from .task import Params, Task
+from .task import VARIANT_DIRS, Params, Task
 
 SCRIPT_TIMEOUT = 180.0
 MAX_OUTPUT = 64 * 1024
@@ -108,18 +108,21 @@ def _node_helper(room: Room) -> Path:
 
 def run_script(task: Task, which: str, sb: Sandbox, params: Params,
                timeout: float = SCRIPT_TIMEOUT) -> ScriptResult:
-    """Run ``setup`` or ``solution`` of ``task`` against ``sb``; never raises for the
-    script's own failure (``ok`` is False and ``output`` says why).
+    """Run ``setup`` or ``solution`` of ``task`` against ``sb``, or one of its
+    ``alternatives/`` or ``near-misses/`` (``which`` = ``"near-misses/<name>"``),
+    which run as the solution does; never raises for the script's own failure
+    (``ok`` is False and ``output`` says why).
 
     The script runs confined (``grader.room``) as the sandbox's grader uid: it
     sees its task's folder (never ``checks.py``; ``solution`` only when it is
     the solution that runs), the answers folder and a kubeconfig copy."""
-    if which not in ("setup", "solution"):
-        raise ValueError(f"which must be 'setup' or 'solution', got {which!r}")
+    if which not in ("setup", "solution") and not _is_variant(task, which):
+        raise ValueError(f"which must be 'setup', 'solution' or a script of "
+                         f"{' or '.join(VARIANT_DIRS)}/, got {which!r}")
     script = task.path / which
     timeout *= sb.slowdown
     started = time.monotonic()
-    with Room(sb, scripts=[task], solution_visible=which == "solution", answers_writable=True,
+    with Room(sb, scripts=[task], solution_visible=which != "setup", answers_writable=True,
               prefix="proctor-script-") as room:
         env = script_env(task, sb, params, room)
         home = room.dir / "home"
@@ -141,6 +144,11 @@ def run_script(task: Task, which: str, sb: Sandbox, params: Params,
             code, note = -signal.SIGKILL, f"\n[{which} did not finish within {timeout:g}s and was killed]"
     text = out.decode(errors="replace")[-MAX_OUTPUT:] + note
     return ScriptResult(code == 0, code, text, round(time.monotonic() - started, 3))
+
+
+def _is_variant(task: Task, which: str) -> bool:
+    kind, _, name = which.partition("/")
+    return kind in VARIANT_DIRS and (task.path / kind / name) in task.variants(kind)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -32,6 +32,10 @@ from .errors import Problem, TaskError, problem
 SCHEMA_PATH = Path(__file__).with_name("task.schema.json")
 SCRIPTS = ("setup", "solution")
 CHECKS = "checks.py"
+# other correct solutions, and plausible mistakes: proof that the checks match
+# the statement, not the reference solution (``proctor validate``)
+ALTERNATIVES, NEAR_MISSES = "alternatives", "near-misses"
+VARIANT_DIRS = (ALTERNATIVES, NEAR_MISSES)
 NAME_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_NODES = 3
 
@@ -115,6 +119,38 @@ class Task:
     @property
     def checks_path(self) -> Path:
         return self.path / CHECKS
+
+    def script_paths(self) -> list[Path]:
+        """setup, solution, and every script of alternatives/ and near-misses/."""
+        return [self.setup_path, self.solution_path,
+                *(f for kind in VARIANT_DIRS for f in self.variants(kind))]
+
+    def variants(self, kind: str) -> list[Path]:
+        """The scripts of ``alternatives/`` or ``near-misses/``, by name.
+
+        Each runs like ``solution``, on the state right after ``setup``: an
+        alternative is another correct way (every check must pass), a near
+        miss a plausible mistake (some check must fail), whose first comment
+        line says what the mistake is."""
+        if kind not in VARIANT_DIRS:
+            raise ValueError(f"kind must be one of {VARIANT_DIRS}, got {kind!r}")
+        folder = self.path / kind
+        if not folder.is_dir():
+            return []
+        return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+
+    @staticmethod
+    def variant_summary(script: Path) -> str:
+        """The first comment line of a variant script (after its ``#!``): what it does."""
+        try:
+            lines = script.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        for line in lines[:10]:
+            if line.startswith("#!") or not line.strip():
+                continue
+            return line.lstrip("#").strip() if line.startswith("#") else ""
+        return ""
 
     def sandbox_options(self) -> dict:
         """Provider options beyond ``nodes`` (only those the task sets)."""
@@ -330,10 +366,20 @@ def semantic_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[P
 
 
 def file_problems(folder: Path) -> list[Problem]:
-    """setup and solution exist and are executable scripts; checks.py exists."""
+    """setup and solution exist and are executable scripts; checks.py exists;
+    each script of alternatives/ and near-misses/ is executable and says in
+    its first comment line what it does."""
     out = []
-    for name in SCRIPTS:
-        f = folder / name
+    variants = [f for d in VARIANT_DIRS if (folder / d).is_dir()
+                for f in sorted((folder / d).iterdir()) if not f.name.startswith(".")]
+    for f in variants:
+        if not f.is_file():
+            out.append(problem(f, f"{f.parent.name}/ holds scripts only; {f.name} is not a file"))
+        elif not Task.variant_summary(f):
+            out.append(problem(f, "says nothing of what it does: its first line after #! must "
+                                  "be a comment (for a near miss, the mistake it makes)", 2))
+    for f in [folder / name for name in SCRIPTS] + [f for f in variants if f.is_file()]:
+        name = f.name
         if not f.is_file():
             out.append(problem(f, f"missing: every task needs an executable {name} script"))
             continue

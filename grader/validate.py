@@ -2,9 +2,12 @@
 
 For each task: lint; then, per param seed, on a fresh sandbox: run setup,
 grade (**every** check must fail: a check that passes is free points), run
-the solution, grade (**every** check must pass). Sandboxes are destroyed
-afterwards whatever happens. Units (task × seed) run in parallel with
-``jobs``.
+the solution, grade (**every** check must pass). Then, with the first seed,
+each of its other correct ways (``alternatives/``: every check must pass)
+and each of its plausible mistakes (``near-misses/``: at least one check
+must fail, and the report names the checks that caught it), each on a fresh
+sandbox right after setup. Sandboxes are destroyed afterwards whatever
+happens. Units (task × seed, task × variant) run in parallel with ``jobs``.
 
     >>> reports = validate(["tasks/"], jobs=2)                  # doctest: +SKIP
     >>> [r.task_id for r in reports if not r.ok]                # doctest: +SKIP
@@ -26,7 +29,7 @@ from .errors import Problem
 from . import records
 from .lint import LintResult, lint_paths, lint_task
 from .runner import ScriptResult, TaskResult, grade, run_script
-from .task import Task
+from .task import ALTERNATIVES, NEAR_MISSES, VARIANT_DIRS, Task
 
 FREE_POINTS = "passes right after setup: free points"
 CRASH_AFTER_SETUP = "errors right after setup: the checker crashed instead of failing"
@@ -35,6 +38,11 @@ CRASH_AFTER_SOLUTION = "errors after the reference solution: the checker crashed
 SETUP_FAILED = "setup script failed"
 SOLUTION_FAILED = "solution script failed"
 NO_SANDBOX = "no sandbox to validate on"
+ALTERNATIVE_FAILS = "another correct way fails"
+ALTERNATIVE_CRASH = "errors after another correct way: the checker crashed"
+NEAR_MISS_PASSES = "a plausible mistake gets full marks"
+NEAR_MISS_CRASH = "errors after a plausible mistake: the checker crashed instead of failing"
+VARIANT_FAILED = "script failed"
 
 
 @dataclass
@@ -66,17 +74,42 @@ class SeedRun:
 
 
 @dataclass
+class VariantRun:
+    """One other way (``alternatives/``) or mistake (``near-misses/``), run on a
+    fresh sandbox right after setup."""
+
+    kind: str                    # ALTERNATIVES or NEAR_MISSES
+    name: str
+    summary: str                 # the script's first comment line
+    seed: int
+    sandbox: str = ""
+    result: TaskResult | None = None
+    violations: list[Violation] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def caught_by(self) -> list[str]:
+        """The checks that did not pass (what caught a near miss)."""
+        return [c.id for c in (self.result.checks if self.result else []) if c.outcome != "passed"]
+
+
+@dataclass
 class TaskReport:
     path: Path
     task_id: str
     task: Task | None
     lint: list[Problem] = field(default_factory=list)
     runs: list[SeedRun] = field(default_factory=list)
+    variants: list[VariantRun] = field(default_factory=list)
     skipped: str = ""          # why it was not run live (e.g. needs nodes)
 
     @property
     def violations(self) -> list[Violation]:
-        return [v for r in self.runs for v in r.violations]
+        return [v for r in (*self.runs, *self.variants) for v in r.violations]
 
     @property
     def ok(self) -> bool:
@@ -84,7 +117,7 @@ class TaskReport:
 
     @property
     def duration(self) -> float:
-        return round(sum(r.duration for r in self.runs), 2)
+        return round(sum(r.duration for r in (*self.runs, *self.variants)), 2)
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -110,8 +143,69 @@ def check_rules(task_id: str, seed: int, result: TaskResult, after: str) -> list
     return out
 
 
+def variant_rules(task_id: str, run: VariantRun) -> list[Violation]:
+    """An alternative passes every check; a near miss fails at least one (an
+    error counts for neither: a checker must fail a mistake, not crash on it)."""
+    res, where = run.result, f"{run.label} ({run.summary})" if run.summary else run.label
+    if res.error and not res.checks:
+        rule = ALTERNATIVE_CRASH if run.kind == ALTERNATIVES else NEAR_MISS_CRASH
+        return [Violation(task_id, run.seed, None, rule, f"{where}: {res.error}")]
+    if run.kind == ALTERNATIVES:
+        return [Violation(task_id, run.seed, c.id,
+                          ALTERNATIVE_FAILS if c.outcome == "failed" else ALTERNATIVE_CRASH,
+                          f"{where}: {c.message}")
+                for c in res.checks if c.outcome != "passed"]
+    if not any(c.outcome == "failed" for c in res.checks):
+        crashed = [c.id for c in res.checks if c.outcome == "error"]
+        return [Violation(task_id, run.seed, None, NEAR_MISS_CRASH if crashed else NEAR_MISS_PASSES,
+                          where + (f": {', '.join(crashed)} errored" if crashed else ""))]
+    return []
+
+
 def _quiet(_line: str) -> None:
     pass
+
+
+def _create(task: Task, seed: int, provider: Provider, name: str, violations: list[Violation],
+            say: Callable[[str], None]):
+    """A fresh sandbox for ``task``, or None with the reason in ``violations``."""
+    options = task.sandbox_options()
+    say(f"seed {seed}: creating a {task.nodes}-node {provider.name} sandbox {name}"
+        + (f" ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else ""))
+    try:
+        return provider.create(name, nodes=task.nodes, **options)
+    except SandboxError as exc:
+        violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
+        say(f"seed {seed}: no sandbox: {exc}")
+        return None
+
+
+def _script(task: Task, seed: int, name: str, sb, params: dict,
+            say: Callable[[str], None]) -> ScriptResult:
+    say(f"seed {seed}: running {name}")
+    res = run_script(task, name, sb, params)
+    for ln in (res.output or "").strip().splitlines()[-40:]:
+        say(f"    {ln}")
+    say(f"seed {seed}: {name} exited {res.returncode} in {res.duration:.1f}s")
+    return res
+
+
+def _graded(task: Task, seed: int, sb, params: dict, after: str, want: str,
+            say: Callable[[str], None], **kw) -> TaskResult:
+    say(f"seed {seed}: grading after {after} (every check must be {want})")
+    [res] = grade(sb, [(task, params)], **kw)
+    if res.error:
+        say(f"    error: {res.error}")
+    for c in res.checks:
+        msg = (c.message or "").strip().splitlines()[:1]
+        say(f"  {'ok ' if c.outcome == want else '!! '}{c.outcome:<7} {c.id}"
+            + (f": {msg[0]}" if msg else ""))
+    return res
+
+
+def _destroy(provider: Provider, name: str, seed: int, say: Callable[[str], None]) -> None:
+    provider.destroy(name)
+    say(f"seed {seed}: sandbox {name} removed")
 
 
 def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: float | None = None,
@@ -124,57 +218,63 @@ def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: floa
     run = SeedRun(seed, params, sandbox=f"val-{secrets.token_hex(3)}-{seed}")
     kw = {"check_timeout": check_timeout} if check_timeout else {}
     say(f"seed {seed}: {', '.join(f'{k}={v}' for k, v in params.items()) or 'no params'}")
-
-    def script(name: str) -> ScriptResult:
-        say(f"seed {seed}: running {name}")
-        res = run_script(task, name, sb, params)
-        for ln in (res.output or "").strip().splitlines()[-40:]:
-            say(f"    {ln}")
-        say(f"seed {seed}: {name} exited {res.returncode} in {res.duration:.1f}s")
-        return res
-
-    def graded(after: str) -> TaskResult:
-        want = "failed" if after == "setup" else "passed"
-        say(f"seed {seed}: grading after {after} (every check must be {want})")
-        [res] = grade(sb, [(task, params)], **kw)
-        if res.error:
-            say(f"    error: {res.error}")
-        for c in res.checks:
-            msg = (c.message or "").strip().splitlines()[:1]
-            say(f"  {'ok ' if c.outcome == want else '!! '}{c.outcome:<7} {c.id}"
-                + (f": {msg[0]}" if msg else ""))
-        return res
-
     try:
-        options = task.sandbox_options()
-        say(f"seed {seed}: creating a {task.nodes}-node {provider.name} sandbox {run.sandbox}"
-            + (f" ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else ""))
-        try:
-            sb = provider.create(run.sandbox, nodes=task.nodes, **options)
-        except SandboxError as exc:
-            run.violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
-            say(f"seed {seed}: no sandbox: {exc}")
+        sb = _create(task, seed, provider, run.sandbox, run.violations, say)
+        if sb is None:
             return run
-        run.setup = script("setup")
+        run.setup = _script(task, seed, "setup", sb, params, say)
         if not run.setup.ok:
             run.violations.append(Violation(task.id, seed, None, SETUP_FAILED,
                                             f"exit {run.setup.returncode}: {_tail(run.setup.output)}"))
             return run
-        run.after_setup = graded("setup")
+        run.after_setup = _graded(task, seed, sb, params, "setup", "failed", say, **kw)
         run.violations += check_rules(task.id, seed, run.after_setup, "setup")
-        run.solution = script("solution")
+        run.solution = _script(task, seed, "solution", sb, params, say)
         if not run.solution.ok:
             run.violations.append(Violation(task.id, seed, None, SOLUTION_FAILED,
                                             f"exit {run.solution.returncode}: "
                                             f"{_tail(run.solution.output)}"))
             return run
-        run.after_solution = graded("solution")
+        run.after_solution = _graded(task, seed, sb, params, "solution", "passed", say, **kw)
         run.violations += check_rules(task.id, seed, run.after_solution, "solution")
         return run
     finally:
         try:
-            provider.destroy(run.sandbox)
-            say(f"seed {seed}: sandbox {run.sandbox} removed")
+            _destroy(provider, run.sandbox, seed, say)
+        finally:
+            run.duration = round(time.monotonic() - started, 2)
+
+
+def validate_variant(task: Task, kind: str, script: Path, provider: Provider, seed: int = 1,
+                     check_timeout: float | None = None,
+                     say: Callable[[str], None] = _quiet) -> VariantRun:
+    """Setup → ``kind/<script>`` → grade on a fresh sandbox, destroyed afterwards."""
+    started = time.monotonic()
+    params = task.draw_params(seed)
+    run = VariantRun(kind, script.name, task.variant_summary(script), seed,
+                     sandbox=f"val-{secrets.token_hex(3)}-v{seed}")
+    kw = {"check_timeout": check_timeout} if check_timeout else {}
+    say(f"{run.label}: {run.summary or '(no summary)'}")
+    try:
+        sb = _create(task, seed, provider, run.sandbox, run.violations, say)
+        if sb is None:
+            return run
+        for which in ("setup", f"{kind}/{script.name}"):
+            res = _script(task, seed, which, sb, params, say)
+            if not res.ok:
+                run.violations.append(Violation(task.id, seed, None,
+                                                SETUP_FAILED if which == "setup" else VARIANT_FAILED,
+                                                f"{which}: exit {res.returncode}: {_tail(res.output)}"))
+                return run
+        want = "passed" if kind == ALTERNATIVES else "failed (at least one)"
+        run.result = _graded(task, seed, sb, params, run.label, want, say, **kw)
+        run.violations += variant_rules(task.id, run)
+        if kind == NEAR_MISSES and not run.violations:
+            say(f"{run.label}: caught by {', '.join(run.caught_by)}")
+        return run
+    finally:
+        try:
+            _destroy(provider, run.sandbox, seed, say)
         finally:
             run.duration = round(time.monotonic() - started, 2)
 
@@ -235,8 +335,15 @@ def validate_task(path: str | Path, provider="auto", seeds=(1, 2), say=_quiet,
         else:
             for seed in seeds:
                 rep.runs.append(validate_seed(rep.task, seed, prov, check_timeout, say))
+            for kind, script in _variants(rep.task):
+                rep.variants.append(validate_variant(rep.task, kind, script, prov, seeds[0],
+                                                     check_timeout, say))
     _record(rep, prov, via)
     return rep
+
+
+def _variants(task: Task) -> list[tuple[str, Path]]:
+    return [(kind, script) for kind in VARIANT_DIRS for script in task.variants(kind)]
 
 
 def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: bool = False,
@@ -260,20 +367,28 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
             continue
         prov = placed[rep.task_id] = _place(rep, provider)
         if prov is not None:
-            units += [(rep, seed, prov) for seed in range(1, seeds + 1)]
+            units += [(rep, seed, prov, None) for seed in range(1, seeds + 1)]
+            units += [(rep, 1, prov, variant) for variant in _variants(rep.task)]
     total = len(units)
     if progress:
         progress(0, total, "")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(validate_seed, rep.task, seed, prov, check_timeout): (rep, seed)
-                   for rep, seed, prov in units}
+        futures = {}
+        for rep, seed, prov, variant in units:
+            if variant is None:
+                fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout)
+            else:
+                fut = pool.submit(validate_variant, rep.task, *variant, prov, seed, check_timeout)
+            futures[fut] = (rep, seed, variant)
         for done, fut in enumerate(as_completed(futures), 1):
-            rep, seed = futures[fut]
-            rep.runs.append(fut.result())
+            rep, seed, variant = futures[fut]
+            (rep.runs if variant is None else rep.variants).append(fut.result())
             if progress:
-                progress(done, total, f"{rep.task_id} (seed {seed})")
+                what = f"seed {seed}" if variant is None else f"{variant[0]}/{variant[1].name}"
+                progress(done, total, f"{rep.task_id} ({what})")
     for rep in reports:
         rep.runs.sort(key=lambda r: r.seed)
+        rep.variants.sort(key=lambda v: (v.kind, v.name))
         _record(rep, placed.get(rep.task_id), "proctor validate")
     return sorted(reports, key=lambda r: r.task_id)
 
@@ -304,7 +419,24 @@ def table(rep: TaskReport) -> list[str]:
                 return c.outcome + ("" if c.outcome == want else " (!)")
             cells.append(f"{outcome(run.after_setup, 'failed') + ' -> ' + outcome(run.after_solution, 'passed'):<32}")
         rows.append(f"{cid:<{width}}  " + "  ".join(cells))
-    return rows
+    return rows + variant_lines(rep)
+
+
+def variant_lines(rep: TaskReport) -> list[str]:
+    """One line per other way or mistake: what it is and how the checks took it."""
+    out = []
+    for v in rep.variants:
+        if v.result is None:
+            verdict = "not graded: " + "; ".join(x.message for x in v.violations)[:200]
+        elif v.kind == ALTERNATIVES:
+            passed = sum(c.outcome == "passed" for c in v.result.checks)
+            verdict = f"{passed}/{len(v.result.checks)} checks passed" + \
+                ("" if not v.violations else " (!)")
+        else:
+            verdict = (f"caught by {', '.join(v.caught_by)}" if not v.violations
+                       else "NOT caught (!)")
+        out.append(f"{v.label}: {verdict}" + (f"  [{v.summary}]" if v.summary else ""))
+    return out
 
 
 def junit_xml(reports: list[TaskReport]) -> str:

@@ -11,7 +11,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from grader.validate import FAILS_AFTER_SOLUTION, FREE_POINTS, junit_xml, validate
+from grader.validate import (ALTERNATIVE_FAILS, FAILS_AFTER_SOLUTION, FREE_POINTS,
+                             NEAR_MISS_PASSES, junit_xml, table, validate)
 
 pytestmark = pytest.mark.cluster
 
@@ -20,11 +21,12 @@ TASKS = Path(__file__).resolve().parent.parent / "fixtures" / "tasks"
 
 @pytest.fixture(scope="module")
 def reports(kwok):
-    """One validation of the three fixture tasks, two seeds each, two at a time."""
+    """One validation of the three fixture tasks, two seeds each, and the
+    alternatives and near misses of two of them, two at a time."""
     seen = []
     reports = validate([TASKS], jobs=2, seeds=2, provider=kwok,
                        progress=lambda done, total, label: seen.append((done, total)))
-    assert seen[0] == (0, 6) and seen[-1] == (6, 6)
+    assert seen[0] == (0, 10) and seen[-1] == (10, 10)
     return {r.task_id: r for r in reports}
 
 
@@ -40,13 +42,40 @@ def test_sound_task_holds_with_two_seeds(reports, kwok):
     assert not [sb.name for sb in kwok.list(include_creating=True) if sb.name.startswith("val-")]
 
 
+def test_other_ways_pass_and_mistakes_are_caught(reports):
+    """The fixture's alternative gets full marks; its near miss (the right fix,
+    and a change the statement forbids) fails the check that guards it, and
+    the report says so in the words of the script's first comment."""
+    rep = reports["svc-endpoints-fixture"]
+    assert [(v.kind, v.name) for v in rep.variants] == [
+        ("alternatives", "set-selector"), ("near-misses", "scaled-the-deployment")]
+    alt, miss = rep.variants
+    assert {c.outcome for c in alt.result.checks} == {"passed"} and not alt.violations
+    assert miss.caught_by == ["test_deployment_unchanged"] and not miss.violations
+    assert miss.seed == 1 and miss.summary.startswith("fixes the selector, but also scales")
+    assert ("near-misses/scaled-the-deployment: caught by test_deployment_unchanged  "
+            "[fixes the selector, but also scales the Deployment the statement says to leave "
+            "alone]") in table(rep)
+
+
+def test_a_failing_alternative_and_an_uncaught_mistake_are_rejected(reports):
+    rep = reports["free-points"]
+    by_rule = {v.rule: v for r in rep.variants for v in r.violations}
+    assert set(by_rule) == {ALTERNATIVE_FAILS, NEAR_MISS_PASSES}, [str(v) for v in rep.violations]
+    assert by_rule[ALTERNATIVE_FAILS].check == "test_mode_is_production"
+    assert str(by_rule[NEAR_MISS_PASSES]) == (
+        "a plausible mistake gets full marks (seed 1): near-misses/actually-right (a \"mistake\" "
+        "that is in fact right: validate must say nothing caught it)")
+
+
 def test_free_points_are_rejected(reports):
     rep = reports["free-points"]
     assert not rep.ok
-    assert {(v.check, v.rule) for v in rep.violations} == {("test_configmap_exists", FREE_POINTS)}, \
-        [str(v) for v in rep.violations]
-    assert [v.seed for v in rep.violations] == [1, 2]
-    assert str(rep.violations[0]) == ("test_configmap_exists passes right after setup: free points "
+    seeds = [v for r in rep.runs for v in r.violations]
+    assert {(v.check, v.rule) for v in seeds} == {("test_configmap_exists", FREE_POINTS)}, \
+        [str(v) for v in seeds]
+    assert [v.seed for v in seeds] == [1, 2]
+    assert str(seeds[0]) == ("test_configmap_exists passes right after setup: free points "
                                       "(seed 1): ConfigMap app-config exists.")
 
 
