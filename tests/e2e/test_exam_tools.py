@@ -215,8 +215,14 @@ def test_exam_tools_in_a_real_browser(tools_portal, tab_page):
     back = db.attempt(aid)
     assert back["position"] == 1 and back["since"] >= left_at + 3, (back, left_at)
 
-    # -- the 15- and 5-minute warnings, from the server's deadline ----------------------------------------
+    # -- the 30-, 15- and 5-minute warnings, from the server's deadline ----------------------------------
     deadline = db.attempt(aid)["deadline"]
+    db.query("UPDATE attempts SET deadline_at = ? WHERE id = ?", time.time() + 1700, aid)
+    page.reload()
+    terminal_ready(page)
+    page.wait_for_selector("#time-warning:not([hidden])")
+    assert "Under 30 minutes left" in page.inner_text("#time-warning")
+    assert "low" not in page.get_attribute("#countdown", "class")
     db.query("UPDATE attempts SET deadline_at = ? WHERE id = ?", time.time() + 850, aid)
     page.reload()
     terminal_ready(page)

@@ -33,12 +33,17 @@
   }
   window.proctor = { csrf: csrf, getJSON: getJSON, fmt: fmt, stored: stored, store: store };
 
-  /* -- time warnings: once each per attempt, at 15 and 5 minutes left ------------------
+  /* -- time warnings: once each per attempt, at 30, 15 and 5 minutes left, as the real exam --
      Remembered in localStorage, so a reload does not warn again; a page that
      loads already under a threshold it never warned about warns once, for the
      lowest threshold passed (not a stale 15 after the 5). The countdown's own
      colour says "under 15" / "under 5" at all times. */
-  var WARN_AT = [15 * 60, 5 * 60];
+  var WARN_AT = [30 * 60, 15 * 60, 5 * 60];
+  var WARN_TEXT = {
+    1800: "Under 30 minutes left: check which tasks you have not tried yet",
+    900: "Under 15 minutes left: time to revisit flagged tasks",
+    300: "Under 5 minutes left: the exam submits itself at 0:00"
+  };
   var warnBox = document.getElementById("time-warning");
   function timeWarnings(attemptId) {
     var key = "proctor.warned." + attemptId, warned = stored(key, []);
@@ -52,9 +57,7 @@
       var at = Math.min.apply(null, due);
       WARN_AT.forEach(function (t) { if (t >= at && warned.indexOf(t) < 0) warned.push(t); });
       store(key, warned);
-      document.getElementById("time-warning-text").textContent = (at <= 5 * 60
-        ? "Under 5 minutes left: the exam submits itself at 0:00"
-        : "Under 15 minutes left: time to revisit flagged tasks");
+      document.getElementById("time-warning-text").textContent = WARN_TEXT[at];
       warnBox.classList.toggle("critical", at <= 5 * 60);
       warnBox.dataset.threshold = String(at / 60);
       warnBox.hidden = false;
