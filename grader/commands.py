@@ -39,7 +39,11 @@ def _echo_err(msg: str, **style) -> None:
               help="Sandbox provider: kwok, kind, vm, or auto (kwok where the task needs only "
                    "the API, kind where it needs real nodes; -p vm puts them on VMs).")
 @click.option("--check-timeout", type=float, help="Seconds per check (default 10).")
-def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
+@click.option("--variants", type=click.Choice(["all", "kwok", "none"]), default="all",
+              show_default=True,
+              help="Which tasks' alternatives/ and near-misses/ run: all, only those of tasks "
+                   "on kwok (a sandbox in seconds; CI's choice), or none.")
+def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, variants):
     """Lint tasks, then prove each on a live sandbox: after setup every check
     fails, after the solution every check passes; each of a task's
     alternatives/ passes every check and each of its near-misses/ fails one.
@@ -67,7 +71,8 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
 
     try:
         reports = validate(paths, jobs=jobs, seeds=seeds, lint_only=lint_only,
-                           provider=provider, check_timeout=check_timeout, progress=progress)
+                           provider=provider, check_timeout=check_timeout, progress=progress,
+                           variants=variants)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -116,6 +121,7 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout):
 def lint_cmd(ctx, paths):
     """Lint tasks without a cluster (the same as `validate --lint-only`)."""
     ctx.invoke(validate_cmd, paths=paths, lint_only=True, jobs=1, junit=None, seeds=2,
+               variants="none",
                provider="kwok", check_timeout=None)
 
 
@@ -252,7 +258,25 @@ def task_run(which, task, kubeconfig, seed, overrides, workspace, bank):
         raise GraderError(f"{which} of {t.id} failed (exit {res.returncode}) after {res.duration:.1f}s")
 
 
+@click.command("coverage")
+@click.option("--bank", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("tasks"), show_default=True, help="The task bank.")
+@click.option("--write", "out", type=click.Path(dir_okay=False, path_type=Path),
+              is_flag=False, flag_value=Path("docs/coverage.md"),
+              help="Write the table to this file (default docs/coverage.md) instead of printing it.")
+def coverage_cmd(bank, out):
+    """What the bank covers of the CKA and CKAD curricula, competency by competency."""
+    from .coverage import coverage_markdown
+    from .task import load_bank
+    text = coverage_markdown(load_bank(bank))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
 def register(cli: click.Group) -> None:
     """Add the grader's commands to the ``proctor`` group."""
-    for cmd in (validate_cmd, lint_cmd, grade_cmd, task_group):
+    for cmd in (validate_cmd, lint_cmd, grade_cmd, task_group, coverage_cmd):
         cli.add_command(cmd)

@@ -25,7 +25,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .curriculum import TRACKS
+from .curriculum import COMPETENCIES, TRACKS
 from . import template, yamlfile
 from .errors import Problem, TaskError, problem
 
@@ -98,6 +98,7 @@ class Task:
     docs: list[str]
     path: Path
     explanation: str = ""            # markdown, shown with the solution after the attempt
+    competencies: list[str] = field(default_factory=list)  # curriculum.COMPETENCIES ids
     raw: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -203,6 +204,7 @@ class Task:
             "domain": self.domain, "domains": dict(self.domains),
             "difficulty": self.difficulty, "minutes": self.minutes, "weight": self.weight,
             "requires": list(self.requires), "nodes": self.nodes, "unjoined": list(self.unjoined),
+            "competencies": list(self.competencies),
             "params": sorted(self.params), "docs": list(self.docs), "path": str(self.path),
         }
 
@@ -345,6 +347,12 @@ def semantic_problems(file: Path, data: dict, lines: dict[tuple, int]) -> list[P
     out = template_refusals(file, data, lines)
     tracks = data["tracks"]
     domain = data["domain"]
+    for cid in data.get("competencies") or []:
+        c = COMPETENCIES.get(cid)
+        if c is not None and c.track not in tracks:
+            out.append(problem(file, f"competency {cid!r} is of the {c.track.upper()} curriculum, "
+                                     f"but the task's tracks are {', '.join(tracks)}",
+                               line_of(lines, ["competencies"])))
     if isinstance(domain, str):
         for t in tracks:
             if domain not in TRACKS[t].domains:
@@ -413,6 +421,7 @@ def build_task(folder: Path, data: dict) -> Task:
         conflicts=list(data.get("conflicts") or []),
         hints=list(data.get("hints") or []), docs=list(data.get("docs") or []),
         path=folder, explanation=data.get("explanation") or "", raw=data,
+        competencies=list(data.get("competencies") or []),
     )
 
 

@@ -6,7 +6,8 @@ import json
 
 import jsonschema
 
-from grader.curriculum import CAPABILITIES, CURRICULA, DIFFICULTIES, TRACKS, domain_weight, slug
+from grader.curriculum import (CAPABILITIES, COMPETENCIES, CURRICULA, DIFFICULTIES, TRACKS,
+                               domain_weight, slug)
 from grader.task import SCHEMA_PATH
 
 
@@ -31,3 +32,4 @@ def test_schema_matches_curriculum():
     assert schema["properties"]["tracks"]["items"]["enum"] == list(TRACKS)
     assert schema["properties"]["requires"]["items"]["enum"] == list(CAPABILITIES)
     assert schema["properties"]["difficulty"]["enum"] == list(DIFFICULTIES)
+    assert schema["$defs"]["competency"]["enum"] == list(COMPETENCIES)
