@@ -28,7 +28,9 @@ here.
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
 from collections.abc import Mapping
 
 from kubernetes.utils.quantity import parse_quantity
@@ -40,13 +42,14 @@ from .matching import (node_admits, pod_spec, selector_query, selects, term_matc
 
 __all__ = [
     # fetching, waiting
-    "must_get", "get_live", "eventually",
+    "must_get", "get_live", "eventually", "must_be_original",
     # Pods and workloads
     "live", "live_pods", "pods_of", "replica_sets_of", "owned_by",
     # readiness
     "condition", "is_ready", "must_be_ready",
     # Pod specs
-    "pod_spec", "must_container", "command_line", "same_image", "mount_paths", "mounted",
+    "pod_spec", "must_container", "command_line", "same_command", "same_image", "mount_paths",
+    "mounted",
     "same_quantity",
     # matching (grader.matching)
     "selects", "selector_query", "term_matches", "terms_match", "node_admits",
@@ -196,6 +199,49 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.25):
         eventually(three_endpoints, timeout=5)
     """
     return K8s.wait_until(lambda: (check(),), timeout=timeout, interval=interval)[0]
+
+
+RECORDS_NAMESPACE = "kube-system"
+
+
+def must_be_original(k8s, obj, record: str) -> None:
+    """Fail unless ``obj`` is the very object setup recorded as ``record``.
+
+    Why: "fix it in place, do not delete it" cannot be checked by name or
+    content, since a deleted and recreated copy (``kubectl replace --force``,
+    ``delete`` then ``apply``) has both. The uid tells them apart: the API
+    server assigns it on create and no client can choose it. Setup records
+    the uid in an *immutable* ConfigMap ``record`` of ``kube-system``, a
+    namespace the statement does not name: no edit can carry a new uid into
+    it, and a copy of the object (``get -o yaml``) does not carry the record
+    along. (A candidate with cluster-admin who finds the record could delete
+    it and write another: that is tampering with the grader, not a mistake.)
+
+        # setup, after creating the object:
+        uid=$(kubectl -n "$ns" get deployment checkout -o jsonpath='{.metadata.uid}')
+        kubectl -n kube-system delete configmap "checkout-$ns-original" --ignore-not-found
+        kubectl -n kube-system apply -f - <<YAML
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: checkout-$ns-original}
+        immutable: true
+        data: {uid: "$uid"}
+        YAML
+
+        must_be_original(k8s, dep, f"checkout-{ns}-original")
+        # Deployment shop/checkout was deleted and recreated (the new one created 2025-…); expected the original, changed in place
+    """
+    rec = must_get(k8s.core.read_namespaced_config_map, record, RECORDS_NAMESPACE,
+                   expected=f"it untouched: setup recorded there which {describe(obj)} is the original")
+    want = (rec.data or {}).get("uid")
+    assert want, (f"ConfigMap {RECORDS_NAMESPACE}/{record} holds no uid; expected setup's record "
+                  f"of the original {describe(obj)} untouched")
+    meta = obj.metadata
+    if meta.uid != want:
+        created = f" (the new one created {meta.creation_timestamp.isoformat()})" \
+            if meta.creation_timestamp else ""
+        raise AssertionError(f"{describe(obj)} was deleted and recreated{created}; "
+                             "expected the original, changed in place")
 
 
 # -- Pods and workloads ---------------------------------------------------------
@@ -356,6 +402,31 @@ def must_container(obj, name: str, init: bool = False):
 def command_line(container) -> str:
     """``command`` and ``args`` joined with spaces: what the container runs."""
     return " ".join(str(x) for x in (container.command or []) + (container.args or []))
+
+
+_SHELLS = {"sh", "ash", "bash", "dash"}
+
+
+def same_command(container, want: str) -> bool:
+    """Whether ``container`` runs the command line ``want`` (``"sleep 3600"``),
+    however the candidate wrote it: split between ``command`` and ``args``,
+    the program by its path (``/bin/sleep``), or as a shell's script
+    (``sh -c 'sleep 3600'``, ``exec`` or not). Nothing set (the image's
+    default command) is never ``want``.
+
+        same_command(c, "sleep 3600")   # sleep 3600, args [sleep, 3600], sh -c 'exec sleep 3600'
+    """
+    words = [str(w) for w in (container.command or []) + (container.args or [])]
+    if len(words) == 3 and posixpath.basename(words[0]) in _SHELLS and words[1] == "-c":
+        try:
+            words = shlex.split(words[2])
+        except ValueError:  # unbalanced quotes: not a command line anyone meant
+            return False
+        words = words[1:] if words[:1] == ["exec"] else words
+    wanted = shlex.split(want)
+    if words and wanted and "/" not in wanted[0]:
+        words = [posixpath.basename(words[0]), *words[1:]]
+    return bool(words) and words == wanted
 
 
 def _short_image(ref: str) -> str:

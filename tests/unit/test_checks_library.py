@@ -412,6 +412,52 @@ def test_mount_paths():
     assert mount_paths(c) == {"/tmp": "tmp", "/": "root"} and mount_paths(V1Container(name="b")) == {}
 
 
+def test_same_command_however_written():
+    from grader.checks import same_command
+    for c in (V1Container(name="a", command=["sleep", "3600"]),
+              V1Container(name="a", args=["sleep", "3600"]),             # kubectl run … -- sleep 3600
+              V1Container(name="a", command=["sleep"], args=["3600"]),
+              V1Container(name="a", command=["/bin/sleep", "3600"]),
+              V1Container(name="a", command=["sh", "-c", "sleep 3600"]),
+              V1Container(name="a", command=["/bin/sh"], args=["-c", "exec sleep 3600"])):
+        assert same_command(c, "sleep 3600"), (c.command, c.args)
+    for c in (V1Container(name="a"),                                        # the image's default
+              V1Container(name="a", command=["sleep", "360"]),
+              V1Container(name="a", command=["sleep", "3600", "&"]),
+              V1Container(name="a", command=["sh", "-c", "sleep 3600; rm -rf /data"]),
+              V1Container(name="a", command=["sh", "-c", "sleep '3600"])):   # unbalanced quote
+        assert not same_command(c, "sleep 3600"), (c.command, c.args)
+
+
+def test_must_be_original_compares_the_recorded_uid():
+    from kubernetes.client import V1ConfigMap
+
+    from grader.checks import must_be_original
+    records = {"web-original": V1ConfigMap(data={"uid": "dep-uid"}),
+               "empty": V1ConfigMap(data=None)}
+
+    class Core:
+        @staticmethod
+        def read_namespaced_config_map(name, namespace):
+            assert namespace == "kube-system"
+            if name not in records:
+                raise ApiException(status=404)
+            return records[name]
+    k8s = type("K8s", (), {"core": Core})
+    dep = deployment()
+    must_be_original(k8s, dep, "web-original")
+    dep.metadata.uid, dep.metadata.creation_timestamp = "new-uid", NOW
+    with pytest.raises(AssertionError, match=r"^Deployment shop/web was deleted and recreated "
+                       r"\(the new one created 2025-01-01T00:00:00\+00:00\); expected the original, "
+                       r"changed in place$"):
+        must_be_original(k8s, dep, "web-original")
+    with pytest.raises(AssertionError, match=r"^ConfigMap kube-system/gone not found; expected it "
+                       r"untouched: setup recorded there which Deployment shop/web is the original$"):
+        must_be_original(k8s, dep, "gone")
+    with pytest.raises(AssertionError, match=r"^ConfigMap kube-system/empty holds no uid"):
+        must_be_original(k8s, dep, "empty")
+
+
 # -- the authoring guide's examples stay valid ------------------------------------------
 
 DOCS = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs" / "authoring.md"

@@ -29,7 +29,9 @@ def test_frontend_moved(k8s, params):
 
 
 def test_standalone_gone(k8s, params):
-    """The unmanaged Pod debug-shell no longer runs on node01"""
-    pod = get_live(k8s.core.read_namespaced_pod, "debug-shell", params["namespace"])
+    """The unmanaged Pod debug-shell was removed from node01"""
+    ns = params["namespace"]
+    pod = get_live(k8s.core.read_namespaced_pod, "debug-shell", ns)
     assert pod is None or pod.spec.node_name != "node01", (
-        "Pod debug-shell still runs on node01; expected it evicted or deleted")
+        f"Pod {ns}/debug-shell still runs on node01; expected it removed (evicted or deleted) "
+        "before the node goes down")

@@ -10,12 +10,18 @@ def _hpa(k8s, params):
 
 
 def test_cpu_request(k8s, params):
-    """Container web requests 200m CPU"""
+    """Container web requests 200m CPU and sets no other request or limit"""
     dep = must_get(k8s.apps.read_namespaced_deployment, "web", params["namespace"],
                    expected="it to still exist")
     c = must_container(dep, "web")
-    cpu = ((c.resources.requests or {}) if c.resources else {}).get("cpu")
+    requests = dict((c.resources.requests if c.resources else None) or {})
+    cpu = requests.pop("cpu", None)
     assert same_quantity(cpu, "200m"), f"container web requests cpu {show(cpu) if cpu else 'nothing'}; expected 200m"
+    assert not requests, (f"container web also requests {show(requests)}; expected a CPU request "
+                          "of 200m and no other change")
+    limits = (c.resources.limits if c.resources else None) or {}
+    assert not limits, (f"container web also has limits {show(limits)}; expected a CPU request "
+                        "of 200m and no other change")
     assert c.image == "nginx:1.27", f"container web runs {show(c.image)}; expected nginx:1.27 unchanged"
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from grader.checks import mounted, must_equal, must_get, same_quantity, show
+from grader.checks import (command_line, mounted, must_equal, must_get, same_command, same_image,
+                           same_quantity, show)
 
 
 def test_pv(k8s, params):
@@ -34,7 +35,7 @@ def test_pvc_bound(k8s, params):
 
 @pytest.mark.points(2)
 def test_pod_mount(k8s, params):
-    """Pod data-reader mounts data-pvc at /data and is Running"""
+    """Pod data-reader runs busybox:1.36 with sleep 3600, mounts data-pvc at /data and is Running"""
     pod = must_get(k8s.core.read_namespaced_pod, "data-reader", params["namespace"])
     mount, volume = next((mv for mv in (mounted(pod, c, "/data") for c in pod.spec.containers)
                           if mv[0] is not None), (None, None))
@@ -43,5 +44,9 @@ def test_pod_mount(k8s, params):
         f"/data in data-reader is {'volume ' + show(mount.name) if mount else 'not mounted'}; "
         "expected claim data-pvc")
     images = [c.image for c in pod.spec.containers]
-    assert images == ["busybox:1.36"], f"data-reader runs {show(images)}; expected busybox:1.36"
+    assert len(images) == 1 and same_image(images[0], "busybox:1.36"), (
+        f"data-reader runs {show(images)}; expected busybox:1.36")
+    c = pod.spec.containers[0]
+    ran = show(command_line(c)) if command_line(c) else "the image's default command"
+    assert same_command(c, "sleep 3600"), f"data-reader runs {ran}; expected the command sleep 3600"
     assert pod.status.phase == "Running", f"Pod data-reader is {pod.status.phase}; expected Running"

@@ -1,8 +1,10 @@
-"""Checks for broken-deployment-fix: the container spec against the runbook, and the rollout."""
+"""Checks for broken-deployment-fix: the container spec against the runbook, and the rollout
+of the original Deployment (repaired in place: a deleted and recreated one has another uid)."""
 
 import pytest
 
-from grader.checks import eventually, is_ready, must_container, must_get, pods_of, same_image, show
+from grader.checks import (eventually, is_ready, must_be_original, must_container, must_get, pods_of,
+                           same_image, show)
 
 
 def _deploy(k8s, params):
@@ -38,9 +40,10 @@ def test_env(k8s, params):
 
 @pytest.mark.points(2)
 def test_rolled_out_and_served(k8s, params):
-    """All 3 replicas run the repaired template; Service checkout has 3 endpoints on 8080"""
+    """The original Deployment checkout, repaired in place, runs 3 repaired replicas; Service checkout has 3 endpoints on 8080"""
     dep, _ = _deploy(k8s, params)
     ns = params["namespace"]
+    must_be_original(k8s, dep, f"checkout-{ns}-original")
     want_image = f"nginx:{params['version']}-alpine"
     pods = pods_of(k8s, dep)
     good = [p for p in pods if is_ready(p) and any(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from grader.checks import mount_paths, must_container, must_get, same_image, show
+from grader.checks import (command_line, mount_paths, must_container, must_get, same_command, same_image,
+                           show)
 
 
 def _pod(k8s, params):
@@ -15,10 +16,12 @@ def _app(k8s, params):
 
 
 def test_pod_running(k8s, params):
-    """Pod hardened runs container app with image busybox:1.36 and is Running"""
+    """Pod hardened runs container app, busybox:1.36 with the command sleep 3600, and is Running"""
     pod, c = _app(k8s, params)
     assert same_image(c.image, "busybox:1.36"), (
         f"container app uses image {show(c.image)}; expected busybox:1.36")
+    ran = show(command_line(c)) if command_line(c) else "the image's default command"
+    assert same_command(c, "sleep 3600"), f"container app runs {ran}; expected the command sleep 3600"
     assert pod.status.phase == "Running", f"Pod hardened is {pod.status.phase}; expected Running"
 
 

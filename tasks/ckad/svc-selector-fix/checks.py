@@ -1,8 +1,9 @@
-"""Checks for svc-selector-fix: the Service web targets exactly the web Pods."""
+"""Checks for svc-selector-fix: the Service web, fixed in place, targets exactly the web Pods."""
 
 import pytest
 
-from grader.checks import eventually, live_pods, must_get, pods_of, selector_text, selects
+from grader.checks import (eventually, live_pods, must_be_original, must_get, pods_of, selector_text,
+                           selects, show)
 
 
 def _web_pods(k8s, ns):
@@ -33,12 +34,16 @@ def test_selects_exactly_web_pods(k8s, params):
 
 
 def test_has_ready_endpoints(k8s, params):
-    """Service web has a ready endpoint for each of the 3 web Pods, on port 80"""
+    """Service web, fixed in place with its type and ports kept, has a ready endpoint for each of the 3 web Pods"""
     ns = params["namespace"]
     svc = _service(k8s, ns)
-    ports = [(p.port, str(p.target_port)) for p in svc.spec.ports or []]
-    assert (80, "80") in ports or (80, "http") in ports, (
-        f"Service {ns}/web has ports {ports}; expected port 80 -> targetPort 80 unchanged")
+    must_be_original(k8s, svc, f"web-{ns}-original")
+    assert svc.spec.type == "ClusterIP", f"Service {ns}/web has type {show(svc.spec.type)}; expected ClusterIP unchanged"
+    ports = [(p.name, p.port, str(p.target_port), p.protocol) for p in svc.spec.ports or []]
+    shown = show([f"{n or '(no name)'} {port}->{target}/{proto}" for n, port, target, proto in ports])
+    # targetPort http names the same container port 80: equivalent, so accepted.
+    assert ports in ([("http", 80, "80", "TCP")], [("http", 80, "http", "TCP")]), (
+        f"Service {ns}/web has ports {shown}; expected http 80->80/TCP unchanged")
     _web_pods(k8s, ns)
 
     def three():  # EndpointSlices follow a selector change asynchronously
