@@ -176,10 +176,13 @@ def test_services_and_dns_from_a_pod(shared_gvisor, ns):
     kubectl(sb, "-n", ns, "create", "deployment", "web", f"--image={NGINX}", "--replicas=2")
     kubectl(sb, "-n", ns, "expose", "deployment", "web", "--port=80")
     kubectl(sb, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s", timeout=130)
+    # each step is tried until it answers (a busy machine answers late, not never)
+    retry = "for i in $(seq 30); do {} && break; sleep 1; done"
     out = kubectl(sb, "-n", ns, "run", "client", "--rm", "-i", "--restart=Never",
-                  f"--image={BUSYBOX}", "--", "sh", "-c",
-                  f"nslookup web.{ns}.svc.cluster.local; wget -qO- -T5 http://web; "
-                  f"wget -qO- -T5 http://web.{ns}", timeout=120)
+                  f"--image={BUSYBOX}", "--", "sh", "-c", "; ".join(
+                      retry.format(step) for step in (
+                          f"nslookup web.{ns}.svc.cluster.local", "wget -qO- -T5 http://web",
+                          f"wget -qO- -T5 http://web.{ns}")), timeout=300)
     ip = kubectl(sb, "-n", ns, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
     assert ip in out, out
     assert out.count("Welcome to nginx") >= 1, out
