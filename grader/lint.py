@@ -9,7 +9,8 @@ ctfcli's ``Challenge.lint``), so an author fixes a bank in one pass:
 - params: statement, hints and explanation render with every seed; scripts
   and checks only use declared params (``$PARAM_X``, ``params["x"]``);
 - markdown: statement, hints and explanation render as written (tables,
-  lists, code);
+  lists, code); the explanation is short (``EXPLANATION_MAX_WORDS``: it is
+  read on the results page, the docs it links hold the rest);
 - leaks: the statement or a hint quoting a command line of the solution (not
   the explanation: it is shown with the solution, after the attempt);
 - the bank: folder name = id, unique ids.
@@ -28,6 +29,7 @@ from .errors import Problem, problem
 from . import template
 from .task import Task, find_tasks, inspect_task, line_of, read_task_yaml, substitute
 
+EXPLANATION_MAX_WORDS = 140
 LEAK_MIN_WORDS = 4
 LEAK_MIN_CHARS = 20
 PARAM_REF = re.compile(r"\$\{?(PARAM_[A-Za-z0-9_]+)")
@@ -148,6 +150,11 @@ def markdown_problems(task: Task, lines: dict) -> list[Problem]:
         block = 0 < base <= len(raw) and BLOCK_SCALAR.search(raw[base - 1])
         for n, why in markdown.problems(shown):
             out.append(problem(file, f"{what}: {why}", base + n if block else base))
+    words = len(task.explanation.split())
+    if words > EXPLANATION_MAX_WORDS:
+        out.append(problem(file, f"explanation has {words} words; keep it to "
+                                 f"{EXPLANATION_MAX_WORDS} and link the docs for the rest",
+                           line_of(lines, ["explanation"])))
     return out
 
 

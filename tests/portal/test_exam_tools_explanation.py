@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from grader import markdown
-from grader.lint import lint_task
+from grader.lint import EXPLANATION_MAX_WORDS, lint_task
 from grader.task import SCHEMA_PATH, find_tasks, load_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,5 +100,5 @@ def test_the_bank_explains_at_least_eight_tasks_each_with_its_docs_page():
         html = markdown.render(task.explanation_text(task.draw_params(0)))
         assert re.search(r'href="https://kubernetes\.io/docs/[^"]+"', html), task.id
         assert markdown.problems(task.explanation_text(task.draw_params(1))) == [], task.id
-        assert len(task.explanation.split()) <= 140, f"{task.id}: keep it short"
+        assert len(task.explanation.split()) <= EXPLANATION_MAX_WORDS, f"{task.id}: keep it short"
     assert len(explained) >= 8, explained

@@ -295,3 +295,10 @@ def test_checks_import_a_name_the_library_lacks(task_dir):
     edit(task_dir / "checks.py", "import pytest\n", "import pytest\n\nfrom grader.checks import must_gett\n")
     msg = only(task_dir)
     assert "grader.checks has no 'must_gett'; it offers " in msg and "must_get …" in msg
+
+
+def test_explanation_longer_than_the_results_page_holds(task_dir):
+    edit(task_dir / "task.yaml", "hints:\n",
+         "explanation: |\n  " + "word " * 150 + "\nhints:\n")
+    msg = only(task_dir)
+    assert "explanation has 150 words; keep it to 140 and link the docs for the rest" in msg
