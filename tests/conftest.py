@@ -22,8 +22,26 @@ os.environ.setdefault("PROCTOR_STATE_DIR", tempfile.mkdtemp(prefix="proctor-test
 from sandbox.gvisor import GvisorProvider  # noqa: E402
 from sandbox.kwok import KwokProvider  # noqa: E402
 
+from .support import free, freed_after_last_use, group_shared_users  # noqa: E402
+
 # the VM fixtures serve tests/vm and the VM attacks in tests/security
 pytest_plugins = ["tests.vm.fixtures"]
+
+
+_last_user: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of each shared sandbox run together (tests.support.SHARED)."""
+    _last_user.update(group_shared_users(items))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    """A shared sandbox is freed after its last test, not at the session's end."""
+    for fixture, nodeid in _last_user.items():
+        if item.nodeid == nodeid:
+            free(fixture)
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +64,8 @@ def shared_sandbox(kwok):
     """One 3-node sandbox for the tests that only read or add objects."""
     name = f"shared-{os.getpid()}"
     sb = kwok.create(name, nodes=3)
-    yield sb
-    kwok.destroy(name)
+    with freed_after_last_use("shared_sandbox", lambda: kwok.destroy(name)):
+        yield sb
 
 
 # -- real containers (gvisor) ------------------------------------------------------------
@@ -79,5 +97,5 @@ def shared_gvisor(gvisor):
     box) for the tests that run pods in namespaces of their own."""
     name = f"gshared-{os.getpid()}"
     sb = gvisor.create(name, nodes=2)
-    yield sb
-    gvisor.destroy(name)
+    with freed_after_last_use("shared_gvisor", lambda: gvisor.destroy(name)):
+        yield sb

@@ -10,9 +10,12 @@ import pytest
 from .e2e_portal import CHROMIUM, CHROMIUM_ARGS, run_portal
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def portal(tmp_path_factory):
-    with run_portal(tmp_path_factory.mktemp("portal")) as p:
+    """`proctor run` as `make run` serves it, its warm pool kept to the exam
+    the journey starts (a warm sandbox per exam of the catalogue, a gVisor
+    box among them, would load this machine for the rest of the session)."""
+    with run_portal(tmp_path_factory.mktemp("portal"), PROCTOR_POOL_EXAMS="ckad-mock") as p:
         yield p
 
 

@@ -65,10 +65,11 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        from sandbox.gvisor import GvisorProvider
         from sandbox.kind import KindProvider
         from sandbox.kwok import KwokProvider
         from sandbox.vm import VMProvider
-        for cls in (KwokProvider, KindProvider, VMProvider):
+        for cls in (KwokProvider, GvisorProvider, KindProvider, VMProvider):
             cls(root=root / "state").destroy_all()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)

@@ -18,6 +18,8 @@ import pytest
 
 from sandbox.kind import KindProvider
 
+from ..support import freed_after_last_use
+
 pytestmark = pytest.mark.nodes
 
 
@@ -61,8 +63,8 @@ def kind_cluster(kind):
     """One 3-node cluster shared by the tests that only add objects."""
     name = f"nodes-{os.getpid()}"
     sb = kind.create(name, nodes=3)
-    yield sb
-    kind.destroy(name)
+    with freed_after_last_use("kind_cluster", lambda: kind.destroy(name)):
+        yield sb
 
 
 @pytest.fixture
