@@ -43,12 +43,17 @@ def _echo_err(msg: str, **style) -> None:
               show_default=True,
               help="Which tasks' alternatives/ and near-misses/ run: all, only those of tasks "
                    "on kwok (a sandbox in seconds; CI's choice), or none.")
-def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, variants):
+@click.option("--all", "prove_all", is_flag=True,
+              help="Prove every task again, even one that held before on this machine with "
+                   "the same files, the same grader and sandbox code and the same options.")
+def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, variants,
+                 prove_all):
     """Lint tasks, then prove each on a live sandbox: after setup every check
     fails, after the solution every check passes; each of a task's
     alternatives/ passes every check and each of its near-misses/ fails one.
-    PATHS default to tasks/."""
-    from .validate import junit_xml, validate, variant_lines
+    A task that held before on this machine, unchanged and proven by the same
+    code, is not proven again (--all does). PATHS default to tasks/."""
+    from .validate import junit_xml, proven_text, validate, variant_lines
     paths = list(paths) or [Path("tasks")]
     started = time.monotonic()
     bar = None
@@ -72,12 +77,16 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
     try:
         reports = validate(paths, jobs=jobs, seeds=seeds, lint_only=lint_only,
                            provider=provider, check_timeout=check_timeout, progress=progress,
-                           variants=variants)
+                           variants=variants, reuse=not prove_all)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
     failed = [r for r in reports if not r.ok]
     for rep in reports:
+        if rep.ok and rep.proven:
+            click.secho(f"PASS {rep.task_id}", fg="green", nl=False)
+            click.echo(f"  ({proven_text(rep.proven)})")
+            continue
         if rep.ok and not rep.skipped:
             n = len(rep.runs[0].after_solution.checks) if rep.runs and rep.runs[0].after_solution else 0
             ways = sum(v.kind == "alternatives" for v in rep.variants)
@@ -106,8 +115,11 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
     if junit:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_text(junit_xml(reports))
+    kept = sum(1 for r in reports if r.ok and r.proven)
     summary = (f"{len(reports) - len(failed)} of {len(reports)} tasks hold"
-               f"{' (lint only)' if lint_only else ''} in {time.monotonic() - started:.1f}s")
+               f"{' (lint only)' if lint_only else ''}"
+               f"{f' ({kept} unchanged since they last held here; --all proves them again)' if kept else ''}"
+               f" in {time.monotonic() - started:.1f}s")
     click.secho(summary, fg="red" if failed else "green", bold=True)
     if not reports:
         raise GraderError(f"no tasks found under {', '.join(map(str, paths))}")
@@ -121,7 +133,7 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
 def lint_cmd(ctx, paths):
     """Lint tasks without a cluster (the same as `validate --lint-only`)."""
     ctx.invoke(validate_cmd, paths=paths, lint_only=True, jobs=1, junit=None, seeds=2,
-               variants="none",
+               variants="none", prove_all=False,
                provider="kwok", check_timeout=None)
 
 

@@ -26,7 +26,7 @@ from xml.etree import ElementTree as ET
 from sandbox import Provider, SandboxError, choose, get_provider
 
 from .errors import Problem
-from . import records
+from . import proofs, records
 from .lint import LintResult, lint_paths, lint_task
 from .runner import ScriptResult, TaskResult, grade, run_script
 from .task import ALTERNATIVES, NEAR_MISSES, VARIANT_DIRS, Task
@@ -106,6 +106,7 @@ class TaskReport:
     runs: list[SeedRun] = field(default_factory=list)
     variants: list[VariantRun] = field(default_factory=list)
     skipped: str = ""          # why it was not run live (e.g. needs nodes)
+    proven: dict | None = None  # the kept proof it held with (grader.proofs), not run again
 
     @property
     def violations(self) -> list[Violation]:
@@ -308,12 +309,13 @@ def _place(rep: "TaskReport", provider) -> Provider | None:
     return prov
 
 
-def _record(rep: "TaskReport", provider: Provider | None, via: str) -> None:
+def _record(rep: "TaskReport", provider: Provider | None, via: str, seeds=None) -> None:
     if rep.task is None or (rep.skipped and not rep.lint):
         return
     try:
         records.write(rep.task.id, rep.path, "passed" if rep.ok else "failed",
-                      provider=provider.name if provider else "", seeds=[r.seed for r in rep.runs],
+                      provider=provider.name if provider else "",
+                      seeds=seeds if seeds is not None else [r.seed for r in rep.runs],
                       via=via, problems=[*rep.lint, *rep.violations])
     except OSError:  # a read-only state folder must not fail the validation itself
         pass
@@ -349,7 +351,7 @@ def _variants(task: Task) -> list[tuple[str, Path]]:
 def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: bool = False,
              provider="auto", check_timeout: float | None = None,
              progress: Callable[[int, int, str], None] | None = None,
-             variants: str = "all") -> list[TaskReport]:
+             variants: str = "all", reuse: bool = False) -> list[TaskReport]:
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
@@ -359,21 +361,32 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     ``variants`` says whose alternatives and near misses run: ``"all"``,
     ``"kwok"`` (only tasks placed on kwok, where a sandbox takes seconds: a
     gvisor one takes a minute on a 2-core machine) or ``"none"``.
+    With ``reuse``, a task that held before with the same files, the same
+    prover and the same options (``grader.proofs``) is reported as proven
+    (``rep.proven``) without a sandbox; every task that holds live is kept
+    as a proof either way.
     Returns one report per task, sorted by id; each live result is recorded
     (``grader.records``) for the authoring pages."""
     linted: list[LintResult] = lint_paths(list(paths))
     reports = [TaskReport(r.path, r.name, r.task, list(r.problems)) for r in linted]
     if lint_only:
         return sorted(reports, key=lambda r: r.task_id)
-    units, placed = [], {}
+    units, placed, with_variants = [], {}, {}
     for rep in reports:
         if rep.lint or rep.task is None:
             continue
         prov = placed[rep.task_id] = _place(rep, provider)
-        if prov is not None:
-            units += [(rep, seed, prov, None) for seed in range(1, seeds + 1)]
-            if variants == "all" or (variants == "kwok" and prov.name == "kwok"):
-                units += [(rep, 1, prov, variant) for variant in _variants(rep.task)]
+        if prov is None:
+            continue
+        ways = with_variants[rep.task_id] = variants == "all" or (
+            variants == "kwok" and prov.name == "kwok")
+        if reuse:
+            rep.proven = proofs.find(rep.task, prov.name, seeds, ways)
+            if rep.proven is not None:
+                continue
+        units += [(rep, seed, prov, None) for seed in range(1, seeds + 1)]
+        if ways:
+            units += [(rep, 1, prov, variant) for variant in _variants(rep.task)]
     total = len(units)
     if progress:
         progress(0, total, "")
@@ -394,8 +407,24 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     for rep in reports:
         rep.runs.sort(key=lambda r: r.seed)
         rep.variants.sort(key=lambda v: (v.kind, v.name))
-        _record(rep, placed.get(rep.task_id), "proctor validate")
+        if rep.proven is not None:
+            _record(rep, placed.get(rep.task_id), "proctor validate (kept proof)",
+                    seeds=list(range(1, seeds + 1)))
+        else:
+            _record(rep, placed.get(rep.task_id), "proctor validate")
+            _keep_proof(rep, placed.get(rep.task_id), seeds, with_variants.get(rep.task_id, False))
     return sorted(reports, key=lambda r: r.task_id)
+
+
+def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways: bool) -> None:
+    """Keep the proof of a task that held live on every seed."""
+    if prov is None or not rep.ok or len(rep.runs) != seeds:
+        return
+    first = rep.runs[0].after_solution
+    proofs.keep(rep.task, prov.name, seeds, ways, checks=len(first.checks) if first else 0,
+                alternatives=sum(v.kind == ALTERNATIVES for v in rep.variants),
+                near_misses=sum(v.kind == NEAR_MISSES for v in rep.variants),
+                duration=rep.duration)
 
 
 # -- output ---------------------------------------------------------------------------
@@ -425,6 +454,16 @@ def table(rep: TaskReport) -> list[str]:
             cells.append(f"{outcome(run.after_setup, 'failed') + ' -> ' + outcome(run.after_solution, 'passed'):<32}")
         rows.append(f"{cid:<{width}}  " + "  ".join(cells))
     return rows + variant_lines(rep)
+
+
+def proven_text(proof: dict) -> str:
+    """How a kept proof is reported: what it proved, and when."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(proof.get("proven_at") or 0))
+    ways = (f", {proof.get('alternatives', 0)} other ways, {proof.get('near_misses', 0)} near misses"
+            if proof.get("variants") else "")
+    return (f"{proof.get('checks', 0)} checks, {proof.get('seeds', 0)} seeds{ways} on "
+            f"{proof.get('provider', '?')}: held on {when} with these files and this code "
+            "(--all proves it again)")
 
 
 def variant_lines(rep: TaskReport) -> list[str]:
@@ -461,6 +500,8 @@ def junit_xml(reports: list[TaskReport]) -> str:
             fail.text = "\n".join(lines + [""] + table(rep))
         elif rep.skipped:
             ET.SubElement(case, "skipped", message=rep.skipped)
+        elif rep.proven:
+            ET.SubElement(case, "system-out").text = proven_text(rep.proven)
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)

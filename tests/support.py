@@ -1,5 +1,5 @@
-"""What several test folders share: waiting on a condition, and sandboxes
-shared by a session but freed as soon as their last test is done.
+"""Sandboxes shared by a test session but freed as soon as their last test
+is done.
 
 A shared sandbox (a 3-node kind cluster, a gVisor box, a kwok control
 plane) costs a share of this 2-core machine for as long as it lives; kept
@@ -11,7 +11,6 @@ last of them, calls the cleanup registered here.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Callable, Iterator
 
 # the session fixtures whose tests run together and which are freed early
@@ -62,22 +61,3 @@ def group_shared_users(items: list) -> dict[str, str]:
         last[name] = users[-1].nodeid
     return last
 
-
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60,
-             interval: float = 0.2):
-    """Poll ``predicate`` until it returns something true and return that;
-    fail naming ``what`` (and the last error it raised) after ``timeout``
-    seconds. A busy machine answers late, not never: wait on the condition."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - kept for the message
-            last_error = exc
-        if time.monotonic() > deadline:
-            why = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{why}")
-        time.sleep(interval)

@@ -4,6 +4,7 @@ rejected with a message that names the rule and the check that broke it."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from grader import proofs
+from grader.task import load_task
 from grader.validate import (ALTERNATIVE_FAILS, FAILS_AFTER_SOLUTION, FREE_POINTS,
                              NEAR_MISS_PASSES, junit_xml, table, validate)
 
@@ -98,6 +101,29 @@ def test_junit_report(reports):
     assert failures["svc-endpoints-fixture"] is None
     assert "free points" in failures["free-points"].get("message")
     assert "fails after the reference solution" in failures["solution-misses"].text
+
+
+def test_a_task_that_held_unchanged_is_not_proven_again(reports, kwok, tmp_path):
+    """What held is kept as a proof (grader.proofs): validated again with the
+    same files, code and options, the task is reported as proven without a
+    sandbox; a changed file, other options or a task that failed run live."""
+    sound = reports["svc-endpoints-fixture"].task
+    seen = []
+    [again] = validate([TASKS / "svc-endpoints-fixture"], seeds=2, provider=kwok, reuse=True,
+                       progress=lambda done, total, label: seen.append(total))
+    assert again.ok and again.proven and not again.runs and not again.variants
+    assert seen == [0], "a sandbox was made for a task proven before"
+    assert (again.proven["checks"], again.proven["seeds"], again.proven["alternatives"],
+            again.proven["near_misses"]) == (3, 2, 1, 1)
+    out = ET.fromstring(junit_xml([again])).find("testsuite/testcase/system-out").text
+    assert "held on" in out and "--all proves it again" in out
+    assert proofs.find(sound, "kwok", 1, True) is None            # other options
+    assert proofs.find(reports["free-points"].task, "kwok", 2, True) is None  # it failed
+    copy = tmp_path / "svc-endpoints-fixture"
+    shutil.copytree(sound.path, copy)
+    assert proofs.find(load_task(copy), "kwok", 2, True) is not None  # the same files elsewhere
+    (copy / "checks.py").write_text((copy / "checks.py").read_text() + "\n# changed\n")
+    assert proofs.find(load_task(copy), "kwok", 2, True) is None
 
 
 def test_cli_rejects_a_broken_task(kwok_root, tmp_path):
