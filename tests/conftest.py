@@ -17,7 +17,10 @@ import pytest
 # Everything the tests make that is kept by state folder (sandboxes, the
 # validation records the authoring pages read) goes to a folder of this run,
 # never a developer's own ~/.local/share/proctor. Child processes inherit it.
-os.environ.setdefault("PROCTOR_STATE_DIR", tempfile.mkdtemp(prefix="proctor-test-home-"))
+# A folder made here is removed when the run ends (one set by the caller is theirs).
+_OWN_STATE_DIR = None if "PROCTOR_STATE_DIR" in os.environ else \
+    tempfile.mkdtemp(prefix="proctor-test-home-")
+os.environ.setdefault("PROCTOR_STATE_DIR", _OWN_STATE_DIR or "")
 
 from sandbox.gvisor import GvisorProvider  # noqa: E402
 from sandbox.kwok import KwokProvider  # noqa: E402
@@ -42,6 +45,11 @@ def pytest_runtest_teardown(item):
     for fixture, nodeid in _last_user.items():
         if item.nodeid == nodeid:
             free(fixture)
+
+
+def pytest_unconfigure(config):
+    if _OWN_STATE_DIR:
+        shutil.rmtree(_OWN_STATE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

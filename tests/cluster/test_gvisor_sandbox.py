@@ -176,13 +176,18 @@ def test_services_and_dns_from_a_pod(shared_gvisor, ns):
     kubectl(sb, "-n", ns, "create", "deployment", "web", f"--image={NGINX}", "--replicas=2")
     kubectl(sb, "-n", ns, "expose", "deployment", "web", "--port=80")
     kubectl(sb, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s", timeout=130)
-    # each step is tried until it answers (a busy machine answers late, not never)
+    # each step is tried until it answers (a busy machine answers late, not never); the
+    # output is read from the finished Pod's log: `run -i` attaches after the container
+    # starts, so a fast first line can go unseen (as "If you don't see a command prompt")
     retry = "for i in $(seq 30); do {} && break; sleep 1; done"
-    out = kubectl(sb, "-n", ns, "run", "client", "--rm", "-i", "--restart=Never",
-                  f"--image={BUSYBOX}", "--", "sh", "-c", "; ".join(
-                      retry.format(step) for step in (
-                          f"nslookup web.{ns}.svc.cluster.local", "wget -qO- -T5 http://web",
-                          f"wget -qO- -T5 http://web.{ns}")), timeout=300)
+    apply(sb, ns, pod("client", {"name": "client", "image": BUSYBOX, "command": [
+        "sh", "-c", "; ".join(retry.format(step) for step in (
+            f"nslookup web.{ns}.svc.cluster.local", "wget -qO- -T5 http://web",
+            f"wget -qO- -T5 http://web.{ns}"))]}, restartPolicy="Never"))
+    wait_for("the client pod to finish", lambda: kubectl(
+        sb, "-n", ns, "get", "pod", "client", "-o", "jsonpath={.status.phase}")
+        in ("Succeeded", "Failed"), timeout=300)
+    out = kubectl(sb, "-n", ns, "logs", "client")
     ip = kubectl(sb, "-n", ns, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
     assert ip in out, out
     assert out.count("Welcome to nginx") >= 1, out

@@ -186,9 +186,19 @@ def terminal(live_portal):
     http.post(live_portal.url + f"/attempts/{attempt_id}/submit", data={"csrf_token": http.csrf})
     portal = psutil.Process(live_portal.pid)
     deadline = time.monotonic() + 30
-    while any(p.name() == "bwrap" for p in portal.children(recursive=True)) \
-            and time.monotonic() < deadline:
+    while jails_of(portal) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def jails_of(portal: psutil.Process) -> int:
+    """How many bwrap jails the portal still has (a child may end while we look)."""
+    count = 0
+    for child in portal.children(recursive=True):
+        try:
+            count += child.name() == "bwrap"
+        except psutil.NoSuchProcess:
+            pass
+    return count
 
 
 def distinct_attempt_ids(portal) -> None:
