@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.gvisor.addons import BOXD_METRICS_PORT
 from sandbox.toolchain import Toolchain
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.containers]
 BUSYBOX = "docker.io/library/busybox:1.35"
@@ -29,18 +30,6 @@ def kubectl(sb, *args: str, input: str | None = None, timeout: float = 60,
     if check and res.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {res.stderr.strip()}")
     return res.stdout + (res.stderr if not check else "")
-
-
-def wait_for(what: str, probe, timeout: float = 90, interval: float = 0.5):
-    """``probe()`` until it returns something true; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {value!r})")
-        time.sleep(interval)
 
 
 @pytest.fixture

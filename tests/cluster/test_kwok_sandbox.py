@@ -14,6 +14,7 @@ from kubernetes import client, config
 from sandbox import CreateFailed, NameTaken, node_names
 from sandbox.base import etcdctl_env
 from sandbox.toolchain import Toolchain
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -32,17 +33,6 @@ def kubectl(sb, *args, check=True, input=None):
 
 def api(sb) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(sb.kubeconfig))
-
-
-def wait_for(fn, timeout=120.0, interval=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
 
 
 def listening_ports(procs):
@@ -113,10 +103,10 @@ def test_lifecycle_create_deploy_endpoints_selector_destroy(kwok):
     assert all(p.status.phase == "Running" and p.status.pod_ip for p in pods)
     assert all(p.spec.node_name in ("node01", "node02") for p in pods), \
         "pods were scheduled on the tainted control plane"
-    wait_for(lambda: endpoint_count(sb, "default", "web") == 3, what="3 endpoints")
+    wait_for("3 endpoints", lambda: endpoint_count(sb, "default", "web") == 3)
 
     kubectl(sb, "patch", "service", "web", "-p", '{"spec":{"selector":{"app":"wrong"}}}')
-    wait_for(lambda: endpoint_count(sb, "default", "web") == 0, what="0 endpoints")
+    wait_for("0 endpoints", lambda: endpoint_count(sb, "default", "web") == 0)
 
     procs = kwok.processes("life")
     assert len(procs) >= 6  # five components and the API server's egress proxy
@@ -220,8 +210,9 @@ spec:
     kubectl(sb, "apply", "-f", "-", input=manifests)
     kubectl(sb, "-n", "behave", "wait", "job/pi", "--for=condition=Complete", "--timeout=180s")
     core = client.CoreV1Api(api(sb))
-    wait_for(lambda: len([p for p in core.list_namespaced_pod("behave", label_selector="app=agent").items
-                          if p.status.phase == "Running"]) == 2, what="a DaemonSet pod per worker")
+    wait_for("a DaemonSet pod per worker",
+             lambda: len([p for p in core.list_namespaced_pod("behave", label_selector="app=agent").items
+                          if p.status.phase == "Running"]) == 2)
     ds_nodes = sorted(p.spec.node_name for p in
                       core.list_namespaced_pod("behave", label_selector="app=agent").items)
     assert ds_nodes == ["node01", "node02"]
@@ -235,11 +226,11 @@ spec:
     kubectl(sb, "-n", "behave", "rollout", "status", "deployment/app", "--timeout=180s")
     kubectl(sb, "drain", "node01", "--ignore-daemonsets", "--force", "--timeout=180s")
     assert core.read_node("node01").spec.unschedulable is True
-    wait_for(lambda: all(p.spec.node_name == "node02" for p in
+    wait_for("drained pods rescheduled on node02",
+             lambda: all(p.spec.node_name == "node02" for p in
                          core.list_namespaced_pod("behave", label_selector="app=app").items
                          if p.metadata.deletion_timestamp is None)
-             and len(core.list_namespaced_pod("behave", label_selector="app=app").items) == 6,
-             what="drained pods rescheduled on node02")
+             and len(core.list_namespaced_pod("behave", label_selector="app=app").items) == 6)
     kubectl(sb, "uncordon", "node01")
 
     # taints are honoured by the real scheduler, tolerations let pods through

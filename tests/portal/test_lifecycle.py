@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tests.portal.fakes import FakeServices
 from tests.portal.helpers import attempt, events, set_task_values, set_values, solve, start
+from tests.waiting import wait_for
 from web import create_app
 from web.db import get_db
 from web.lifecycle.grading import STALE_CHECK
@@ -24,16 +25,6 @@ from web.models import Attempt, PoolSandbox, User
 from web.queue import Ticker
 
 REPO = Path(__file__).resolve().parents[2]  # where the worker finds tests.portal.fakes
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_deadline_auto_submits_with_no_client(app, client, auth):
@@ -45,7 +36,8 @@ def test_deadline_auto_submits_with_no_client(app, client, auth):
     ticker = Ticker(app.extensions["proctor.lifecycle"], interval=1.0)
     ticker.start()
     try:
-        graded = wait_for(lambda: attempt(app, aid).state == "graded", timeout=10)
+        graded = wait_for("the attempt auto-submitted and graded",
+                          lambda: attempt(app, aid).state == "graded", timeout=10)
     finally:
         ticker.stop()
     a = attempt(app, aid)
@@ -199,25 +191,30 @@ def test_worker_killed_mid_grading_grades_once(app, tmp_path):
     w1 = worker(app.instance_path, tmp_path, exams, db_url, FAKE_GRADE_SECONDS="6")
     w2 = None
     try:
-        assert wait_for(lambda: attempt(portal, aid).state == "running", 30), attempt(portal, aid).error
+        wait_for("the attempt running (or its error)", lambda: attempt(portal, aid).state
+                 == "running" or attempt(portal, aid).error, timeout=30)
+        assert attempt(portal, aid).state == "running", attempt(portal, aid).error
         solve(portal, aid, "pod-security")
         with portal.app_context(), get_db().session() as s:
             assert lc.submit(s, s.get(Attempt, aid))
         log = tmp_path / "grade-runs.log"
-        assert wait_for(lambda: attempt(portal, aid).state == "grading" and log.exists(), 20)
+        wait_for("the first worker grading", lambda: attempt(portal, aid).state == "grading"
+                 and log.exists(), timeout=20)
         time.sleep(0.5)
         os.killpg(w1.pid, signal.SIGKILL)
         w1.wait()
         assert attempt(portal, aid).state == "grading"  # the kill left it mid-way
         w2 = worker(app.instance_path, tmp_path, exams, db_url, FAKE_GRADE_SECONDS="0.5")
-        assert wait_for(lambda: attempt(portal, aid).state == "graded", 30)
+        wait_for("the second worker's grade", lambda: attempt(portal, aid).state == "graded",
+                 timeout=30)
         time.sleep(1.5)  # give a wrong second grading the chance to show itself
         a = attempt(portal, aid)
         assert a.grade_runs == 2  # the killed run and the one that finished
         assert len(events(portal, aid, "graded")) == 1
         assert log.read_text().count("done") == 1
         assert a.score == 40.0  # pod-security solved: 4 of 10
-        assert wait_for(lambda: attempt(portal, aid).sandbox_state == "destroyed", 10)
+        wait_for("the sandbox destroyed", lambda: attempt(portal, aid).sandbox_state
+                 == "destroyed", timeout=10)
     finally:
         for w in (w1, w2):
             if w and w.poll() is None:
@@ -261,10 +258,11 @@ def test_jobs_through_redis(app, tmp_path):
         aid = lc.start(s, user, portal.extensions["proctor.bank"]().exam("fake-ckad"), "exam").id
     w = worker(app.instance_path, tmp_path, exams, db_url, PROCTOR_QUEUE_URL=url)
     try:
-        assert wait_for(lambda: attempt(portal, aid).state == "running", 30)
+        wait_for("the attempt running", lambda: attempt(portal, aid).state == "running",
+                 timeout=30)
         with portal.app_context(), get_db().session() as s:
             assert lc.submit(s, s.get(Attempt, aid))
-        assert wait_for(lambda: attempt(portal, aid).state == "graded", 30)
+        wait_for("the attempt graded", lambda: attempt(portal, aid).state == "graded", timeout=30)
     finally:
         os.killpg(w.pid, signal.SIGINT)
         w.wait(timeout=30)

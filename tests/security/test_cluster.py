@@ -32,6 +32,7 @@ from sandbox.base import etcdctl_env
 from sandbox.kwok import ETCD_QUOTA, KwokProvider
 from sandbox.limits import Limits, cgroup_v2
 from sandbox.toolchain import Toolchain
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -84,24 +85,13 @@ def listener():
     lst = Listener()
     # the listener itself works: a direct connection from the host is seen
     socket.create_connection(("127.0.0.1", lst.port), timeout=5).close()
-    wait_for(lambda: lst.connections, what="the listener to see a direct connection")
+    wait_for("the listener to see a direct connection", lambda: lst.connections)
     lst.connections.clear()
     yield lst
     lst.close()
 
 
 # -- helpers ----------------------------------------------------------------------------
-def wait_for(fn, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def kubectl(sb, *args, check=True, input=None, timeout=60):
     res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig", str(sb.kubeconfig),
                           "--request-timeout=20s", *args],
@@ -145,8 +135,8 @@ def refusals(kwok, sb, port: int) -> int:
 def expect_refused(kwok, sb, listener, attack: str, before: int, timeout=60.0):
     """The egress proxy refused the attack's connection (so it was attempted),
     and nothing reached the host."""
-    wait_for(lambda: listener.connections or refusals(kwok, sb, listener.port) > before,
-             timeout=timeout, what=f"the egress proxy to refuse {attack}")
+    wait_for(f"the egress proxy to refuse {attack}",
+             lambda: listener.connections or refusals(kwok, sb, listener.port) > before, timeout=timeout)
     listener.assert_untouched(attack)
 
 
@@ -161,7 +151,7 @@ def call_webhook(sb, listener, label: str, what: str) -> str:
         if listener.connections:
             return "the host was reached"
         return res.returncode != 0 and "failed calling webhook" in res.stderr and res.stderr
-    return wait_for(attempt, what=f"{what} to be called")
+    return wait_for(f"{what} to be called", attempt)
 
 
 def in_cgroup(pid: int, cgroup) -> bool:
@@ -285,9 +275,9 @@ def test_a_node_the_candidate_creates_does_not_reach_the_host(kwok, target, list
     kubectl(sb, "create", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Node", "metadata": {"name": "rogue",
                                                           "annotations": {"kwok.x-k8s.io/node": "fake"}}}))
-    wait_for(lambda: "True" in kubectl(sb, "get", "node", "rogue", "-o", "jsonpath={.status."
-                                       "conditions[?(@.type==\"Ready\")].status}").stdout,
-             what="kwok to make the candidate's node Ready")
+    wait_for("kwok to make the candidate's node Ready",
+             lambda: "True" in kubectl(sb, "get", "node", "rogue", "-o", "jsonpath={.status."
+                                       "conditions[?(@.type==\"Ready\")].status}").stdout)
     kubectl(sb, "patch", "node", "rogue", "--subresource=status", "--type=merge", "-p", json.dumps(
         {"status": {"addresses": [{"type": "Hostname", "address": "127.0.0.1"}],
                     "daemonEndpoints": {"kubeletEndpoint": {"Port": listener.port}}}}))
@@ -327,8 +317,8 @@ def test_service_proxy_with_endpoints_written_to_etcd_does_not_reach_the_host(kw
         "subsets": [{"addresses": [{"ip": "127.0.0.1", "targetRef": {
             "kind": "Pod", "namespace": "default", "name": "backend"}}],
             "ports": [{"name": f"80-{listener.port}", "port": listener.port, "protocol": "TCP"}]}]})
-    wait_for(lambda: "127.0.0.1" in kubectl(sb, "get", "endpoints", "loot", "-o", "json").stdout,
-             what="the API server to serve the Endpoints written to etcd")
+    wait_for("the API server to serve the Endpoints written to etcd",
+             lambda: "127.0.0.1" in kubectl(sb, "get", "endpoints", "loot", "-o", "json").stdout)
     before = refusals(kwok, sb, listener.port)
     res = kubectl(sb, "get", "--raw", "/api/v1/namespaces/default/services/http:loot:80/proxy/x",
                   check=False)
@@ -396,9 +386,9 @@ def loopback_service(sb, name: str, port: int) -> None:
         "spec": {"type": "ClusterIP", "clusterIP": "127.0.0.1", "clusterIPs": ["127.0.0.1"],
                  "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                  "ports": [{"port": port, "targetPort": port, "protocol": "TCP"}]}})
-    wait_for(lambda: kubectl(sb, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}",
-                             check=False).stdout == "127.0.0.1",
-             what=f"the API server to serve Service {name} written to etcd")
+    wait_for(f"the API server to serve Service {name} written to etcd",
+             lambda: kubectl(sb, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}",
+                             check=False).stdout == "127.0.0.1")
 
 
 def test_admission_webhooks_do_not_reach_the_host(kwok, target, listener):
@@ -488,7 +478,7 @@ def test_crd_conversion_webhook_does_not_reach_the_host(kwok, target, listener):
         if listener.connections:
             return "the host was reached"
         return res.returncode != 0 and "conversion webhook" in res.stderr and res.stderr
-    error = wait_for(attempt, what="the conversion webhook to be called")
+    error = wait_for("the conversion webhook to be called", attempt)
     expect_refused(kwok, sb, listener, "a CRD conversion webhook connected to a host loopback "
                                        "port", before)
     assert REFUSED in error, error
@@ -508,9 +498,9 @@ def test_etcd_member_the_candidate_adds_is_never_dialled(kwok, target, listener)
                   f"--peer-urls=http://127.0.0.1:{listener.port}")
     member = f"{json.loads(res.stdout)['member']['ID']:x}"
     try:
-        wait_for(lambda: listener.connections
-                 or etcd_log.read_text().count("connect: permission denied") > denied,
-                 what="etcd to try the learner's peer URL and be refused by Landlock")
+        wait_for("etcd to try the learner's peer URL and be refused by Landlock",
+                 lambda: listener.connections
+                 or etcd_log.read_text().count("connect: permission denied") > denied)
         listener.assert_untouched("etcd connected to a host loopback port through a member the "
                                   "candidate added")
     finally:

@@ -33,7 +33,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import pytest
 
 from sandbox.toolchain import Toolchain
 from tests.security.test_cluster import etcd_put, in_cgroup
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.containers]
 
@@ -55,19 +55,6 @@ CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS
 
 
 # -- helpers -------------------------------------------------------------------------------
-def wait_for(what: str, probe, timeout: float = 120, interval: float = 0.3):
-    """``probe()`` until it returns something true; its last value. The
-    timeout is a cap for a machine that never gets there, not a pause."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {value!r})")
-        time.sleep(interval)
-
-
 def kubectl(sb, *args: str, input: str | None = None, check: bool = True,
             timeout: float = 90) -> subprocess.CompletedProcess:
     res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig", str(sb.kubeconfig),

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
+from tests.waiting import wait_for
+
 MiB = 1 << 20
 MESSAGE = 128 * MiB      # what the attacker sends: 2000 times the limit of 64 KiB
 INFLATED = 256 * MiB     # what the compressed message inflates to
@@ -357,13 +359,6 @@ def test_no_output_and_no_size_makes_the_portals_screens_big(terminal, output):
 
 # -- connections -------------------------------------------------------------------------------
 
-def wait_for(predicate, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.05)
-
-
 def closed_with(ws: RawWebsocket) -> int | None:
     """Read to the server's close frame; its code (None: the socket just ended)."""
     ws.sock.settimeout(60)
@@ -410,9 +405,8 @@ def test_connections_to_one_tab_are_bounded_and_the_newest_wins(terminal):
     # the portal lets go of all but the newest (the others are replaced or refused)
     for ws in opened[:-1]:
         assert closed_with(ws) in (REPLACED, None)
-    wait_for(lambda: process.num_threads() <= threads + 3,
-             f"the portal keeps {process.num_threads()} threads (it had {threads} with one "
-             "connection)")
+    wait_for(f"the portal keeps {process.num_threads()} threads (it had {threads} with one "
+             "connection)", lambda: process.num_threads() <= threads + 3)
     newest = open_tab(portal, http, path, 0)
     newest.send_json({"i": "echo NEWEST-$((6*7))\r"})
     newest.until(b"NEWEST-42")

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from tests.terminal.test_jail_tools import Screen
+from tests.waiting import wait_for
 from web.terminal.shells import MAX_TABS, ShellManager
 
 pytestmark = [pytest.mark.cluster,
@@ -29,13 +29,6 @@ def manager(kwok, tmp_path, jail_prefix):
     yield m
     m.stop(41)
     kwok.destroy("tabs")
-
-
-def wait_for(predicate, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -100,8 +93,8 @@ def test_closing_or_exiting_a_tab_leaves_the_others_and_the_limit_holds(manager)
     manager.close_tab(41, 1)
     assert not second.alive and manager.tabs(41) == [0, 2]
     Screen(third).shell.write(b"exit\r")
-    wait_for(lambda: not third.alive, "exit in a tab ends its shell")
-    wait_for(lambda: manager.tabs(41) == [0], "the reaper forgets the exited tab")
+    wait_for("exit in a tab ends its shell", lambda: not third.alive)
+    wait_for("the reaper forgets the exited tab", lambda: manager.tabs(41) == [0])
     assert "ok" in Screen(first).run("echo ok")
     with pytest.raises(ValueError):
         manager.open(MAX_TABS)
