@@ -11,6 +11,8 @@ small on purpose, so the portal and the grader never care which one they got:
     provider.reap(older_than=3600) -> [names]        # orphans after a crash
     provider.node_host(sandbox, "node01")            # testinfra host or None
     provider.node_shell(sandbox, "node01")           # argv of a shell there, or None
+    provider.checkpoint(sandbox) -> checkpoint       # its state now, where provider.rewinds
+    provider.rewind(sandbox, checkpoint)             # back to it (validate's fresh copies)
 """
 
 from __future__ import annotations
@@ -207,6 +209,18 @@ class Provider(ABC):
     def node_host(self, sandbox: Sandbox, node: str):
         """A testinfra host for a node, or None where nodes are simulated."""
         return None
+
+    # whether ``checkpoint`` and ``rewind`` work: not where a sandbox's state is more
+    # than its etcd and workspace hold (containers, files on nodes)
+    rewinds: bool = False
+
+    def checkpoint(self, sandbox: Sandbox):
+        """The sandbox's state now, for ``rewind`` (where ``rewinds``)."""
+        raise NotImplementedError(f"{self.name} sandboxes cannot be rewound")
+
+    def rewind(self, sandbox: Sandbox, checkpoint) -> None:
+        """Bring ``sandbox`` back to ``checkpoint`` (from ``checkpoint``)."""
+        raise NotImplementedError(f"{self.name} sandboxes cannot be rewound")
 
     def node_shell(self, sandbox: Sandbox, node: str, tty: bool = True) -> list[str] | None:
         """The host command that runs, as root on ``node``, the command appended

@@ -65,6 +65,8 @@ class GvisorProvider(KwokProvider):
         # every box of the machine is in one runsc state folder: ids name this state folder
         self.box_prefix = f"proctor-{tag}-"
 
+    rewinds = False  # a box's containers and node files are state that etcd does not hold
+
     # -- the nodes -------------------------------------------------------------------
     @staticmethod
     def real_nodes(nodes: list[str]) -> list[str]:

@@ -62,6 +62,7 @@ from .confinement import confinement, start_egress
 from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
 from .nodes import node_manifest
+from .rewind import Checkpoint, restore_checkpoint, save_checkpoint
 
 CREATE_TIMEOUT = 90.0
 # Memory: an exam cluster is small and mostly idle, so its Go processes can
@@ -187,6 +188,20 @@ class KwokProvider(RecordedProvider):
             raise CreateFailed(f"kwokctl {args[0]} {args[1] if len(args) > 1 else ''} failed "
                                f"(exit {res.returncode})", log)
         return res
+
+    # -- rewinding (validate's fresh copies of a post-setup cluster) ---------------------
+    rewinds = True
+
+    def checkpoint(self, sandbox: Sandbox) -> Checkpoint:
+        """Its etcd keys and workspace now (``sandbox.kwok.rewind``)."""
+        if not self.rewinds:  # a subclass with more state than that (sandbox.gvisor)
+            return super().checkpoint(sandbox)
+        return save_checkpoint(sandbox, self._record_dir(sandbox.name) / "checkpoints")
+
+    def rewind(self, sandbox: Sandbox, checkpoint: Checkpoint) -> None:
+        if not self.rewinds:
+            return super().rewind(sandbox, checkpoint)
+        restore_checkpoint(sandbox, checkpoint)
 
     # -- what a subclass changes (sandbox.gvisor) ---------------------------------------
     def _kwokctl_options(self) -> dict:
