@@ -34,7 +34,8 @@ def _echo_err(msg: str, **style) -> None:
               help="Write a JUnit XML report here.")
 @click.option("--lint-only", is_flag=True, help="Lint only, without a cluster (for pre-commit).")
 @click.option("--seeds", default=2, show_default=True, type=click.IntRange(1, 10),
-              help="Param seeds to prove each task with, each on a fresh sandbox.")
+              help="Param seeds to prove each task with, each on a fresh sandbox (with its "
+                   "alternatives and near misses where the sandbox rewinds: kwok).")
 @click.option("--provider", "-p", default="auto", show_default=True,
               help="Sandbox provider: kwok, kind, vm, or auto (kwok where the task needs only "
                    "the API, kind where it needs real nodes; -p vm puts them on VMs).")
@@ -89,11 +90,11 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
             continue
         if rep.ok and not rep.skipped:
             n = len(rep.runs[0].after_solution.checks) if rep.runs and rep.runs[0].after_solution else 0
-            ways = sum(v.kind == "alternatives" for v in rep.variants)
+            ways, misses = rep.variant_counts
             what = "lint ok" if lint_only else (
                 f"{n} checks, seeds {', '.join(str(r.seed) for r in rep.runs)}"
-                + (f", {ways} other ways, {len(rep.variants) - ways} near misses"
-                   if rep.variants else "") + f", {rep.duration:.1f}s")
+                + (f", {ways} other ways, {misses} near misses" if ways or misses else "")
+                + f", {rep.duration:.1f}s")
             click.secho(f"PASS {rep.task_id}", fg="green", nl=False)
             click.echo(f"  ({what})")
             for line in variant_lines(rep):

@@ -8,7 +8,7 @@ lint does.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -23,6 +23,9 @@ class Problem:
     file: str
     line: int | None
     message: str
+    # False for what keeps a task out of the bank but not off a live sandbox (too few
+    # other ways or near misses: a draft may still be validated, and fails)
+    blocking: bool = field(default=True, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -32,9 +35,10 @@ class Problem:
         return asdict(self)
 
 
-def problem(file: str | Path, message: str, line: int | None = None) -> Problem:
+def problem(file: str | Path, message: str, line: int | None = None,
+            blocking: bool = True) -> Problem:
     """Shorthand that accepts a Path and keeps ``file`` readable (relative to cwd)."""
-    return Problem(_display(file), line, message)
+    return Problem(_display(file), line, message, blocking)
 
 
 def _display(path: str | Path) -> str:

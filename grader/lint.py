@@ -13,6 +13,7 @@ ctfcli's ``Challenge.lint``), so an author fixes a bank in one pass:
   read on the results page, the docs it links hold the rest);
 - leaks: the statement or a hint quoting a command line of the solution (not
   the explanation: it is shown with the solution, after the attempt);
+- proof: ``MIN_VARIANTS`` other correct ways and near misses (not blocking);
 - the bank: folder name = id, unique ids.
 """
 
@@ -27,9 +28,15 @@ from jinja2.exceptions import TemplateError
 from .checkfile import params_used, scan_checks
 from .errors import Problem, problem
 from . import template
-from .task import Task, find_tasks, inspect_task, line_of, read_task_yaml, substitute
+from .task import (ALTERNATIVES, NEAR_MISSES, Task, find_tasks, inspect_task, line_of,
+                   read_task_yaml, substitute)
 
 EXPLANATION_MAX_WORDS = 140
+# A checker proven only against its own solution often fails another correct
+# way or passes a mistake: each task is solved MIN_VARIANTS more ways and gets
+# MIN_VARIANTS near misses. Fewer is a problem that does not block a live run
+# (an author's draft is still validated, and fails).
+MIN_VARIANTS = 2
 LEAK_MIN_WORDS = 4
 LEAK_MIN_CHARS = 20
 PARAM_REF = re.compile(r"\$\{?(PARAM_[A-Za-z0-9_]+)")
@@ -68,6 +75,7 @@ def lint_task(path: str | Path) -> LintResult:
         problems += markdown_problems(task, lines)
         problems += param_use_problems(task)
         problems += leak_problems(task, lines)
+        problems += variant_count_problems(task)
         if folder.resolve().name != task.id:
             problems.append(problem(folder / "task.yaml", f"id {task.id!r} differs from the "
                                     f"folder name {folder.resolve().name!r}; expected them equal",
@@ -261,6 +269,19 @@ def command_lines(script: str) -> list[tuple[int, str]]:
         for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", full):
             if part.strip():
                 out.append((start, part.strip()))
+    return out
+
+
+def variant_count_problems(task: Task) -> list[Problem]:
+    """``MIN_VARIANTS`` scripts in each of alternatives/ and near-misses/."""
+    out = []
+    for kind, what in ((ALTERNATIVES, "other correct ways, as candidates would solve it"),
+                       (NEAR_MISSES, "plausible mistakes, each caught by a check")):
+        found = len(task.variants(kind))
+        if found < MIN_VARIANTS:
+            out.append(problem(task.path / kind, f"{kind}/ has {found} script"
+                               f"{'' if found == 1 else 's'}; every task needs at least "
+                               f"{MIN_VARIANTS}: {what} (docs/authoring.md)", blocking=False))
     return out
 
 

@@ -50,6 +50,9 @@ def schema() -> dict:
 
 # -- params ---------------------------------------------------------------------
 
+# How far Task.proving_seeds looks for a seed that draws choice values not seen yet.
+SEED_SEARCH = 200
+
 @dataclass(frozen=True)
 class Param:
     """One param: ``kind`` is ``choice``, ``int`` or ``name``; ``spec`` its value in YAML."""
@@ -156,6 +159,29 @@ class Task:
     def sandbox_options(self) -> dict:
         """Provider options beyond ``nodes`` (only those the task sets)."""
         return {"unjoined": list(self.unjoined)} if self.unjoined else {}
+
+    def proving_seeds(self, count: int) -> list[int]:
+        """The ``count`` seeds that ``proctor validate`` proves this task with: seed 1,
+        then each time the smallest seed that draws the most values of its ``choice``
+        params not drawn yet, so that two seeds of ``fault: {choice: [a, b]}`` set up
+        both faults (seeds 1 and 2 drew the same one for three tasks). Without choice
+        params: 1, 2, … ``count``."""
+        choices = [p for p in self.params.values() if p.kind == "choice"]
+        seeds: list[int] = []
+        drawn: set[tuple[str, object]] = set()
+        for _ in range(count):
+            best, gain = 0, -1
+            for seed in range(1, SEED_SEARCH + 1):
+                if seed in seeds:
+                    continue
+                new = {(p.name, p.draw(seed, self.id)) for p in choices} - drawn
+                if len(new) > gain:
+                    best, gain = seed, len(new)
+                if gain == len(choices):  # every choice new: none can do better
+                    break
+            seeds.append(best)
+            drawn |= {(p.name, p.draw(best, self.id)) for p in choices}
+        return seeds
 
     def draw_params(self, seed: int | str) -> Params:
         """Param values for one attempt; the same seed always gives the same values."""

@@ -2,12 +2,15 @@
 
 For each task: lint; then, per param seed, on a fresh sandbox: run setup,
 grade (**every** check must fail: a check that passes is free points), run
-the solution, grade (**every** check must pass). Then, with the first seed,
-each of its other correct ways (``alternatives/``: every check must pass)
-and each of its plausible mistakes (``near-misses/``: at least one check
-must fail, and the report names the checks that caught it), each on a fresh
-sandbox right after setup. Sandboxes are destroyed afterwards whatever
-happens. Units (task × seed, task × variant) run in parallel with ``jobs``.
+the solution, grade (**every** check must pass). Then each of its other
+correct ways (``alternatives/``: every check must pass) and each of its
+plausible mistakes (``near-misses/``: at least one check must fail, and the
+report names the checks that caught it), each on the cluster as it was
+right after setup: where the provider rewinds (kwok, ``Provider.rewinds``)
+the seed's own sandbox is rewound to that moment before each, on every
+seed; elsewhere each gets a fresh sandbox and setup again, with the first
+seed. Sandboxes are destroyed afterwards whatever happens. Units (task ×
+seed, task × variant where nothing rewinds) run in parallel with ``jobs``.
 
     >>> reports = validate(["tasks/"], jobs=2)                  # doctest: +SKIP
     >>> [r.task_id for r in reports if not r.ok]                # doctest: +SKIP
@@ -71,12 +74,13 @@ class SeedRun:
     after_solution: TaskResult | None = None
     violations: list[Violation] = field(default_factory=list)
     duration: float = 0.0
+    variants: list["VariantRun"] = field(default_factory=list)  # run on this sandbox, rewound
 
 
 @dataclass
 class VariantRun:
-    """One other way (``alternatives/``) or mistake (``near-misses/``), run on a
-    fresh sandbox right after setup."""
+    """One other way (``alternatives/``) or mistake (``near-misses/``), run on the
+    cluster as it was right after setup (a fresh sandbox, or one rewound)."""
 
     kind: str                    # ALTERNATIVES or NEAR_MISSES
     name: str
@@ -109,8 +113,19 @@ class TaskReport:
     proven: dict | None = None  # the kept proof it held with (grader.proofs), not run again
 
     @property
+    def all_variants(self) -> list[VariantRun]:
+        """Every variant run: on sandboxes of their own, and on the seeds' rewound ones."""
+        return [*self.variants, *(v for r in self.runs for v in r.variants)]
+
+    @property
+    def variant_counts(self) -> tuple[int, int]:
+        """How many other ways and near misses ran (each counted once, whatever its seeds)."""
+        names = {(v.kind, v.name) for v in self.all_variants}
+        return (sum(k == ALTERNATIVES for k, _ in names), sum(k == NEAR_MISSES for k, _ in names))
+
+    @property
     def violations(self) -> list[Violation]:
-        return [v for r in (*self.runs, *self.variants) for v in r.violations]
+        return [v for r in (*self.runs, *self.all_variants) for v in r.violations]
 
     @property
     def ok(self) -> bool:
@@ -210,10 +225,16 @@ def _destroy(provider: Provider, name: str, seed: int, say: Callable[[str], None
 
 
 def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: float | None = None,
-                  say: Callable[[str], None] = _quiet) -> SeedRun:
-    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards.
+                  say: Callable[[str], None] = _quiet,
+                  variants: list[tuple[str, Path]] = ()) -> SeedRun:
+    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards;
+    then each of ``variants`` (``(kind, script)``) on the same sandbox rewound to
+    the moment after setup (``SeedRun.variants``; only where ``provider.rewinds``).
 
     ``say(line)`` hears every step as it happens (the portal streams it)."""
+    if variants and not provider.rewinds:
+        raise ValueError(f"{provider.name} sandboxes cannot be rewound: "
+                         "run each variant on its own (validate_variant)")
     started = time.monotonic()
     params = task.draw_params(seed)
     run = SeedRun(seed, params, sandbox=f"val-{secrets.token_hex(3)}-{seed}")
@@ -230,20 +251,63 @@ def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: floa
             return run
         run.after_setup = _graded(task, seed, sb, params, "setup", "failed", say, **kw)
         run.violations += check_rules(task.id, seed, run.after_setup, "setup")
+        try:
+            after_setup = provider.checkpoint(sb) if variants else None
+        except SandboxError as exc:
+            run.violations.append(Violation(task.id, seed, None, NO_SANDBOX,
+                                            f"no checkpoint after setup for the variants: {exc}"))
+            variants = ()
         run.solution = _script(task, seed, "solution", sb, params, say)
         if not run.solution.ok:
             run.violations.append(Violation(task.id, seed, None, SOLUTION_FAILED,
                                             f"exit {run.solution.returncode}: "
                                             f"{_tail(run.solution.output)}"))
-            return run
-        run.after_solution = _graded(task, seed, sb, params, "solution", "passed", say, **kw)
-        run.violations += check_rules(task.id, seed, run.after_solution, "solution")
+        else:
+            run.after_solution = _graded(task, seed, sb, params, "solution", "passed", say, **kw)
+            run.violations += check_rules(task.id, seed, run.after_solution, "solution")
+        for kind, script in variants:
+            run.variants.append(_variant_on(task, kind, script, provider, sb, after_setup, seed,
+                                            params, say, **kw))
         return run
     finally:
         try:
             _destroy(provider, run.sandbox, seed, say)
         finally:
             run.duration = round(time.monotonic() - started, 2)
+
+
+def _variant_on(task: Task, kind: str, script: Path, provider: Provider, sb, after_setup,
+                seed: int, params: dict, say: Callable[[str], None], **kw) -> VariantRun:
+    """``kind/script`` on ``sb`` rewound to ``after_setup``, then graded."""
+    started = time.monotonic()
+    run = VariantRun(kind, script.name, task.variant_summary(script), seed, sandbox=sb.name)
+    say(f"seed {seed}: {run.label}: {run.summary or '(no summary)'}")
+    try:
+        provider.rewind(sb, after_setup)
+    except SandboxError as exc:
+        run.violations.append(Violation(task.id, seed, None, NO_SANDBOX,
+                                        f"could not rewind to after setup: {exc}"))
+        return run
+    say(f"seed {seed}: rewound {sb.name} to right after setup")
+    _variant_graded(task, run, sb, params, say, **kw)
+    run.duration = round(time.monotonic() - started, 2)
+    return run
+
+
+def _variant_graded(task: Task, run: VariantRun, sb, params: dict,
+                    say: Callable[[str], None], **kw) -> None:
+    """Run the variant's script on ``sb`` (as it is after setup) and grade it by its rule."""
+    which = f"{run.kind}/{run.name}"
+    res = _script(task, run.seed, which, sb, params, say)
+    if not res.ok:
+        run.violations.append(Violation(task.id, run.seed, None, VARIANT_FAILED,
+                                        f"{which}: exit {res.returncode}: {_tail(res.output)}"))
+        return
+    want = "passed" if run.kind == ALTERNATIVES else "failed (at least one)"
+    run.result = _graded(task, run.seed, sb, params, run.label, want, say, **kw)
+    run.violations += variant_rules(task.id, run)
+    if run.kind == NEAR_MISSES and not run.violations:
+        say(f"{run.label}: caught by {', '.join(run.caught_by)}")
 
 
 def validate_variant(task: Task, kind: str, script: Path, provider: Provider, seed: int = 1,
@@ -260,18 +324,12 @@ def validate_variant(task: Task, kind: str, script: Path, provider: Provider, se
         sb = _create(task, seed, provider, run.sandbox, run.violations, say)
         if sb is None:
             return run
-        for which in ("setup", f"{kind}/{script.name}"):
-            res = _script(task, seed, which, sb, params, say)
-            if not res.ok:
-                run.violations.append(Violation(task.id, seed, None,
-                                                SETUP_FAILED if which == "setup" else VARIANT_FAILED,
-                                                f"{which}: exit {res.returncode}: {_tail(res.output)}"))
-                return run
-        want = "passed" if kind == ALTERNATIVES else "failed (at least one)"
-        run.result = _graded(task, seed, sb, params, run.label, want, say, **kw)
-        run.violations += variant_rules(task.id, run)
-        if kind == NEAR_MISSES and not run.violations:
-            say(f"{run.label}: caught by {', '.join(run.caught_by)}")
+        res = _script(task, seed, "setup", sb, params, say)
+        if not res.ok:
+            run.violations.append(Violation(task.id, seed, None, SETUP_FAILED,
+                                            f"setup: exit {res.returncode}: {_tail(res.output)}"))
+            return run
+        _variant_graded(task, run, sb, params, say, **kw)
         return run
     finally:
         try:
@@ -321,7 +379,7 @@ def _record(rep: "TaskReport", provider: Provider | None, via: str, seeds=None) 
         pass
 
 
-def validate_task(path: str | Path, provider="auto", seeds=(1, 2), say=_quiet,
+def validate_task(path: str | Path, provider="auto", seeds: int = 2, say=_quiet,
                   check_timeout: float | None = None, via: str = "proctor validate") -> "TaskReport":
     """Lint one task, then prove it live seed after seed, saying each step."""
     linted = lint_task(path)
@@ -330,18 +388,26 @@ def validate_task(path: str | Path, provider="auto", seeds=(1, 2), say=_quiet,
     for p in rep.lint:
         say(f"  {Path(p.file).name}:{p.line or '-'}: {p.message}")
     prov = None
-    if not rep.lint and rep.task is not None:
+    if rep.task is not None and not _blocked(rep):
         prov = _place(rep, provider)
         if prov is None:
             say(f"not run live: {rep.skipped}")
         else:
-            for seed in seeds:
-                rep.runs.append(validate_seed(rep.task, seed, prov, check_timeout, say))
-            for kind, script in _variants(rep.task):
-                rep.variants.append(validate_variant(rep.task, kind, script, prov, seeds[0],
-                                                     check_timeout, say))
+            rewound = _variants(rep.task) if prov.rewinds else []
+            chosen = rep.task.proving_seeds(seeds)
+            for seed in chosen:
+                rep.runs.append(validate_seed(rep.task, seed, prov, check_timeout, say, rewound))
+            if not prov.rewinds:
+                for kind, script in _variants(rep.task):
+                    rep.variants.append(validate_variant(rep.task, kind, script, prov, chosen[0],
+                                                         check_timeout, say))
     _record(rep, prov, via)
     return rep
+
+
+def _blocked(rep: TaskReport) -> bool:
+    """A lint problem keeps the task off a live sandbox (too few variants does not)."""
+    return any(p.blocking for p in rep.lint)
 
 
 def _variants(task: Task) -> list[tuple[str, Path]]:
@@ -355,7 +421,8 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
-    problems are not run live. With ``provider="auto"`` each task runs on the
+    problems are not run live (but for too few variants: such a task runs, and
+    fails on its lint). With ``provider="auto"`` each task runs on the
     cheapest provider that offers what it requires (kwok, gvisor, kind); a name,
     a provider, or a list of them (most preferred first) chooses otherwise.
     ``variants`` says whose alternatives and near misses run: ``"all"``,
@@ -373,7 +440,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
         return sorted(reports, key=lambda r: r.task_id)
     units, placed, with_variants = [], {}, {}
     for rep in reports:
-        if rep.lint or rep.task is None:
+        if rep.task is None or _blocked(rep):
             continue
         prov = placed[rep.task_id] = _place(rep, provider)
         if prov is None:
@@ -384,32 +451,38 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
             rep.proven = proofs.find(rep.task, prov.name, seeds, ways)
             if rep.proven is not None:
                 continue
-        units += [(rep, seed, prov, None) for seed in range(1, seeds + 1)]
-        if ways:
-            units += [(rep, 1, prov, variant) for variant in _variants(rep.task)]
+        # a unit is a seed (with every variant, where its sandbox rewinds) or a variant
+        rewound = _variants(rep.task) if ways and prov.rewinds else []
+        chosen = rep.task.proving_seeds(seeds)
+        units += [(rep, seed, prov, rewound, None) for seed in chosen]
+        if ways and not prov.rewinds:
+            units += [(rep, chosen[0], prov, [], variant) for variant in _variants(rep.task)]
     total = len(units)
     if progress:
         progress(0, total, "")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {}
-        for rep, seed, prov, variant in units:
+        # the longest first (seeds with their variants), so that none is left to the end
+        for rep, seed, prov, rewound, variant in sorted(units, key=lambda u: -len(u[3])):
             if variant is None:
-                fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout)
+                fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout,
+                                  _quiet, rewound)
             else:
                 fut = pool.submit(validate_variant, rep.task, *variant, prov, seed, check_timeout)
-            futures[fut] = (rep, seed, variant)
+            futures[fut] = (rep, seed, rewound, variant)
         for done, fut in enumerate(as_completed(futures), 1):
-            rep, seed, variant = futures[fut]
+            rep, seed, rewound, variant = futures[fut]
             (rep.runs if variant is None else rep.variants).append(fut.result())
             if progress:
-                what = f"seed {seed}" if variant is None else f"{variant[0]}/{variant[1].name}"
+                what = (f"seed {seed}" + (f" and {len(rewound)} variants" if rewound else "")
+                        if variant is None else f"{variant[0]}/{variant[1].name}")
                 progress(done, total, f"{rep.task_id} ({what})")
     for rep in reports:
         rep.runs.sort(key=lambda r: r.seed)
-        rep.variants.sort(key=lambda v: (v.kind, v.name))
+        rep.variants.sort(key=lambda v: (v.kind, v.name, v.seed))
         if rep.proven is not None:
             _record(rep, placed.get(rep.task_id), "proctor validate (kept proof)",
-                    seeds=list(range(1, seeds + 1)))
+                    seeds=rep.task.proving_seeds(seeds))
         else:
             _record(rep, placed.get(rep.task_id), "proctor validate")
             _keep_proof(rep, placed.get(rep.task_id), seeds, with_variants.get(rep.task_id, False))
@@ -422,8 +495,7 @@ def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways: bool) 
         return
     first = rep.runs[0].after_solution
     proofs.keep(rep.task, prov.name, seeds, ways, checks=len(first.checks) if first else 0,
-                alternatives=sum(v.kind == ALTERNATIVES for v in rep.variants),
-                near_misses=sum(v.kind == NEAR_MISSES for v in rep.variants),
+                alternatives=rep.variant_counts[0], near_misses=rep.variant_counts[1],
                 duration=rep.duration)
 
 
@@ -469,7 +541,9 @@ def proven_text(proof: dict) -> str:
 def variant_lines(rep: TaskReport) -> list[str]:
     """One line per other way or mistake: what it is and how the checks took it."""
     out = []
-    for v in rep.variants:
+    variants = sorted(rep.all_variants, key=lambda v: (v.kind, v.name, v.seed))
+    seeded = len({v.seed for v in variants}) > 1
+    for v in variants:
         if v.result is None:
             verdict = "not graded: " + "; ".join(x.message for x in v.violations)[:200]
         elif v.kind == ALTERNATIVES:
@@ -479,7 +553,8 @@ def variant_lines(rep: TaskReport) -> list[str]:
         else:
             verdict = (f"caught by {', '.join(v.caught_by)}" if not v.violations
                        else "NOT caught (!)")
-        out.append(f"{v.label}: {verdict}" + (f"  [{v.summary}]" if v.summary else ""))
+        out.append(f"{v.label}{f' (seed {v.seed})' if seeded else ''}: {verdict}"
+                   + (f"  [{v.summary}]" if v.summary else ""))
     return out
 
 
@@ -494,9 +569,11 @@ def junit_xml(reports: list[TaskReport]) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"tasks.{track}", name=rep.task_id,
                              time=f"{rep.duration:.2f}", file=str(rep.path))
         if not rep.ok:
-            lines = [str(p) for p in rep.lint] + [str(v) for v in rep.violations]
+            # what keeps it off a sandbox, then the broken rules, then too few variants
+            lines = [str(p) for p in rep.lint if p.blocking] + \
+                [str(v) for v in rep.violations] + [str(p) for p in rep.lint if not p.blocking]
             fail = ET.SubElement(case, "failure", message=lines[0],
-                                 type="lint" if rep.lint else "rule")
+                                 type="lint" if _blocked(rep) or not rep.violations else "rule")
             fail.text = "\n".join(lines + [""] + table(rep))
         elif rep.skipped:
             ET.SubElement(case, "skipped", message=rep.skipped)

@@ -29,7 +29,8 @@ def reports(kwok):
     seen = []
     reports = validate([TASKS], jobs=2, seeds=2, provider=kwok,
                        progress=lambda done, total, label: seen.append((done, total)))
-    assert seen[0] == (0, 10) and seen[-1] == (10, 10)
+    # a unit per seed: on kwok the variants run in it, on its sandbox rewound
+    assert seen[0] == (0, 6) and seen[-1] == (6, 6)
     return {r.task_id: r for r in reports}
 
 
@@ -50,20 +51,33 @@ def test_other_ways_pass_and_mistakes_are_caught(reports):
     and a change the statement forbids) fails the check that guards it, and
     the report says so in the words of the script's first comment."""
     rep = reports["svc-endpoints-fixture"]
-    assert [(v.kind, v.name) for v in rep.variants] == [
-        ("alternatives", "set-selector"), ("near-misses", "scaled-the-deployment")]
-    alt, miss = rep.variants
-    assert {c.outcome for c in alt.result.checks} == {"passed"} and not alt.violations
-    assert miss.caught_by == ["test_deployment_unchanged"] and not miss.violations
-    assert miss.seed == 1 and miss.summary.startswith("fixes the selector, but also scales")
-    assert ("near-misses/scaled-the-deployment: caught by test_deployment_unchanged  "
+    assert not rep.variants, "on kwok no variant needs a sandbox of its own"
+    for run in rep.runs:
+        assert [(v.kind, v.name, v.seed) for v in run.variants] == [
+            ("alternatives", "edit-and-replace", run.seed),
+            ("alternatives", "set-selector", run.seed),
+            ("near-misses", "changed-nothing", run.seed),
+            ("near-misses", "scaled-the-deployment", run.seed)]
+        *alts, nothing, scaled = run.variants
+        for alt in alts:
+            assert {c.outcome for c in alt.result.checks} == {"passed"} and not alt.violations
+        assert scaled.caught_by == ["test_deployment_unchanged"] and not scaled.violations
+        assert scaled.summary.startswith("fixes the selector, but also scales")
+        # each ran on the seed's sandbox rewound to right after setup: after the
+        # solution, a script that changes nothing would have got full marks
+        assert {v.sandbox for v in run.variants} == {run.sandbox}
+        assert set(nothing.caught_by) == {"test_service_has_endpoints",
+                                          "test_service_selects_deployment_pods",
+                                          "test_deployment_unchanged"}
+    assert rep.variant_counts == (2, 2)
+    assert ("near-misses/scaled-the-deployment (seed 2): caught by test_deployment_unchanged  "
             "[fixes the selector, but also scales the Deployment the statement says to leave "
             "alone]") in table(rep)
 
 
 def test_a_failing_alternative_and_an_uncaught_mistake_are_rejected(reports):
     rep = reports["free-points"]
-    by_rule = {v.rule: v for r in rep.variants for v in r.violations}
+    by_rule = {v.rule: v for r in rep.all_variants if r.seed == 1 for v in r.violations}
     assert set(by_rule) == {ALTERNATIVE_FAILS, NEAR_MISS_PASSES}, [str(v) for v in rep.violations]
     assert by_rule[ALTERNATIVE_FAILS].check == "test_mode_is_production"
     assert str(by_rule[NEAR_MISS_PASSES]) == (
@@ -85,6 +99,8 @@ def test_free_points_are_rejected(reports):
 def test_solution_that_misses_is_rejected(reports):
     rep = reports["solution-misses"]
     assert not rep.ok
+    # it has no other ways nor near misses: lint says so, and it is still run live
+    assert [p.blocking for p in rep.lint] == [False, False] and len(rep.runs) == 2
     assert len(rep.violations) == 2, [str(v) for v in rep.violations]
     [first, second] = rep.violations
     assert (first.check, first.rule, first.seed) == ("test_size_is_large", FAILS_AFTER_SOLUTION, 1)
@@ -114,7 +130,7 @@ def test_a_task_that_held_unchanged_is_not_proven_again(reports, kwok, tmp_path)
     assert again.ok and again.proven and not again.runs and not again.variants
     assert seen == [0], "a sandbox was made for a task proven before"
     assert (again.proven["checks"], again.proven["seeds"], again.proven["alternatives"],
-            again.proven["near_misses"]) == (3, 2, 1, 1)
+            again.proven["near_misses"]) == (3, 2, 2, 2)
     out = ET.fromstring(junit_xml([again])).find("testsuite/testcase/system-out").text
     assert "held on" in out and "--all proves it again" in out
     assert proofs.find(sound, "kwok", 1, True) is None            # other options

@@ -81,3 +81,23 @@ def test_script_env_and_solution_text(task):
     text = task.solution_text(params)
     assert 'kubectl -n "shop-abcde" patch service web' in text
     assert "PARAM_" not in text
+
+
+def test_proving_seeds_draw_every_fault():
+    """validate proves a task with seed 1 and then the seed that draws the choices seed 1
+    did not: kubelet-broken-config's seeds 1 and 2 both broke runtime-endpoint, so its
+    client-ca fault had never been proven."""
+    task = load_task(Path(__file__).resolve().parents[2] / "tasks" / "cka" / "kubelet-broken-config")
+    assert task.draw_params(1)["fault"] == task.draw_params(2)["fault"]
+    seeds = task.proving_seeds(2)
+    assert seeds[0] == 1 and len(set(seeds)) == 2
+    assert {task.draw_params(s)["fault"] for s in seeds} == {"client-ca", "runtime-endpoint"}
+    # three choice params of 3, 3 and 2 values: three seeds draw every value
+    probe = load_task(Path(__file__).resolve().parents[2] / "tasks" / "ckad" / "readiness-probe-fix")
+    three = probe.proving_seeds(3)
+    for name in ("port", "path", "fault"):
+        assert {probe.draw_params(s)[name] for s in three} == set(probe.params[name].spec), name
+
+
+def test_proving_seeds_without_choices_are_one_two(task):
+    assert task.proving_seeds(2) == [1, 2] and task.proving_seeds(3) == [1, 2, 3]

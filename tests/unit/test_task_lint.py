@@ -302,3 +302,16 @@ def test_explanation_longer_than_the_results_page_holds(task_dir):
          "explanation: |\n  " + "word " * 150 + "\nhints:\n")
     msg = only(task_dir)
     assert "explanation has 150 words; keep it to 140 and link the docs for the rest" in msg
+
+
+def test_too_few_other_ways_and_mistakes_is_a_problem_that_does_not_block(task_dir):
+    """Lint asks for two other correct ways and two near misses; a draft with fewer
+    still loads and is still validated live (the problem is not blocking), and fails."""
+    (task_dir / "near-misses" / "changed-nothing").unlink()
+    shutil.rmtree(task_dir / "alternatives")
+    found = lint_task(task_dir).problems
+    assert [(Path(p.file).name, p.message.split(";")[0], p.blocking) for p in found] == [
+        ("alternatives", "alternatives/ has 0 scripts", False),
+        ("near-misses", "near-misses/ has 1 script", False)]
+    assert "every task needs at least 2: plausible mistakes" in found[1].message
+    assert load_task(task_dir).id == "svc-endpoints-fixture"

@@ -22,7 +22,7 @@ from ..lifecycle.lease import claim
 from ..models import TaskValidation
 
 log = logging.getLogger(__name__)
-SEEDS = (1, 2)
+SEEDS = 2  # as proctor validate: seed 1 and the one that draws the other choices
 
 
 class Recorder:
