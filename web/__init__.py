@@ -9,6 +9,7 @@ wires the task queue. The blueprints:
 
 - ``auth``      login, logout, sign-up, account and API tokens
 - ``attempts``  exam catalog, attempt pages, results, history
+- ``instructions``  an exam's instructions page (the environment and the rules)
 - ``api``       the JSON API (``/api/v1``), session or bearer-token auth
 - ``admin``     attempts and users, for instructors and admins
 - ``terminal``  a websocket per attempt to the candidate's jailed shell
@@ -73,9 +74,11 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .attempts import bp as attempts_bp
     from .auth import bp as auth_bp
+    from .instructions import bp as instructions_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(attempts_bp)
+    app.register_blueprint(instructions_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
     from .terminal import init_terminal

@@ -153,7 +153,7 @@ def task(attempt_id: int, position: int):
         solution=present.solution(row) if practice and row.solution_revealed else None,
         explanation=present.explanation(row) if practice and row.solution_revealed else "",
         check=row.check if practice else None,
-        remaining=a.remaining(),
+        remaining=a.remaining(), time_warnings=present.TIME_WARNINGS,
         form=EmptyForm(), status=present.status(a))
 
 

@@ -18,6 +18,16 @@ from grader.results import TaskResult
 from .formatting import domain_breakdown, domain_name, share
 
 
+# The exam's time warnings, as the real exam gives them: minutes left -> the
+# advice shown once at that point (web/static/proctor.js reads them from the
+# exam page; the instructions page lists them).
+TIME_WARNINGS = {
+    30: "Under 30 minutes left: check which tasks you have not tried yet",
+    15: "Under 15 minutes left: time to revisit flagged tasks",
+    5: "Under 5 minutes left: the exam submits itself at 0:00",
+}
+
+
 def bank():
     return current_app.extensions["proctor.bank"]()
 

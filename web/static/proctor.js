@@ -33,19 +33,18 @@
   }
   window.proctor = { csrf: csrf, getJSON: getJSON, fmt: fmt, stored: stored, store: store };
 
-  /* -- time warnings: once each per attempt, at 30, 15 and 5 minutes left, as the real exam --
+  /* -- time warnings: once each per attempt, at the minutes left the page gives
+     (web/present.py TIME_WARNINGS: 30, 15 and 5, as the real exam) --------------
      Remembered in localStorage, so a reload does not warn again; a page that
      loads already under a threshold it never warned about warns once, for the
      lowest threshold passed (not a stale 15 after the 5). The countdown's own
      colour says "under 15" / "under 5" at all times. */
-  var WARN_AT = [30 * 60, 15 * 60, 5 * 60];
-  var WARN_TEXT = {
-    1800: "Under 30 minutes left: check which tasks you have not tried yet",
-    900: "Under 15 minutes left: time to revisit flagged tasks",
-    300: "Under 5 minutes left: the exam submits itself at 0:00"
-  };
   var warnBox = document.getElementById("time-warning");
-  function timeWarnings(attemptId) {
+  function timeWarnings(attemptId, byMinutes) {
+    /* byMinutes: {"30": "advice", …} from the page (web/present.py TIME_WARNINGS) */
+    var WARN_TEXT = {};
+    Object.keys(byMinutes || {}).forEach(function (m) { WARN_TEXT[parseInt(m, 10) * 60] = byMinutes[m]; });
+    var WARN_AT = Object.keys(WARN_TEXT).map(Number).sort(function (x, y) { return y - x; });
     var key = "proctor.warned." + attemptId, warned = stored(key, []);
     if (warnBox) warnBox.querySelector("[data-close-warning]").addEventListener("click", function () {
       warnBox.hidden = true;
@@ -58,7 +57,7 @@
       WARN_AT.forEach(function (t) { if (t >= at && warned.indexOf(t) < 0) warned.push(t); });
       store(key, warned);
       document.getElementById("time-warning-text").textContent = WARN_TEXT[at];
-      warnBox.classList.toggle("critical", at <= 5 * 60);
+      warnBox.classList.toggle("critical", at === WARN_AT[WARN_AT.length - 1]);
       warnBox.dataset.threshold = String(at / 60);
       warnBox.hidden = false;
       clearTimeout(warnBox._hide);
@@ -72,7 +71,7 @@
     var value = document.getElementById("countdown-value");
     var endAt = performance.now() + parseFloat(cd.dataset.remaining) * 1000;
     var finished = false;
-    var warn = timeWarnings(cd.dataset.attempt);
+    var warn = timeWarnings(cd.dataset.attempt, JSON.parse(cd.dataset.warnings || "{}"));
     var tick = function () {
       var left = (endAt - performance.now()) / 1000;
       value.textContent = fmt(left);

@@ -27,6 +27,7 @@ ANSWERS = "/opt/answers"
 API_PORT = 6443
 ETCD_PORT = 2379
 PKI = "/etc/kubernetes/pki"   # where kubeadm keeps etcd's certificates, as on the exam
+CONTEXT = "exam"               # the kubeconfig's one context
 
 
 def kubeconfig(host_kubeconfig: Path) -> str:
@@ -38,9 +39,9 @@ def kubeconfig(host_kubeconfig: Path) -> str:
     user = cfg["users"][0]
     user["name"] = "candidate"
     cfg["clusters"], cfg["users"] = [cluster], [user]
-    cfg["contexts"] = [{"name": "exam", "context": {
+    cfg["contexts"] = [{"name": CONTEXT, "context": {
         "cluster": "kubernetes", "user": "candidate", "namespace": "default"}}]
-    cfg["current-context"] = "exam"
+    cfg["current-context"] = CONTEXT
     return yaml.safe_dump(cfg)
 
 
@@ -113,10 +114,8 @@ def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, he
         # also set, and the exam's commands pass --endpoints, --cacert, --cert
         # and --key; https://127.0.0.1:2379 is the tunnel to this etcd.
         "/etc/bash.bashrc": (BASHRC.format(nodes=names or "see kubectl get nodes",
-                                           answers=ANSWERS), 0o444),
-        "/etc/vim/vimrc": ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
-                           "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
-                           "set backspace=indent,eol,start\n", 0o444),
+                                           answers=ANSWERS, context=CONTEXT), 0o444),
+        "/etc/vim/vimrc": (VIMRC, 0o444),
         "/etc/proctor/kubectl_completion": (completion(kubectl), 0o444),
         "/etc/proctor/helm_completion": (completion(helm), 0o444),
         "/etc/proctor/kubeconfig": (kubeconfig(host_kubeconfig), 0o444),
@@ -135,6 +134,11 @@ def memfd(name: str, data: bytes) -> int:
     return fd
 
 
+# vim as the exam's candidates set it up first: two-space indents for YAML
+VIMRC = ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
+         "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
+         "set backspace=indent,eol,start\n")
+
 BASHRC = r"""# Proctor exam shell
 [ -z "$PS1" ] && return
 shopt -s checkwinsize histappend
@@ -151,6 +155,6 @@ export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
   printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), helm, vim, nano, less\n'
-  printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: exam\n\n'
+  printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: {context}\n\n'
 fi
 """
