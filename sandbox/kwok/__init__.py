@@ -41,6 +41,7 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -62,7 +63,8 @@ from .confinement import confinement, start_egress
 from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
 from .nodes import node_manifest
-from .rewind import Checkpoint, restore_checkpoint, save_checkpoint
+from .rewind import (Checkpoint, RewindFailed, check_owner, restore_checkpoint, save_checkpoint,
+                     settle)
 
 CREATE_TIMEOUT = 90.0
 # Memory: an exam cluster is small and mostly idle, so its Go processes can
@@ -78,6 +80,9 @@ ETCD_QUOTA = "256Mi"
 # confined to them before kwokctl starts anything.
 COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
                    "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort")
+# The components that remember more than etcd holds: stopped while a rewind
+# writes etcd, started again after (sandbox.kwok.rewind). None elects a leader.
+CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "kwok-controller")
 # The ones a component binds (the controller-manager and scheduler open none,
 # see flags.py): the only TCP ports the sandbox's processes may use.
 LISTENING_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort")
@@ -201,7 +206,65 @@ class KwokProvider(RecordedProvider):
     def rewind(self, sandbox: Sandbox, checkpoint: Checkpoint) -> None:
         if not self.rewinds:
             return super().rewind(sandbox, checkpoint)
-        restore_checkpoint(sandbox, checkpoint)
+        check_owner(sandbox, checkpoint)
+        with self._controllers_stopped(sandbox.name):
+            restore_checkpoint(sandbox, checkpoint)
+        settle(sandbox)
+
+    @contextlib.contextmanager
+    def _controllers_stopped(self, name: str):
+        """``CONTROLLERS`` stopped, then started again as they were: the same
+        command line, environment and folder, confined as at create, their output
+        to the same log, and the pid files kwokctl stops them by."""
+        cluster = self._cluster_dir(name)
+        stopped = []
+        for comp in CONTROLLERS:
+            pidfile = cluster / "pids" / f"{comp}.pid"
+            try:
+                proc = psutil.Process(int(pidfile.read_text().strip()))
+                argv, env, cwd = proc.cmdline(), proc.environ(), proc.cwd()
+            except (OSError, ValueError, psutil.Error) as exc:
+                raise RewindFailed(f"sandbox {name!r}: its {comp} is not running ({exc})") from None
+            if not argv or not argv[0].startswith(f"{cluster}/"):
+                raise RewindFailed(f"sandbox {name!r}: pid file {pidfile} names {argv[:1]}, "
+                                   f"not its {comp}")
+            proc.terminate()
+            stopped.append((comp, pidfile, argv, env, cwd, proc))
+        for proc in wait_gone([s[-1] for s in stopped], timeout=10):
+            proc.kill()
+        try:
+            yield
+        finally:
+            ports = self._ports(name)
+            confine = confinement(self.cgroup(name), self.limits, {})
+            for comp, pidfile, argv, env, cwd, old in stopped:
+                if comp == "kwok-controller":
+                    argv = pod_cidr_after(argv)
+                with (cluster / "logs" / f"{comp}.log").open("a") as out:
+                    # setsid -f: an orphan, as kwokctl leaves its components
+                    subprocess.run(["setsid", "-f", *argv], env=env, cwd=cwd,
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=confine(ports[p] for p in LISTENING_PORTS),
+                                   check=True, timeout=30)
+                pidfile.write_text(str(self._started(name, argv, old.pid)))
+
+    def _started(self, name: str, argv: list[str], old: int, timeout: float = 10) -> int:
+        """The pid of the process of ``name`` running ``argv`` that is not ``old``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc in self.processes(name):
+                try:
+                    if proc.pid != old and proc.cmdline() == argv:
+                        return proc.pid
+                except psutil.Error:
+                    continue
+            time.sleep(0.05)
+        raise RewindFailed(f"sandbox {name!r}: {Path(argv[0]).name} did not start again")
+
+    def _ports(self, name: str) -> dict[str, int]:
+        """The ports Proctor chose for the sandbox's components (its kwokctl.yaml)."""
+        config = next(yaml.safe_load_all((self._record_dir(name) / "kwokctl.yaml").read_text()))
+        return {p: int(config["options"][p]) for p in COMPONENT_PORTS}
 
     # -- what a subclass changes (sandbox.gvisor) ---------------------------------------
     def _kwokctl_options(self) -> dict:
@@ -440,3 +503,21 @@ class KwokProvider(RecordedProvider):
                 time.sleep(0.05)
         shutil.rmtree(cluster, ignore_errors=True)
         self._remove_record(name)
+
+
+def pod_cidr_after(argv: list[str]) -> list[str]:
+    """kwok-controller's command line with the next Pod CIDR of its own.
+
+    kwok v0.8.0 marks a Pod's IP as taken only when one of its stages patches
+    the Pod, so a kwok-controller started again next to running Pods hands out
+    their IPs a second time. After each rewind it takes Pod IPs from a range no
+    Pod of the checkpoint has: 10.1.0.0/24, 10.2.0.0/24, … (the first create's
+    is 10.0.0.0/24; 10.96.0.0/12 holds the Services)."""
+    flag = "--cidr="
+    now = next((a for a in argv if a.startswith(flag)), "")
+    try:
+        used = int(now[len(flag):].split(".")[1])
+    except (IndexError, ValueError):
+        used = 0
+    following = used % 95 + 1  # 1 … 95, never the Services' 96 … 111
+    return [a for a in argv if not a.startswith(flag)] + [f"{flag}10.{following}.0.0/24"]

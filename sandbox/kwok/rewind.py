@@ -9,13 +9,20 @@ How. ``save_checkpoint`` reads every key under ``/registry/`` through
 etcd's JSON gateway, with the sandbox's own client certificate (its etcd
 asks for one, ``etcdpki``), and copies the workspace (the answers folder)
 beside the sandbox's record. ``restore_checkpoint`` writes back the
-difference in one transaction: keys made since are deleted, keys changed
-or deleted are put back as they were (but derived EndpointSlices, below). The API server sees
-ordinary watch events, so neither it nor a controller restarts and
-revisions only move forward. (An ``etcdutl snapshot restore`` takes the
-revision backwards: every component must then restart, as ``kwokctl
-snapshot restore`` does, which costs about as much as a create.) Objects
-come back with their UIDs, as a snapshot would bring them.
+difference: keys made since are deleted, keys changed or deleted are put
+back as they were. The API server sees ordinary watch events and revisions
+only move forward, so it keeps running. (An ``etcdutl snapshot restore``
+takes the revision backwards: every component must then restart, as
+``kwokctl snapshot restore`` does, which costs about as much as a create.)
+Objects come back with their UIDs, as a snapshot would bring them.
+
+The components that remember more than etcd holds (the controller-manager's
+and the scheduler's caches and trackers, kwok's pool of Pod IPs) are stopped
+while it writes and started again after (``KwokProvider.rewind``): kept
+running, the Deployment controller numbered a restored ReplicaSet's revision
+after ReplicaSets the rewind had deleted, the EndpointSlice controller waited
+forever for a generation it had written before, and kwok gave a new Pod the
+IP of a restored one. ``settle`` then waits until their first writes are done.
 
 Left alone: what the components renew themselves (events, the leases of
 leader election and of node heartbeats, the API server's own leases);
@@ -45,23 +52,14 @@ from ..base import ETCD_CLIENT_FILES, Sandbox, SandboxError
 
 PREFIX = b"/registry/"
 # What the components renew on their own (see the module's docstring).
-VOLATILE = (b"/registry/events/", b"/registry/leases/kube-system/",
-            b"/registry/leases/kube-node-lease/", b"/registry/masterleases/",
-            b"/registry/peerserverleases/")
+NODE_LEASES = b"/registry/leases/kube-node-lease/"
+VOLATILE = (b"/registry/events/", b"/registry/leases/kube-system/", NODE_LEASES,
+            b"/registry/masterleases/", b"/registry/peerserverleases/")
 # etcd refuses a transaction of more than 128 operations (--max-txn-ops).
 TXN_OPS = 100
-# EndpointSlices that their controllers manage (managed-by
-# endpointslice-controller.k8s.io or endpointslicemirroring-controller.k8s.io)
-# are what those controllers derive from Services and Pods, and they remember
-# the generation of each they wrote: one written back with an older generation
-# would make them wait for their cache to catch up, forever. Rewound, such a
-# slice that changed is deleted and never written: the controller makes it again.
-DERIVED = (b"/registry/endpointslices/", b"-controller.k8s.io")
 # After a rewind: how long the keys must stay unchanged to count as settled, and
 # how long to wait for that at most.
 QUIET, SETTLE = 0.5, 10.0
-# How often the keys a controller removed in the middle of a rewind are put back.
-ROUNDS = 5
 TIMEOUT = 30.0
 
 
@@ -118,23 +116,23 @@ class Gateway:
                                f"{resp.status} {data[:200]!r}")
         return json.loads(data)
 
+    def range(self, prefix: bytes, keys_only: bool = False) -> dict[bytes, bytes]:
+        """Every key under ``prefix``, with its value (b"" with ``keys_only``)."""
+        got = self.call("range", {"key": _b64(prefix), "range_end": _b64(_range_end(prefix)),
+                                  "keys_only": keys_only})
+        return {base64.b64decode(kv["key"]): base64.b64decode(kv.get("value", ""))
+                for kv in got.get("kvs", [])}
+
     def keys(self) -> dict[bytes, bytes]:
         """Every key under ``/registry/`` but the volatile ones, with its value."""
-        got = self.call("range", {"key": _b64(PREFIX), "range_end": _b64(_range_end(PREFIX))})
-        out = {}
-        for kv in got.get("kvs", []):
-            key = base64.b64decode(kv["key"])
-            if not key.startswith(VOLATILE):
-                out[key] = base64.b64decode(kv.get("value", ""))
-        return out
+        return {k: v for k, v in self.range(PREFIX).items() if not k.startswith(VOLATILE)}
+
+    def delete_prefix(self, prefix: bytes) -> None:
+        self.call("deleterange", {"key": _b64(prefix), "range_end": _b64(_range_end(prefix))})
 
     def apply(self, ops: list[dict]) -> None:
         for i in range(0, len(ops), TXN_OPS):
             self.call("txn", {"success": ops[i:i + TXN_OPS]})
-
-
-def _derived(key: bytes, value: bytes) -> bool:
-    return key.startswith(DERIVED[0]) and DERIVED[1] in value
 
 
 def _puts(then: dict[bytes, bytes], present: set[bytes]) -> list[dict]:
@@ -170,45 +168,41 @@ def save_checkpoint(sandbox: Sandbox, into: Path) -> Checkpoint:
     return Checkpoint(sandbox.name, keys, copy, time.time())
 
 
-def restore_checkpoint(sandbox: Sandbox, checkpoint: Checkpoint) -> None:
-    """Bring ``sandbox`` back to ``checkpoint``."""
+def check_owner(sandbox: Sandbox, checkpoint: Checkpoint) -> None:
+    """A checkpoint rewinds the sandbox it was taken of, no other."""
     if checkpoint.sandbox != sandbox.name:
         raise RewindFailed(f"checkpoint of sandbox {checkpoint.sandbox!r} cannot rewind "
                            f"{sandbox.name!r}")
+
+
+def restore_checkpoint(sandbox: Sandbox, checkpoint: Checkpoint) -> None:
+    """Bring ``sandbox`` back to ``checkpoint``; its controllers are stopped
+    meanwhile (``KwokProvider.rewind``)."""
+    check_owner(sandbox, checkpoint)
     etcd = Gateway(sandbox)
     then, now = checkpoint.keys, etcd.keys()
-    kept = {k: v for k, v in then.items() if not _derived(k, v)}
-    gone = [k for k, v in now.items()
-            if k not in then or (then[k] != v and (_derived(k, v) or _derived(k, then[k])))]
-    # One transaction, so that no controller sees half of it (the garbage
-    # collector would take a Pod whose ReplicaSet is not back yet for an orphan).
-    etcd.apply([{"request_delete_range": {"key": _b64(k)}} for k in gone]
-               + _puts(kept, {k for k, v in now.items() if kept.get(k) == v}))
-    # A controller acting on the state before the rewind (the garbage collector
-    # on an owner that was gone) can remove what came back: put it back. What
-    # controllers make after the rewind stays, as it would on a fresh cluster.
-    for _ in range(ROUNDS):
-        missing = _puts(kept, set(etcd.keys()))
-        if not missing:
-            break
-        etcd.apply(missing)
-        time.sleep(0.2)
-    else:
-        raise RewindFailed(f"sandbox {sandbox.name!r}: keys of the checkpoint were still "
-                           f"removed after {ROUNDS} rewinds (a controller racing the rewind)")
+    etcd.apply([{"request_delete_range": {"key": _b64(k)}} for k in now if k not in then]
+               + _puts(then, {k for k, v in now.items() if then.get(k) == v}))
+    # The nodes' leases name the kwok-controller that held them: a new one would
+    # leave the nodes alone until they expire (40 s). It takes them afresh.
+    etcd.delete_prefix(NODE_LEASES)
     workspace = Path(sandbox.workspace)
     _empty(workspace)
     _copy_tree(checkpoint.workspace, workspace)
-    _settle(etcd)
 
 
-def _settle(etcd: Gateway) -> None:
+def settle(sandbox: Sandbox) -> None:
     """Until the controllers are done with what came back (their status writes):
     the keys unchanged over ``QUIET`` seconds, as setup leaves a cluster (its
     scripts end waiting on rollouts). A script that reads, edits and replaces an
     object would otherwise meet a conflict no fresh cluster gives it. At most
     ``SETTLE`` seconds: a controller that never rests is the task's own."""
+    etcd = Gateway(sandbox)
     deadline = time.monotonic() + SETTLE
+    # a new kwok-controller takes the nodes (their leases) before their Pods
+    while len(etcd.range(NODE_LEASES, keys_only=True)) < len(sandbox.nodes) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
     last = etcd.keys()
     while time.monotonic() < deadline:
         time.sleep(QUIET)

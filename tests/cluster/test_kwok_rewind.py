@@ -73,16 +73,12 @@ def test_a_rewind_undoes_what_was_done_since_the_checkpoint(kwok, sandbox):
     (work / "answers" / "link").unlink()
     assert state(sb) != before
 
+    made = set(Gateway(sb).keys()) - set(cp.keys)
     kwok.rewind(sb, cp)
     assert state(sb) == before
-    # etcd holds every key of the checkpoint but the EndpointSlices that their
-    # controller derives (it makes them again), and nothing made since but those
-    now, slices = set(Gateway(sb).keys()), b"/registry/endpointslices/app/web-"
-    assert {k for k in cp.keys if not k.startswith(slices)} <= now
-    assert all(k.startswith(slices) for k in now - set(cp.keys)), now - set(cp.keys)
-    wait_for("the Service's EndpointSlice made again", lambda: kubectl(
-        sb, "-n", "app", "get", "endpointslices", "-l", "kubernetes.io/service-name=web",
-        "-o", "name"))
+    # etcd holds every key of the checkpoint and none of those made since
+    now = set(Gateway(sb).keys())
+    assert set(cp.keys) <= now and not made & now, (set(cp.keys) - now, made & now)
     assert sorted(p.name for p in (work / "answers").iterdir()) == ["kept.txt", "link"]
     assert (work / "answers" / "kept.txt").read_text() == "as setup wrote it\n"
     assert os.readlink(work / "answers" / "link") == "/etc/shadow"
@@ -95,6 +91,38 @@ def test_a_rewind_undoes_what_was_done_since_the_checkpoint(kwok, sandbox):
     # before a rewind may overshoot for a moment: they take it back on their own)
     kwok.rewind(sb, cp)
     wait_for("the state of the checkpoint again", lambda: state(sb) == before, timeout=30)
+
+
+def revisions(sb, ns: str) -> dict:
+    rs = json.loads(kubectl(sb, "-n", ns, "get", "replicasets", "-o", "json"))["items"]
+    return {r["metadata"]["name"]: r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+            for r in rs}
+
+
+def test_controllers_remember_nothing_of_what_a_rewind_took_away(kwok, sandbox):
+    """Kept running through a rewind, the Deployment controller numbered a restored
+    ReplicaSet after ReplicaSets the rewind had deleted (rollout history 1, 4, 5
+    where setup left 1, 2, 3), and kwok gave a new Pod the IP of a restored one."""
+    sb = sandbox
+    kubectl(sb, "create", "namespace", "hist")
+    kubectl(sb, "-n", "hist", "create", "deployment", "app", "--image=nginx:1.25", "--replicas=2")
+    for image in ("nginx:1.26", "nginx:1.27"):
+        kubectl(sb, "-n", "hist", "rollout", "status", "deployment/app", "--timeout=60s")
+        kubectl(sb, "-n", "hist", "set", "image", "deployment/app", f"nginx={image}")
+    kubectl(sb, "-n", "hist", "rollout", "status", "deployment/app", "--timeout=60s")
+    history = revisions(sb, "hist")
+    assert sorted(history.values()) == ["1", "2", "3"]
+    cp = kwok.checkpoint(sb)
+    for image in ("nginx:1.28", "nginx:1.29", "nginx:1.30"):
+        kubectl(sb, "-n", "hist", "set", "image", "deployment/app", f"nginx={image}")
+        kubectl(sb, "-n", "hist", "rollout", "status", "deployment/app", "--timeout=60s")
+        kwok.rewind(sb, cp)
+        assert revisions(sb, "hist") == history
+    kubectl(sb, "-n", "hist", "scale", "deployment/app", "--replicas=6")
+    kubectl(sb, "-n", "hist", "rollout", "status", "deployment/app", "--timeout=60s")
+    ips = kubectl(sb, "get", "pods", "-A", "-o", "jsonpath={.items[*].status.podIP}").split()
+    assert len(ips) == len(set(ips)), f"two Pods share an IP: {sorted(ips)}"
+    assert revisions(sb, "hist") == history
 
 
 def test_a_checkpoint_rewinds_only_its_own_sandbox(kwok, sandbox):
