@@ -651,3 +651,25 @@ def test_hostpath_volume_touches_nothing_on_the_host(target, tmp_path):
         "containers": [{"name": "hostpath", "image": "busybox",
                         "volumeMounts": [{"name": "h", "mountPath": "/host"}]}]})
     assert not path.exists(), "a hostPath volume of a kwok pod created a directory on the host"
+
+
+def test_components_a_rewind_restarts_stay_confined(kwok, tmp_path):
+    """A rewind (validate's fresh copy of a post-setup cluster) stops the
+    controller-manager, the scheduler and kwok-controller and starts them again:
+    they come back in the sandbox's cgroup and under its Landlock rule (kwok's
+    own port only), never as free processes of the host."""
+    from sandbox.kwok import CONTROLLERS
+    sb = kwok.create("rewound", nodes=1)
+    try:
+        before = component_pids(kwok, sb)
+        kwok.rewind(sb, kwok.checkpoint(sb))
+        after = component_pids(kwok, sb)
+        for comp in CONTROLLERS:
+            assert after[comp] != before[comp], f"{comp} was not restarted"
+            assert in_cgroup(after[comp], kwok.cgroup("rewound")), \
+                f"{comp} left the sandbox's cgroup"
+            if landlock.available() is None:  # confine_tcp sets no_new_privs first
+                assert "NoNewPrivs:\t1" in Path(f"/proc/{after[comp]}/status").read_text(), \
+                    f"{comp} runs without the sandbox's Landlock rule"
+    finally:
+        kwok.destroy("rewound")
