@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.checks import is_ready, must_get, pods_of, show, term_matches
+from grader.checks import is_ready, must_get, pods_of, same_image, show, term_matches
 
 NEW_NODE = "node-new"  # a node that does not exist yet: the rules must admit it by its labels
 
@@ -18,6 +18,27 @@ def _node_aff(dep):
 
 def _names(k8s):
     return [n.metadata.name for n in k8s.core.list_node().items] + [NEW_NODE]
+
+
+def _relabelled(nodes, disk):
+    """Messages for the nodes whose disktype or zone label is not what setup
+    left (node02 disktype=<disk> zone=zone-b, node01 the other disk type and
+    zone-a, the rest neither label): the statement says not to change the nodes."""
+    other = "hdd" if disk == "ssd" else "ssd"  # as setup draws it
+    want = {"node01": (other, "zone-a"), "node02": (disk, "zone-b")}
+
+    def text(pair):
+        return ", ".join(f"{key}={show(value)}" if value is not None else f"no {key}"
+                        for key, value in zip(("disktype", "zone"), pair))
+    wrong = []
+    for n in nodes:
+        labels = n.metadata.labels or {}
+        found = (labels.get("disktype"), labels.get("zone"))
+        expected = want.get(n.metadata.name, (None, None))
+        if found != expected:
+            wrong.append(f"Node {n.metadata.name} has {text(found)}; expected {text(expected)} "
+                         "as setup left it (do not change the nodes)")
+    return wrong
 
 
 def _admits(terms, labels, names):
@@ -64,13 +85,18 @@ def test_preferred(k8s, params):
 
 @pytest.mark.points(2)
 def test_running(k8s, params):
-    """All replicas of cache run redis:7.2 on nodes labelled disktype=<type>"""
+    """All replicas of cache run redis:7.2 on nodes labelled disktype=<type>, the nodes' labels unchanged"""
     dep = _deploy(k8s, params)
     want = int(params["replicas"])
-    images = [c.image for c in dep.spec.template.spec.containers]
-    assert images == ["redis:7.2"], f"Deployment cache runs {show(images)}; expected redis:7.2"
+    images = [c.image for c in dep.spec.template.spec.containers or []]
+    # docker.io/library/redis:7.2 is the same image, spelt in full
+    assert len(images) == 1 and same_image(images[0], "redis:7.2"), (
+        f"Deployment cache runs {show(images)}; expected redis:7.2")
     assert dep.spec.replicas == want, f"Deployment cache has {dep.spec.replicas} replicas; expected {want}"
-    disk_nodes = {n.metadata.name for n in k8s.core.list_node().items
+    nodes = k8s.core.list_node().items
+    relabelled = _relabelled(nodes, params["disk"])
+    assert not relabelled, relabelled[0]
+    disk_nodes = {n.metadata.name for n in nodes
                   if (n.metadata.labels or {}).get("disktype") == params["disk"]}
     pods = pods_of(k8s, dep)
     placed = sorted(f"{p.metadata.name}@{p.spec.node_name}" for p in pods)

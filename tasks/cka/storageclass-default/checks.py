@@ -6,6 +6,14 @@ from kubernetes.client.exceptions import ApiException
 from grader.checks import must_equal, must_get, show
 
 DEFAULT = "storageclass.kubernetes.io/is-default-class"
+BETA_DEFAULT = "storageclass.beta.kubernetes.io/is-default-class"  # still honoured by the API
+
+
+def _is_default(sc) -> bool:
+    """Whether the API takes the class for a default, as its IsDefaultAnnotation
+    does: either annotation, the GA one or the older beta one, set to "true"."""
+    notes = (sc.metadata.annotations if sc.metadata else None) or {}
+    return notes.get(DEFAULT) == "true" or notes.get(BETA_DEFAULT) == "true"
 
 
 def _sc(k8s, params):
@@ -27,8 +35,7 @@ def test_fields(k8s, params):
 def test_only_default(k8s, params):
     """It is the one and only default StorageClass"""
     _sc(k8s, params)
-    defaults = sorted(s.metadata.name for s in k8s.storage.list_storage_class().items
-                      if (s.metadata.annotations or {}).get(DEFAULT) == "true")
+    defaults = sorted(s.metadata.name for s in k8s.storage.list_storage_class().items if _is_default(s))
     assert defaults == [params["name"]], (
         f"default StorageClasses: {show(defaults) if defaults else 'none'}; expected only {params['name']}")
 

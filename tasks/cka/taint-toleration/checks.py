@@ -1,8 +1,20 @@
-"""Checks for taint-toleration: the taint on node01 and Deployment crunch on it."""
+"""Checks for taint-toleration: the taint on node01 and Deployment crunch on it.
+
+"Do not remove or change any other taint or label" is checked against what
+setup recorded of every node (the immutable ConfigMap kube-system/RECORD):
+each taint and label there must still be on its node, as it was. New labels
+(one to select node01 by) are allowed, as are taints the node lifecycle
+controller manages (node.kubernetes.io/...).
+"""
+
+import json
 
 import pytest
 
-from grader.checks import is_ready, must_get, node_admits, pods_of, show, taint_text, untolerated
+from grader.checks import (is_ready, must_get, node_admits, pods_of, show, taint_text,
+                           untolerated)
+
+RECORD = "taint-toleration-nodes"
 
 
 def _taint(k8s):
@@ -18,14 +30,47 @@ def _crunch(k8s, params):
                     expected="it to still exist")
 
 
+def _recorded(rec, name):
+    """(labels, taints) that setup recorded for node ``name``, or a failed check."""
+    try:
+        was = json.loads((rec.data or {})[name])
+        labels = {str(k): str(v) for k, v in was["labels"].items()}
+        taints = [tuple(str(x) for x in t) for t in was["taints"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AssertionError(f"ConfigMap kube-system/{RECORD} has no readable entry {name} ({exc}); "
+                             "expected setup's record of the nodes untouched") from None
+    return labels, taints
+
+
+def _others_kept(k8s):
+    """Fail unless every taint and label setup recorded is still on its node, unchanged."""
+    rec = must_get(k8s.core.read_namespaced_config_map, RECORD, "kube-system",
+                   expected="it untouched: setup recorded there the nodes' taints and labels")
+    for name in sorted(rec.data or {}):
+        labels, taints = _recorded(rec, name)
+        node = must_get(k8s.core.read_node, name, expected="it kept")
+        found = node.metadata.labels or {}
+        changed = sorted(k for k, v in labels.items() if found.get(k) != v)
+        assert not changed, (
+            f"Node {name} has labels {show({k: found.get(k) for k in changed})}; expected "
+            f"{show({k: labels[k] for k in changed})} as before (no other label may be removed or changed)")
+        now = {(t.key, t.value or "", t.effect) for t in node.spec.taints or []}
+        gone = [t for t in taints if t not in now]
+        has = ", ".join(taint_text(t) for t in node.spec.taints or []) or "none"
+        kept = ", ".join(show(f"{k}={v}:{e}" if v else f"{k}:{e}") for k, v, e in gone)
+        assert not gone, (f"Node {name} has taints {has}; expected {kept} kept as before "
+                          "(no other taint may be removed or changed)")
+
+
 @pytest.mark.points(2)
 def test_taint(k8s, params):
-    """node01 is tainted dedicated=<team>:NoSchedule"""
+    """node01 is tainted dedicated=<team>:NoSchedule, and no other taint or label of the nodes was removed or changed"""
     node, t = _taint(k8s)
     found = [taint_text(x) for x in node.spec.taints or []]
     want = params["team"]
     assert t is not None and t.value == want, (
         f"node01 has taints {', '.join(found) or 'none'}; expected dedicated={want}:NoSchedule")
+    _others_kept(k8s)
 
 
 @pytest.mark.points(2)

@@ -78,8 +78,10 @@ def test_configmap(k8s, params):
 
 
 def test_secret(k8s, params):
-    """Secret db-credentials holds username=app and the required password"""
+    """Secret db-credentials, of type Opaque, holds username=app and the required password"""
     sec = must_get(k8s.core.read_namespaced_secret, "db-credentials", params["namespace"])
+    assert sec.type == "Opaque", (
+        f"Secret {params['namespace']}/db-credentials has type {show(sec.type)}; expected Opaque")
     data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (sec.data or {}).items()}
     assert data.get("username") == "app", (
         f"Secret db-credentials has username={show(data.get('username'))}; expected 'app'")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from grader.checks import command_line, is_ready, mount_paths, must_container, must_get, pods_of, show
+from grader.checks import (command_line, is_ready, mount_paths, must_container, must_get, pods_of,
+                           same_command, same_image, show)
 
 
 def _deploy(k8s, params):
@@ -16,24 +17,34 @@ def test_init_container(k8s, params):
     dep = _deploy(k8s, params)
     spec = dep.spec.template.spec
     c = must_container(dep, "fetch", init=True)
-    assert c.image == "busybox:1.36", f"init container fetch runs {show(c.image)}; expected busybox:1.36"
-    cmd = command_line(c)
-    assert params["url"] in cmd and "tar" in cmd and "/work" in cmd, (
-        f"init container fetch runs {show(cmd)}; expected the wget | tar command from the task")
+    assert same_image(c.image, "busybox:1.36"), f"init container fetch runs {show(c.image)}; expected busybox:1.36"
+    # kwok runs no container, so the command is judged by its words: a wget that
+    # saves to a file (no -O-) would leave tar an empty pipe on a real node.
+    url = params["url"]
+    wanted = (f"wget -O- {url} | tar -x -C /work", f"wget -O - {url} | tar -x -C /work")
+    assert any(same_command(c, w) for w in wanted), (
+        f"init container fetch runs {show(command_line(c))}; expected sh -c 'wget -O- {url} | tar -x -C /work'")
     assert c.restart_policy != "Always", (
         "fetch is a sidecar (restartPolicy Always), which nginx does not wait for; expected a plain init container")
-    names = [x.name for x in spec.containers]
+    names = [x.name for x in spec.containers or []]
     assert "fetch" not in names, "fetch is also an app container; expected it only as an init container"
 
 
 def test_shared_volume(k8s, params):
-    """fetch mounts volume html at /work; nginx still mounts it at /usr/share/nginx/html"""
+    """fetch mounts volume html at /work; nginx is unchanged (nginx:1.27, port 80, html at /usr/share/nginx/html)"""
     dep = _deploy(k8s, params)
     spec = dep.spec.template.spec
     at = mount_paths(must_container(dep, "fetch", init=True))
     assert at.get("/work") == "html", f"fetch mounts {show(at) if at else 'nothing'}; expected volume html at /work"
-    nginx = next((x for x in spec.containers if x.name == "nginx"), None)
-    assert nginx is not None and nginx.image == "nginx:1.27", "container nginx (nginx:1.27) must stay"
+    nginx = next((x for x in spec.containers or [] if x.name == "nginx"), None)
+    assert nginx is not None and same_image(nginx.image, "nginx:1.27"), (
+        f"Deployment site has containers {show([x.name for x in spec.containers or []])}"
+        + (f", nginx with image {show(nginx.image)}" if nginx else "")
+        + "; expected container nginx with image nginx:1.27 kept as it was")
+    ports = sorted((p.container_port, p.protocol or "TCP") for p in nginx.ports or [])
+    assert ports == [(80, "TCP")], (
+        f"container nginx has ports {show([f'{n}/{proto}' for n, proto in ports]) if ports else 'none'}; "
+        "expected containerPort 80 kept as it was")
     n_at = mount_paths(nginx)
     assert n_at.get("/usr/share/nginx/html") == "html", (
         f"nginx mounts {show(n_at) if n_at else 'nothing'}; expected volume html at /usr/share/nginx/html unchanged")

@@ -1,8 +1,9 @@
-"""Checks for labels-annotations: labels and annotations of the setup's Pods."""
+"""Checks for labels-annotations: labels and annotations of the setup's Pods, changed in
+place (a deleted and recreated Pod has another uid)."""
 
 import pytest
 
-from grader.checks import live_pods
+from grader.checks import live_pods, must_be_original
 
 TARGETS = {"api-1", "api-2", "api-3"}
 ALL = {"api-1", "api-2", "api-3", "api-canary", "web-1", "web-2", "batch-1"}
@@ -12,12 +13,14 @@ def _pods(k8s, ns):
     pods = {p.metadata.name: p for p in live_pods(k8s, ns)}
     missing = sorted(ALL - set(pods))
     assert not missing, f"Pods {', '.join(missing)} are gone from {ns}; expected them kept"
+    for name in sorted(ALL):
+        must_be_original(k8s, pods[name], f"{name}-{ns}-original")
     return pods
 
 
 @pytest.mark.points(2)
 def test_tier_label(k8s, params):
-    """Exactly the Pods with app=api and env=prod carry tier=backend"""
+    """Exactly the Pods with app=api and env=prod carry tier=backend; no Pod was deleted or recreated"""
     pods = _pods(k8s, params["namespace"])
     have = {n for n, p in pods.items() if (p.metadata.labels or {}).get("tier") == "backend"}
     assert have == TARGETS, (

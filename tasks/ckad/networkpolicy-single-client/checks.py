@@ -1,9 +1,11 @@
 """Checks for networkpolicy-single-client.
 
 The sandbox enforces no NetworkPolicy, so the checks evaluate every policy of
-the namespace the way a conforming network plugin would: which connections
-from which Pods to which Pods and ports are allowed. Any equivalent set of
-policies passes.
+the namespace the way a conforming network plugin would: a connection from
+one Pod to another on a port is allowed when the policies of the source let
+it out (Egress) and those of the destination let it in (Ingress). Any
+equivalent set of policies passes; a policy that also isolates the db Pods'
+own outgoing traffic (Egress in policyTypes, no egress rule) does not.
 """
 
 import ipaddress
@@ -14,30 +16,39 @@ from grader.checks import live_pods, must_get, selects, show
 
 
 class Peer:
-    def __init__(self, labels, ns, ns_labels, ip):
-        self.labels, self.ns, self.ns_labels, self.ip = labels, ns, ns_labels, ip
+    """One end of a connection: a Pod's labels, namespace (and its labels), IP
+    and named container ports."""
+
+    def __init__(self, labels, ns, ns_labels, ip, ports=None):
+        self.labels, self.ns, self.ns_labels, self.ip = labels or {}, ns, ns_labels or {}, ip
+        self.ports = ports or {}
 
 
-def _peer_ok(peer_rule, policy_ns, src):
+def _peer_ok(peer_rule, policy_ns, other):
+    """Whether one peer of a rule (from/to entry) matches the Pod at the other end."""
     if peer_rule.ip_block is not None:
-        if not src.ip:
+        if not other.ip:
             return False
-        ip = ipaddress.ip_address(src.ip)
-        if ip not in ipaddress.ip_network(peer_rule.ip_block.cidr, strict=False):
+        try:
+            ip = ipaddress.ip_address(other.ip)
+            if ip not in ipaddress.ip_network(peer_rule.ip_block.cidr or "", strict=False):
+                return False
+            return not any(ip in ipaddress.ip_network(c, strict=False)
+                           for c in peer_rule.ip_block._except or [])
+        except (TypeError, ValueError):  # not an address or a CIDR: matches nothing
             return False
-        return not any(ip in ipaddress.ip_network(c, strict=False)
-                       for c in peer_rule.ip_block._except or [])
     if peer_rule.namespace_selector is not None:
-        if not selects(peer_rule.namespace_selector, src.ns_labels):
+        if not selects(peer_rule.namespace_selector, other.ns_labels):
             return False
-    elif src.ns != policy_ns:
+    elif other.ns != policy_ns:
         return False
     if peer_rule.pod_selector is not None:
-        return selects(peer_rule.pod_selector, src.labels)
+        return selects(peer_rule.pod_selector, other.labels)
     return True
 
 
 def _port_ok(rule_ports, port, container_ports):
+    """Whether a rule's ports take in TCP ``port`` of the destination Pod."""
     if not rule_ports:
         return True
     for p in rule_ports:
@@ -56,19 +67,35 @@ def _port_ok(rule_ports, port, container_ports):
     return False
 
 
-def _allowed(policies, dst_labels, dst_ports, ns, src, port):
-    """Whether src may open a TCP connection to a Pod with dst_labels on port."""
-    selecting = [p for p in policies
-                 if selects(p.spec.pod_selector, dst_labels)
-                 and "Ingress" in (p.spec.policy_types or ["Ingress"])]
+def _types(spec):
+    """policyTypes as the API defaults them: Ingress, plus Egress when there are egress rules."""
+    if spec.policy_types:
+        return spec.policy_types
+    return ["Ingress", "Egress"] if spec.egress else ["Ingress"]
+
+
+def _admits(policies, pod, other, port, direction):
+    """Whether the policies that select ``pod`` for ``direction`` let the
+    connection with ``other`` through: Ingress, other connects to pod;
+    Egress, pod connects to other (on ``port``, TCP)."""
+    selecting = [p for p in policies if p.spec is not None
+                 and selects(p.spec.pod_selector, pod.labels) and direction in _types(p.spec)]
     if not selecting:
         return True
+    dst_ports = pod.ports if direction == "Ingress" else other.ports
     for pol in selecting:
-        for rule in pol.spec.ingress or []:
-            peers_ok = not rule._from or any(_peer_ok(pr, ns, src) for pr in rule._from)
-            if peers_ok and _port_ok(rule.ports, port, dst_ports):
+        for rule in (pol.spec.ingress if direction == "Ingress" else pol.spec.egress) or []:
+            peers = rule._from if direction == "Ingress" else rule.to
+            if ((not peers or any(_peer_ok(pr, pol.metadata.namespace, other) for pr in peers))
+                    and _port_ok(rule.ports, port, dst_ports)):
                 return True
     return False
+
+
+def _allowed(policies, ns, src, dst, port):
+    """Whether src may open a TCP connection to dst on port (only ``ns`` has policies)."""
+    return ((src.ns != ns or _admits(policies, src, dst, port, "Egress"))
+            and (dst.ns != ns or _admits(policies, dst, src, port, "Ingress")))
 
 
 def _world(k8s, params):
@@ -84,15 +111,15 @@ def _world(k8s, params):
 
     def peer(app):
         p = by_app[app]
-        return Peer(p.metadata.labels, ns, ns_obj.metadata.labels, p.status.pod_ip)
+        ports = {cp.name: cp.container_port for c in p.spec.containers for cp in c.ports or [] if cp.name}
+        return Peer(p.metadata.labels, ns, ns_obj.metadata.labels, p.status.pod_ip if p.status else None,
+                    ports)
 
     outsider = Peer({"app": "api", "stack": "shop"}, "proctor-elsewhere",
                     {"kubernetes.io/metadata.name": "proctor-elsewhere"}, "10.255.254.1")
 
     def allowed(src, port, dst="db"):
-        p = by_app[dst]
-        ports = {cp.name: cp.container_port for c in p.spec.containers for cp in c.ports or [] if cp.name}
-        return _allowed(policies, p.metadata.labels, ports, ns, src, port)
+        return _allowed(policies, ns, src, peer(dst) if isinstance(dst, str) else dst, port)
 
     return ns, policies, peer, outsider, allowed
 
@@ -132,10 +159,13 @@ def test_other_port_denied(k8s, params):
 
 
 def test_others_unaffected(k8s, params):
-    """api and web still accept traffic from the other Pods, and db is isolated"""
-    ns, _, peer, _, allowed = _world(k8s, params)
+    """db is isolated, while api and web still accept traffic and db's own outgoing traffic is not blocked"""
+    ns, _, peer, outsider, allowed = _world(k8s, params)
     port = int(params["port"])
     assert not allowed(peer("web"), port), f"db accepts traffic from web on TCP {port}; expected isolated"
-    blocked = [f"{s} -> {d}:{p}" for s, d, p in (("web", "api", 8080), ("api", "web", 80))
+    blocked = [f"{s} -> {d}:{p}" for s, d, p in (("web", "api", 8080), ("api", "web", 80),
+                                                 ("db", "api", 8080), ("db", "web", 80))
                if not allowed(peer(s), p, dst=d)]
+    if not allowed(peer("db"), 443, dst=outsider):
+        blocked.append("db -> a Pod of another namespace:443")
     assert not blocked, f"connections {', '.join(blocked)} are blocked; expected them unaffected"

@@ -5,6 +5,7 @@ import pytest
 from grader.checks import must_get, pods_of, show
 
 ALLOWED = ("get", "list", "watch", "create", "update")
+APPS_KINDS = ("deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions")
 
 
 def _user(params):
@@ -30,6 +31,8 @@ def test_nothing_more(k8s, params):
               ("list", "secrets", ns, ""), ("create", "pods", ns, ""),
               ("list", res, "default", "apps"), ("create", res, "kube-system", "apps"),
               ("get", "roles", ns, "rbac.authorization.k8s.io")]
+    # the other kinds of the apps group: a Role on resources '*' (or a list of them) grants those too
+    probes += [("get", other, ns, "apps") for other in APPS_KINDS if other != res]
     extra = [f"{v} {r} in {n}" for v, r, n, g in probes if k8s.can(user, v, r, namespace=n, group=g)]
     assert not extra, f"ServiceAccount {ns}/deployer may also {'; '.join(extra)}; expected denied"
 
@@ -41,7 +44,10 @@ def test_binding(k8s, params):
     assert (rb.role_ref.kind, rb.role_ref.name) == ("Role", "deployer"), (
         f"RoleBinding deployer refers to {rb.role_ref.kind} {show(rb.role_ref.name)}; expected Role deployer")
     subjects = [(s.kind, s.name, s.namespace or ns) for s in rb.subjects or []]
-    assert ("ServiceAccount", "deployer", ns) in subjects, (
+    # the ServiceAccount, or the user name it authenticates as: RBAC grants both alike
+    as_user = f"system:serviceaccount:{ns}:deployer"
+    assert ("ServiceAccount", "deployer", ns) in subjects or any(
+        kind == "User" and name == as_user for kind, name, _ in subjects), (
         f"RoleBinding deployer binds {show(subjects)}; expected ServiceAccount {ns}/deployer")
 
 
