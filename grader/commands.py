@@ -44,11 +44,14 @@ def _echo_err(msg: str, **style) -> None:
               show_default=True,
               help="Which tasks' alternatives/ and near-misses/ run: all, only those of tasks "
                    "on kwok (a sandbox in seconds; CI's choice), or none.")
+@click.option("--variant-seeds", type=click.IntRange(0, 10), default=0, show_default=True,
+              help="On how many of the seeds the alternatives and near misses run where the "
+                   "sandbox rewinds (kwok): 0 for every seed; make test says 1.")
 @click.option("--all", "prove_all", is_flag=True,
               help="Prove every task again, even one that held before on this machine with "
                    "the same files, the same grader and sandbox code and the same options.")
 def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, variants,
-                 prove_all):
+                 variant_seeds, prove_all):
     """Lint tasks, then prove each on a live sandbox: after setup every check
     fails, after the solution every check passes; each of a task's
     alternatives/ passes every check and each of its near-misses/ fails one.
@@ -78,7 +81,8 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
     try:
         reports = validate(paths, jobs=jobs, seeds=seeds, lint_only=lint_only,
                            provider=provider, check_timeout=check_timeout, progress=progress,
-                           variants=variants, reuse=not prove_all)
+                           variants=variants, reuse=not prove_all,
+                           variant_seeds=variant_seeds)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

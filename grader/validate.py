@@ -417,7 +417,8 @@ def _variants(task: Task) -> list[tuple[str, Path]]:
 def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: bool = False,
              provider="auto", check_timeout: float | None = None,
              progress: Callable[[int, int, str], None] | None = None,
-             variants: str = "all", reuse: bool = False) -> list[TaskReport]:
+             variants: str = "all", reuse: bool = False,
+             variant_seeds: int = 0) -> list[TaskReport]:
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
@@ -427,7 +428,8 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     a provider, or a list of them (most preferred first) chooses otherwise.
     ``variants`` says whose alternatives and near misses run: ``"all"``,
     ``"kwok"`` (only tasks placed on kwok, where a sandbox takes seconds: a
-    gvisor one takes a minute on a 2-core machine) or ``"none"``.
+    gvisor one takes a minute on a 2-core machine) or ``"none"``; where the
+    sandbox rewinds they run on every seed, or on the first ``variant_seeds``.
     With ``reuse``, a task that held before with the same files, the same
     prover and the same options (``grader.proofs``) is reported as proven
     (``rep.proven``) without a sandbox; every task that holds live is kept
@@ -445,8 +447,9 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
         prov = placed[rep.task_id] = _place(rep, provider)
         if prov is None:
             continue
-        ways = with_variants[rep.task_id] = variants == "all" or (
-            variants == "kwok" and prov.name == "kwok")
+        ways = variants == "all" or (variants == "kwok" and prov.name == "kwok")
+        # what a proof says of the variants: none, on every seed (True), on the first N
+        ways = with_variants[rep.task_id] = ways and (variant_seeds or True)
         if reuse:
             rep.proven = proofs.find(rep.task, prov.name, seeds, ways)
             if rep.proven is not None:
@@ -454,7 +457,8 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
         # a unit is a seed (with every variant, where its sandbox rewinds) or a variant
         rewound = _variants(rep.task) if ways and prov.rewinds else []
         chosen = rep.task.proving_seeds(seeds)
-        units += [(rep, seed, prov, rewound, None) for seed in chosen]
+        units += [(rep, seed, prov, rewound if not variant_seeds or i < variant_seeds else [], None)
+                  for i, seed in enumerate(chosen)]
         if ways and not prov.rewinds:
             units += [(rep, chosen[0], prov, [], variant) for variant in _variants(rep.task)]
     total = len(units)
@@ -489,7 +493,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     return sorted(reports, key=lambda r: r.task_id)
 
 
-def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways: bool) -> None:
+def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways) -> None:
     """Keep the proof of a task that held live on every seed."""
     if prov is None or not rep.ok or len(rep.runs) != seeds:
         return

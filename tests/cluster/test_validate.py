@@ -154,3 +154,12 @@ def test_cli_rejects_a_broken_task(kwok_root, tmp_path):
     assert "test_configmap_exists passes right after setup: free points (seed 1)" in res.stdout
     assert "0 of 1 tasks hold" in res.stdout
     assert ET.parse(junit).getroot().find("testsuite").get("failures") == "1"
+
+
+def test_variants_on_the_first_seed_only(kwok):
+    """make test's --variant-seeds 1: the other ways and mistakes on the first
+    seed's sandbox only; the proof kept says so (it does not stand for all seeds)."""
+    [rep] = validate([TASKS / "svc-endpoints-fixture"], seeds=2, provider=kwok, variant_seeds=1)
+    assert rep.ok, [str(v) for v in rep.violations]
+    assert [len(r.variants) for r in rep.runs] == [4, 0]
+    assert proofs.find(rep.task, "kwok", 2, 1) is not None
