@@ -8,7 +8,8 @@ it was returned to service are fine.
 
 import pytest
 
-from grader.checks import get_live, is_ready, live_pods, must_get, pods_of, show
+from grader.checks import (get_live, is_ready, live_pods, must_be_original, must_get, pods_of,
+                           show)
 
 FILE = "/root/maintenance-done"
 
@@ -16,6 +17,24 @@ FILE = "/root/maintenance-done"
 def _file_mtime(nodes) -> int | None:
     res = nodes["node01"].run(f"stat -c %Y {FILE}")
     return int(res.stdout.strip()) if res.rc == 0 and res.stdout.strip().isdigit() else None
+
+
+def _must_be_budget_as_left(k8s, ns: str) -> None:
+    """The budget setup made, never changed: the same object (a deleted and
+    re-created copy has another uid) at its first generation (every change of
+    its spec, even one set back later, counts one up), with minAvailable 2.
+    Lowering or removing it for the drain is what the statement forbids."""
+    pdb = k8s.get(k8s.policy.read_namespaced_pod_disruption_budget, "web", ns)
+    assert pdb is not None, f"PodDisruptionBudget {ns}/web is gone; expected it unchanged (minAvailable=2)"
+    min_avail, max_unavail = pdb.spec.min_available, pdb.spec.max_unavailable
+    assert str(min_avail) == "2" and max_unavail is None, (
+        f"PodDisruptionBudget {ns}/web has minAvailable={show(min_avail)}, "
+        f"maxUnavailable={show(max_unavail)}; expected it unchanged (minAvailable=2)")
+    must_be_original(k8s, pdb, f"web-pdb-{ns}-original")
+    generation = pdb.metadata.generation
+    assert not isinstance(generation, int) or generation <= 1, (
+        f"PodDisruptionBudget {ns}/web has been changed since setup (generation {generation}), "
+        "though it is set back to minAvailable=2; expected it left as it is through the drain")
 
 
 def test_node01_in_service(k8s, params):
@@ -36,12 +55,7 @@ def test_web_moved(k8s, nodes, params):
     """All 3 replicas of web are ready, none left on node01 from before the maintenance, the PDB unchanged"""
     ns = params["namespace"]
     dep = must_get(k8s.apps.read_namespaced_deployment, "web", ns, expected="it to keep running")
-    pdb = k8s.get(k8s.policy.read_namespaced_pod_disruption_budget, "web", ns)
-    min_avail = pdb.spec.min_available if pdb else None
-    assert pdb is not None and str(min_avail) == "2" and pdb.spec.max_unavailable is None, (
-        f"PodDisruptionBudget {ns}/web is "
-        f"{'gone' if pdb is None else f'minAvailable={min_avail}, maxUnavailable={pdb.spec.max_unavailable}'}"
-        "; expected it unchanged (minAvailable=2)")
+    _must_be_budget_as_left(k8s, ns)
     pods = pods_of(k8s, dep)
     since = _file_mtime(nodes)
     stayed = sorted(p.metadata.name for p in pods if p.spec.node_name == "node01"

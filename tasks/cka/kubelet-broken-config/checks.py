@@ -9,10 +9,14 @@ import yaml
 from grader.checks import eventually, must_be_ready, must_get, show
 
 CONFIG = "/var/lib/kubelet/config.yaml"
-# fault -> (path of the setting in the configuration, the wrong value setup wrote)
+# fault -> (path of the setting in the configuration, the wrong value setup wrote,
+#           what the right value names on the node: `test` flag, in words)
 FAULTS = {
-    "client-ca": (("authentication", "x509", "clientCAFile"), "/etc/kubernetes/pki/kubelet-ca.crt"),
-    "runtime-endpoint": (("containerRuntimeEndpoint",), "unix:///var/run/cri-dockerd.sock"),
+    "client-ca": (("authentication", "x509", "clientCAFile"), "/etc/kubernetes/pki/kubelet-ca.crt",
+                  ("-f", "cluster CA certificate")),
+    # The kubelet takes a bare socket path as unix:// of it, so either spelling is right.
+    "runtime-endpoint": (("containerRuntimeEndpoint",), "unix:///var/run/cri-dockerd.sock",
+                         ("-S", "container runtime socket")),
 }
 
 
@@ -40,7 +44,7 @@ def test_kubelet_service(nodes):
 
 def test_config_corrected(nodes, params):
     """The wrong setting is corrected in the kubelet's configuration file"""
-    keys, bad = FAULTS[params["fault"]]
+    keys, bad, (kind, what) = FAULTS[params["fault"]]
     setting = ".".join(keys)
     host = nodes["node01"]
     f = host.file(CONFIG)
@@ -54,8 +58,7 @@ def test_config_corrected(nodes, params):
     assert value != bad, f"{setting} in {CONFIG} on node01 is still {bad}; expected it corrected"
     assert isinstance(value, str) and value, (
         f"{setting} is not set in {CONFIG} on node01; expected it corrected, not removed")
-    target = value.removeprefix("unix://")
-    kind = "-S" if value.startswith("unix://") else "-f"
+    target = value.removeprefix("unix://") if kind == "-S" else value
     assert os.path.isabs(target) and host.run(f"test {kind} {shlex.quote(target)}").rc == 0, (
         f"{setting} in {CONFIG} on node01 is {show(value)}, which does not exist on the node; "
-        f"expected the {'container runtime socket' if kind == '-S' else 'cluster CA certificate'}")
+        f"expected the {what}")
