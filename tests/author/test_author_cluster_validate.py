@@ -44,6 +44,8 @@ def test_edit_then_validate_on_kwok(kwok_app, client, auth):
     stmt = author_files.statement_of(files["task.yaml"]) + "\nThe log level stays `warn`.\n"
     lint = auth.post_json(url + "/lint", {"files": files, "statement": stmt, "changed": "statement"}).get_json()
     assert lint["problems"] == []
+    # what the author writes next (other ways, near misses) is a note, not a problem
+    assert {n["message"].split(":")[0] for n in lint["notes"]} == {"alternatives", "near-misses"}
     files["task.yaml"] = lint["task_yaml"]
     saved = auth.post_json(url + "/save", {"files": files, "version": version})
     assert saved.status_code == 200 and saved.get_json()["problems"] == []

@@ -53,7 +53,7 @@ def result_table(report) -> dict:
         for cell in row["seeds"].values():
             cell["ok"] = cell.get("setup") == "failed" and cell.get("solution") == "passed"
     return {
-        "ok": report.ok,
+        "ok": _held(report),
         "seeds": [{"seed": r.seed, "params": r.params, "duration": r.duration,
                    "setup_ok": r.setup.ok if r.setup else None,
                    "solution_ok": r.solution.ok if r.solution else None} for r in report.runs],
@@ -63,6 +63,12 @@ def result_table(report) -> dict:
         "violations": [str(v) for v in report.violations],
         "skipped": report.skipped,
     }
+
+
+def _held(report) -> bool:
+    """Validate now passes a task that held live; too few other ways or near
+    misses is a lint note there (the bank's ``proctor validate`` refuses it)."""
+    return not report.violations and not any(p.blocking for p in report.lint)
 
 
 def validate_task(path: Path, provider, say) -> dict:
@@ -77,7 +83,7 @@ def validate_task(path: Path, provider, say) -> dict:
         say(f"BROKEN: {v}")
     if report.runs:
         say("PASS: every check fails after setup and passes after the solution, with both seeds"
-            if report.ok else "FAIL: the task breaks the rules above")
+            if _held(report) else "FAIL: the task breaks the rules above")
     return result_table(report)
 
 

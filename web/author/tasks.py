@@ -40,9 +40,11 @@ def _problem_dicts(problems, folder: Path) -> list[dict]:
                 rel = str(Path(p.file).resolve().relative_to(folder.resolve()))
             except (ValueError, OSError):
                 pass
-            out.append({"file": "task.yaml", "line": None, "message": f"{rel}: {p.message}"})
+            out.append({"file": "task.yaml", "line": None, "message": f"{rel}: {p.message}",
+                        "blocking": p.blocking})
         else:
-            out.append({"file": name, "line": p.line, "message": p.message})
+            out.append({"file": name, "line": p.line, "message": p.message,
+                        "blocking": p.blocking})
     return out
 
 
@@ -165,7 +167,7 @@ def tasks():
     f = {k: request.args.get(k, "") for k in ("track", "domain", "difficulty", "status", "q")}
     shown = []
     for r in rows:
-        status = "lint" if r["problems"] else r["validation"]
+        status = "lint" if any(p["blocking"] for p in r["problems"]) else r["validation"]
         r["status"] = status
         if f["track"] and f["track"] not in r["tracks"]:
             continue
@@ -226,8 +228,9 @@ def new_task():
             files = template_files(v["id"], v["title"], v["track"], v["domain"], v["difficulty"],
                                    minutes)
             with working_copy(folder, files) as copy:
+                # a new task has no other ways nor near misses yet: not a reason to refuse it
                 problems = [f"{Path(p.file).name}:{p.line or '-'}: {p.message}"
-                            for p in lint_task(copy).problems]
+                            for p in lint_task(copy).problems if p.blocking]
         if not problems:
             write_files(folder, files, None, lock_dir())
             touch_bank()
@@ -250,7 +253,7 @@ def edit(kind: str, rel: str):
     page = {
         "kind": kind, "rel": rel, "version": s["version"], "files": files,
         "statement": statement_of(files["task.yaml"]) or "",
-        "languages": LANGUAGES, "problems": s["problems"],
+        "languages": LANGUAGES, "problems": [p for p in s["problems"] if p["blocking"]],
         "urls": {"lint": url_for("author.lint", kind=kind, rel=rel),
                  "save": url_for("author.save", kind=kind, rel=rel),
                  "validate": url_for("author.validate", kind=kind, rel=rel),
@@ -313,7 +316,9 @@ def lint(kind: str, rel: str):
     else:
         out["statement"] = statement_of(files["task.yaml"])
     problems, preview = lint_files(folder, files)
-    return jsonify(problems=problems, preview=preview, **out)
+    # the editor marks what is wrong; too few other ways or near misses is a note
+    return jsonify(problems=[p for p in problems if p["blocking"]],
+                   notes=[p for p in problems if not p["blocking"]], preview=preview, **out)
 
 
 @bp.route("/tasks/<kind>/<path:rel>/save", methods=["POST"])
@@ -333,7 +338,9 @@ def save(kind: str, rel: str):
     if kind == "bank":
         touch_bank()
     s = summary(folder)
-    return jsonify(saved=True, version=new_version, problems=s["problems"],
+    return jsonify(saved=True, version=new_version,
+                   problems=[p for p in s["problems"] if p["blocking"]],
+                   notes=[p for p in s["problems"] if not p["blocking"]],
                    at=time.strftime("%H:%M:%S"))
 
 
