@@ -77,9 +77,7 @@ def catalog():
 @bp.route("/exams/<exam_id>")
 @login_required
 def exam(exam_id: str):
-    ex = present.bank().exam(exam_id)
-    if ex is None:
-        abort(404)
+    ex = present.exam(exam_id)
     domains = ex.draw_domains if ex.is_draw else {}
     tasks = []
     if not ex.is_draw:
@@ -108,9 +106,7 @@ def exam(exam_id: str):
 @login_required
 def start(exam_id: str):
     require_form()
-    ex = present.bank().exam(exam_id)
-    if ex is None:
-        abort(404)
+    ex = present.exam(exam_id)
     mode = request.form.get("mode", "exam")
     try:
         a = lifecycle().start(db_session(), current_user, ex, mode)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import re
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
 from sandbox.base import node_names
@@ -89,9 +89,7 @@ def environment() -> dict:
 @bp.route("/exams/<exam_id>/instructions")
 @login_required
 def page(exam_id: str):
-    ex = present.bank().exam(exam_id)
-    if ex is None:
-        abort(404)
+    ex = present.exam(exam_id)
     lc = lifecycle()
     lo, hi = lc.cluster_nodes(ex)
     return render_template("instructions.html", exam=ex, env=environment(),

@@ -32,6 +32,14 @@ def bank():
     return current_app.extensions["proctor.bank"]()
 
 
+def exam(exam_id: str):
+    """The bank's exam ``exam_id``; 404 when there is none."""
+    ex = bank().exam(exam_id)
+    if ex is None:
+        abort(404)
+    return ex
+
+
 def services():
     return current_app.extensions["proctor.services"]
 
