@@ -34,8 +34,8 @@ def _echo_err(msg: str, **style) -> None:
               help="Write a JUnit XML report here.")
 @click.option("--lint-only", is_flag=True, help="Lint only, without a cluster (for pre-commit).")
 @click.option("--seeds", default=2, show_default=True, type=click.IntRange(1, 10),
-              help="Param seeds to prove each task with, each on a fresh sandbox (with its "
-                   "alternatives and near misses where the sandbox rewinds: kwok).")
+              help="Param seeds to prove each task with, each on a sandbox as a create leaves "
+                   "it (with its alternatives and near misses where the sandbox rewinds: kwok).")
 @click.option("--provider", "-p", default="auto", show_default=True,
               help="Sandbox provider: kwok, kind, vm, or auto (kwok where the task needs only "
                    "the API, kind where it needs real nodes; -p vm puts them on VMs).")
@@ -47,11 +47,18 @@ def _echo_err(msg: str, **style) -> None:
 @click.option("--variant-seeds", type=click.IntRange(0, 10), default=0, show_default=True,
               help="On how many of the seeds the alternatives and near misses run where the "
                    "sandbox rewinds (kwok): 0 for every seed; make test says 1.")
+@click.option("--costly-seeds", type=click.IntRange(1, 10), default=None,
+              help="At most this many seeds for tasks on providers that cannot rewind "
+                   "(gvisor, kind, vm: a sandbox each, a minute or more on a small machine); "
+                   "default: --seeds. make test says 1.")
+@click.option("--fresh-sandboxes", "fresh", is_flag=True,
+              help="A new sandbox for every seed, even where one could be rewound to as it "
+                   "was made and used again (kwok does that by default).")
 @click.option("--all", "prove_all", is_flag=True,
               help="Prove every task again, even one that held before on this machine with "
                    "the same files, the same grader and sandbox code and the same options.")
 def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, variants,
-                 variant_seeds, prove_all):
+                 variant_seeds, costly_seeds, fresh, prove_all):
     """Lint tasks, then prove each on a live sandbox: after setup every check
     fails, after the solution every check passes; each of a task's
     alternatives/ passes every check and each of its near-misses/ fails one.
@@ -82,7 +89,8 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
         reports = validate(paths, jobs=jobs, seeds=seeds, lint_only=lint_only,
                            provider=provider, check_timeout=check_timeout, progress=progress,
                            variants=variants, reuse=not prove_all,
-                           variant_seeds=variant_seeds)
+                           variant_seeds=variant_seeds, fresh=fresh,
+                           costly_seeds=costly_seeds)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

@@ -9,8 +9,11 @@ report names the checks that caught it), each on the cluster as it was
 right after setup: where the provider rewinds (kwok, ``Provider.rewinds``)
 the seed's own sandbox is rewound to that moment before each, on every
 seed; elsewhere each gets a fresh sandbox and setup again, with the first
-seed. Sandboxes are destroyed afterwards whatever happens. Units (task ×
-seed, task × variant where nothing rewinds) run in parallel with ``jobs``.
+seed. Where the provider rewinds, ``validate`` hands a sandbox on from unit
+to unit rewound to as it was made (``grader.reuse``) instead of making one
+per seed; every other sandbox is destroyed after its unit whatever happens.
+Units (task × seed, task × variant where nothing rewinds) run in parallel
+with ``jobs``.
 
     >>> reports = validate(["tasks/"], jobs=2)                  # doctest: +SKIP
     >>> [r.task_id for r in reports if not r.ok]                # doctest: +SKIP
@@ -31,6 +34,7 @@ from sandbox import Provider, SandboxError, choose, get_provider
 from .errors import Problem
 from . import proofs, records
 from .lint import LintResult, lint_paths, lint_task
+from .reuse import SandboxPool
 from .runner import ScriptResult, TaskResult, grade, run_script
 from .task import ALTERNATIVES, NEAR_MISSES, VARIANT_DIRS, Task
 
@@ -226,10 +230,12 @@ def _destroy(provider: Provider, name: str, seed: int, say: Callable[[str], None
 
 def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: float | None = None,
                   say: Callable[[str], None] = _quiet,
-                  variants: list[tuple[str, Path]] = ()) -> SeedRun:
-    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards;
-    then each of ``variants`` (``(kind, script)``) on the same sandbox rewound to
-    the moment after setup (``SeedRun.variants``; only where ``provider.rewinds``).
+                  variants: list[tuple[str, Path]] = (),
+                  pool: SandboxPool | None = None) -> SeedRun:
+    """Setup → grade → solution → grade on a fresh sandbox, destroyed afterwards
+    (or one of ``pool``'s, as it was made, given back afterwards); then each of
+    ``variants`` (``(kind, script)``) on the same sandbox rewound to the moment
+    after setup (``SeedRun.variants``; only where ``provider.rewinds``).
 
     ``say(line)`` hears every step as it happens (the portal streams it)."""
     if variants and not provider.rewinds:
@@ -240,10 +246,15 @@ def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: floa
     run = SeedRun(seed, params, sandbox=f"val-{secrets.token_hex(3)}-{seed}")
     kw = {"check_timeout": check_timeout} if check_timeout else {}
     say(f"seed {seed}: {', '.join(f'{k}={v}' for k, v in params.items()) or 'no params'}")
+    sb, finished = None, False
     try:
-        sb = _create(task, seed, provider, run.sandbox, run.violations, say)
+        if pool is None:
+            sb = _create(task, seed, provider, run.sandbox, run.violations, say)
+        else:
+            sb = _taken(task, seed, pool, run.violations, say)
         if sb is None:
             return run
+        run.sandbox = sb.name
         run.setup = _script(task, seed, "setup", sb, params, say)
         if not run.setup.ok:
             run.violations.append(Violation(task.id, seed, None, SETUP_FAILED,
@@ -268,12 +279,30 @@ def validate_seed(task: Task, seed: int, provider: Provider, check_timeout: floa
         for kind, script in variants:
             run.variants.append(_variant_on(task, kind, script, provider, sb, after_setup, seed,
                                             params, say, **kw))
+        finished = True
         return run
     finally:
         try:
-            _destroy(provider, run.sandbox, seed, say)
+            if pool is None:
+                _destroy(provider, run.sandbox, seed, say)
+            elif sb is not None:
+                # a unit that went wrong leaves its sandbox to no other
+                pool.give(sb, reusable=finished and not any(
+                    v.rule == NO_SANDBOX for v in [*run.violations, *(
+                        x for r in run.variants for x in r.violations)]))
         finally:
             run.duration = round(time.monotonic() - started, 2)
+
+
+def _taken(task: Task, seed: int, pool: SandboxPool, violations: list[Violation],
+           say: Callable[[str], None]):
+    """A sandbox from ``pool`` as a create leaves it, or None with the reason in ``violations``."""
+    try:
+        return pool.take(task, lambda line: say(f"seed {seed}: {line}"))
+    except SandboxError as exc:
+        violations.append(Violation(task.id, seed, None, NO_SANDBOX, str(exc)))
+        say(f"seed {seed}: no sandbox: {exc}")
+        return None
 
 
 def _variant_on(task: Task, kind: str, script: Path, provider: Provider, sb, after_setup,
@@ -418,7 +447,8 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
              provider="auto", check_timeout: float | None = None,
              progress: Callable[[int, int, str], None] | None = None,
              variants: str = "all", reuse: bool = False,
-             variant_seeds: int = 0) -> list[TaskReport]:
+             variant_seeds: int = 0, fresh: bool = False,
+             costly_seeds: int | None = None) -> list[TaskReport]:
     """Lint every task under ``paths``, then (unless ``lint_only``) prove each live.
 
     ``progress(done, total, label)`` is called as units finish. Tasks with lint
@@ -433,14 +463,18 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     With ``reuse``, a task that held before with the same files, the same
     prover and the same options (``grader.proofs``) is reported as proven
     (``rep.proven``) without a sandbox; every task that holds live is kept
-    as a proof either way.
+    as a proof either way. ``costly_seeds`` (default: ``seeds``) caps the seeds
+    of tasks on a provider that cannot rewind (gvisor, kind, vm: a sandbox
+    each, a minute or more here). Unless ``fresh``, the seeds on a provider that
+    rewinds share its sandboxes, each rewound to as it was made before the
+    next seed (``grader.reuse``).
     Returns one report per task, sorted by id; each live result is recorded
     (``grader.records``) for the authoring pages."""
     linted: list[LintResult] = lint_paths(list(paths))
     reports = [TaskReport(r.path, r.name, r.task, list(r.problems)) for r in linted]
     if lint_only:
         return sorted(reports, key=lambda r: r.task_id)
-    units, placed, with_variants = [], {}, {}
+    units, placed, with_variants, seeds_of = [], {}, {}, {}
     for rep in reports:
         if rep.task is None or _blocked(rep):
             continue
@@ -450,13 +484,14 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
         ways = variants == "all" or (variants == "kwok" and prov.name == "kwok")
         # what a proof says of the variants: none, on every seed (True), on the first N
         ways = with_variants[rep.task_id] = ways and (variant_seeds or True)
+        n = seeds_of[rep.task_id] = seeds if prov.rewinds else min(seeds, costly_seeds or seeds)
         if reuse:
-            rep.proven = proofs.find(rep.task, prov.name, seeds, ways)
+            rep.proven = proofs.find(rep.task, prov.name, n, ways)
             if rep.proven is not None:
                 continue
         # a unit is a seed (with every variant, where its sandbox rewinds) or a variant
         rewound = _variants(rep.task) if ways and prov.rewinds else []
-        chosen = rep.task.proving_seeds(seeds)
+        chosen = rep.task.proving_seeds(n)
         units += [(rep, seed, prov, rewound if not variant_seeds or i < variant_seeds else [], None)
                   for i, seed in enumerate(chosen)]
         if ways and not prov.rewinds:
@@ -464,32 +499,39 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     total = len(units)
     if progress:
         progress(0, total, "")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {}
-        # the longest first (seeds with their variants), so that none is left to the end
-        for rep, seed, prov, rewound, variant in sorted(units, key=lambda u: -len(u[3])):
-            if variant is None:
-                fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout,
-                                  _quiet, rewound)
-            else:
-                fut = pool.submit(validate_variant, rep.task, *variant, prov, seed, check_timeout)
-            futures[fut] = (rep, seed, rewound, variant)
-        for done, fut in enumerate(as_completed(futures), 1):
-            rep, seed, rewound, variant = futures[fut]
-            (rep.runs if variant is None else rep.variants).append(fut.result())
-            if progress:
-                what = (f"seed {seed}" + (f" and {len(rewound)} variants" if rewound else "")
-                        if variant is None else f"{variant[0]}/{variant[1].name}")
-                progress(done, total, f"{rep.task_id} ({what})")
+    sandboxes = {p.name: SandboxPool(p) for p in {u[2] for u in units}
+                 if p.rewinds and not fresh}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {}
+            # the longest first (seeds with their variants), so that none is left to the end
+            for rep, seed, prov, rewound, variant in sorted(units, key=lambda u: -len(u[3])):
+                if variant is None:
+                    fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout,
+                                      _quiet, rewound, sandboxes.get(prov.name))
+                else:
+                    fut = pool.submit(validate_variant, rep.task, *variant, prov, seed, check_timeout)
+                futures[fut] = (rep, seed, rewound, variant)
+            for done, fut in enumerate(as_completed(futures), 1):
+                rep, seed, rewound, variant = futures[fut]
+                (rep.runs if variant is None else rep.variants).append(fut.result())
+                if progress:
+                    what = (f"seed {seed}" + (f" and {len(rewound)} variants" if rewound else "")
+                            if variant is None else f"{variant[0]}/{variant[1].name}")
+                    progress(done, total, f"{rep.task_id} ({what})")
+    finally:
+        for each in sandboxes.values():
+            each.close()
     for rep in reports:
         rep.runs.sort(key=lambda r: r.seed)
         rep.variants.sort(key=lambda v: (v.kind, v.name, v.seed))
         if rep.proven is not None:
             _record(rep, placed.get(rep.task_id), "proctor validate (kept proof)",
-                    seeds=rep.task.proving_seeds(seeds))
+                    seeds=rep.task.proving_seeds(seeds_of[rep.task_id]))
         else:
             _record(rep, placed.get(rep.task_id), "proctor validate")
-            _keep_proof(rep, placed.get(rep.task_id), seeds, with_variants.get(rep.task_id, False))
+            _keep_proof(rep, placed.get(rep.task_id), seeds_of.get(rep.task_id, seeds),
+                        with_variants.get(rep.task_id, False))
     return sorted(reports, key=lambda r: r.task_id)
 
 

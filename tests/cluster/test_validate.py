@@ -163,3 +163,25 @@ def test_variants_on_the_first_seed_only(kwok):
     assert rep.ok, [str(v) for v in rep.violations]
     assert [len(r.variants) for r in rep.runs] == [4, 0]
     assert proofs.find(rep.task, "kwok", 2, 1) is not None
+
+
+def test_costly_seeds_cap_the_seeds_where_nothing_rewinds(kwok_root):
+    """make test's --costly-seeds 1: where a sandbox cannot be rewound (here a
+    kwok provider that says so, as gvisor's does) every seed costs a sandbox
+    of its own, so only the first is proven; where it can, both still are."""
+    from sandbox.kwok import KwokProvider
+
+    class Unrewindable(KwokProvider):
+        rewinds = False
+
+    task = TASKS / "svc-endpoints-fixture"
+    [costly] = validate([task], seeds=2, provider=Unrewindable(root=kwok_root),
+                        variants="none", costly_seeds=1, reuse=False)
+    assert costly.ok, [str(v) for v in costly.violations]
+    assert [r.seed for r in costly.runs] == [1]
+    assert proofs.find(costly.task, "kwok", 1, False) is not None
+    [cheap] = validate([task], seeds=2, provider=KwokProvider(root=kwok_root),
+                       variants="none", costly_seeds=1, reuse=False)
+    assert [r.seed for r in cheap.runs] == [1, 2]
+    # and the seeds shared one sandbox, rewound between them
+    assert cheap.runs[0].sandbox == cheap.runs[1].sandbox
