@@ -192,10 +192,11 @@ IMAGE_REF = re.compile(r"(?:\bimage:\s*|--image[= ])[\"']?([A-Za-z0-9][\w.\-/]*(
 
 def image_problems(task: Task) -> list[Problem]:
     """Tasks on real nodes can only run images the node image preloads."""
-    from sandbox.nodeimage import WORKLOAD_IMAGES
-    allowed = set(WORKLOAD_IMAGES.values())
+    from sandbox.nodeimage import WORKLOAD_IMAGES, WORKLOAD_NAMES
+    allowed = set(WORKLOAD_NAMES)
     allowed |= {ref.removeprefix("docker.io/library/") for ref in allowed}
     allowed |= {ref.removeprefix("docker.io/") for ref in allowed}
+    allowed |= {ref.removesuffix(":latest") for ref in allowed}   # `--image=busybox`
     out = []
     for f in (*task.script_paths(), task.checks_path, task.path / "task.yaml"):
         try:

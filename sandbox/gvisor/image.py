@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..nodeimage import NodeImage, _digest, check_docker
+from ..nodeimage.workloads import STAND_INS, WORKLOAD_NAMES
 from ..toolchain import BINARIES, GoTool, Toolchain, ToolchainError, build_lock, default_root
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +56,8 @@ METRICS_SERVER = "registry.k8s.io/metrics-server/metrics-server:v0.8.0"
 # What a box's containerd holds, unpacked: the pod sandbox, the cluster's
 # DNS and metrics, and what tasks and candidates run (roles of
 # NodeImage.component_images, or image names).
-BOX_IMAGES = ("pause", "coredns", "local-path-provisioner", "busybox", "nginx", METRICS_SERVER)
+BOX_IMAGES = ("pause", "coredns", "local-path-provisioner", METRICS_SERVER,
+              *(s.role for s in STAND_INS))
 
 
 def cache_root() -> Path:
@@ -201,7 +203,8 @@ class BoxImage:
         """A containerd store with ``BOX_IMAGES`` imported and unpacked
         (overlayfs snapshotter), made by the node image's own containerd on
         a host folder, then laid out for the box's init."""
-        names = list(self.images().values())
+        # every tag of a workload image too: `--image=busybox` means busybox:latest
+        names = list(dict.fromkeys([*self.images().values(), *WORKLOAD_NAMES]))
         store = work / "containerd"
         store.mkdir()
         tar = work / "images.tar"

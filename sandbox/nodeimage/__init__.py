@@ -10,7 +10,8 @@ builds them all from pinned sources:
 * the control-plane images (kube-apiserver, kube-controller-manager,
   kube-scheduler, kube-proxy, etcd, CoreDNS, pause) under the exact names and
   tags kubeadm asks for, the pod network (``proctor-netd``), the storage
-  provisioner, and the workload images tasks use (busybox, nginx); all
+  provisioner, and the workload images tasks and candidates use (stand-ins
+  for busybox, nginx, alpine, httpd and redis, ``workloads.py``); all
   preloaded into the node's containerd.
 
 Every stage is keyed by a digest of its inputs and kept in Docker, so a
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..toolchain import BINARIES, Toolchain, ToolchainError, build_lock, default_root
+from .workloads import STAND_INS, WORKLOAD_IMAGES, WORKLOAD_NAMES, dockerfile
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
@@ -84,10 +86,6 @@ TOOLS = (
 KUBE_REGISTRY = "registry.k8s.io"
 PAUSE_TAG = "3.10.2"       # kubeadm v1.36's constants.PauseVersion
 COREDNS_TAG = "v1.14.2"    # kubeadm v1.36's constants.CoreDNSVersion
-WORKLOAD_IMAGES = {        # what tasks may use; never pulled
-    "busybox": "docker.io/library/busybox:1.35",
-    "nginx": "docker.io/library/nginx:1.22",
-}
 
 
 def _digest(*parts) -> str:
@@ -119,7 +117,8 @@ class NodeImage:
         self.rootfs_tag = f"proctor.local/node-rootfs:{SUITE}-{self.rootfs_key}"
         netd = next(b for b in BINARIES if b.name == "proctor-netd")
         self.key = _digest(self.toolchain.key, self.tools_dir.name, self.rootfs_key,
-                           MASKED, HERE / "__init__.py", FILES, IMAGES, netd.source, BUSYBOX_DEB)
+                           MASKED, HERE / "__init__.py", HERE / "workloads.py", FILES,
+                           IMAGES, netd.source, BUSYBOX_DEB)
         self.tag = f"proctor.local/node:{self.kube}-{self.key}"
         self.log = self.dir / "build.log"
 
@@ -273,27 +272,29 @@ class NodeImage:
                      "/usr/bin/busybox",
                      "COPY bin /usr/local/bin/proctor-netd\n"
                      "ENTRYPOINT [\"/usr/local/bin/proctor-netd\"]\n"),
-            "busybox": ({"collect": collect, "busybox": busybox}, "/usr/bin/busybox",
-                        "CMD [\"sh\"]\n"),
-            "nginx": ({"collect": collect, "busybox": busybox, "nginx.conf": IMAGES / "nginx.conf"},
-                      "/usr/sbin/nginx /usr/bin/busybox /etc/nginx/mime.types "
-                      "/usr/share/nginx/html /var/lib/nginx /var/log/nginx",
-                      "COPY nginx.conf /etc/nginx/nginx.conf\nEXPOSE 80\n"
-                      "STOPSIGNAL SIGQUIT\nCMD [\"nginx\", \"-g\", \"daemon off;\"]\n"),
         }
-        for role, (files, dockerfile) in scratch.items():
-            ctx = self._context(work, role, files, dockerfile)
+        for role, (files, text) in scratch.items():
+            ctx = self._context(work, role, files, text)
             self._run(["docker", "build", "-q", "-t", names[role], str(ctx)], f"image {role}")
         for role, (files, programs, tail) in from_rootfs.items():
-            dockerfile = (f"FROM {self.rootfs_tag} AS base\nCOPY collect /collect\n"
-                          "COPY busybox /usr/bin/busybox\n"
-                          f"RUN sh /collect /out {programs}\n"
-                          f"FROM scratch\nCOPY --from=base /out/ /\n{env_path}{tail}")
-            ctx = self._context(work, role, files, dockerfile)
+            text = (f"FROM {self.rootfs_tag} AS base\nCOPY collect /collect\n"
+                    "COPY busybox /usr/bin/busybox\n"
+                    f"RUN sh /collect /out {programs}\n"
+                    f"FROM scratch\nCOPY --from=base /out/ /\n{env_path}{tail}")
+            ctx = self._context(work, role, files, text)
             self._run(["docker", "build", "-q", "-t", names[role], str(ctx)], f"image {role}")
+        for s in STAND_INS:
+            ctx = self._context(work, s.role, {"collect": collect, "busybox": busybox},
+                                dockerfile(s, self.rootfs_tag))
+            if s.rootfs:
+                shutil.copytree(s.rootfs, ctx / "rootfs", symlinks=True)
+            self._run(["docker", "build", "-q", "-t", s.image, str(ctx)], f"image {s.role}")
+            for alias in s.names[1:]:
+                self._run(["docker", "tag", s.image, alias], f"tagging {alias}")
         progress(f"[images] {len(names)} images built")
         tar = work / "images.tar"
-        self._run(["docker", "save", "-o", str(tar), *names.values()], "docker save")
+        every = dict.fromkeys([*names.values(), *WORKLOAD_NAMES])
+        self._run(["docker", "save", "-o", str(tar), *every], "docker save")
         return tar
 
     def _busybox(self, work: Path) -> Path:
@@ -377,7 +378,8 @@ ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
                           stdin=f)
             out = subprocess.run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images",
                                   "ls", "-q"], capture_output=True, text=True).stdout.split()
-            absent = [i for i in self.component_images().values() if i not in out]
+            absent = [i for i in (*self.component_images().values(), *WORKLOAD_NAMES)
+                      if i not in out]
             if absent:
                 raise ToolchainError(f"preloading lost {', '.join(absent)}", self.log)
             subprocess.run(["docker", "stop", "-t", "10", name], capture_output=True)
