@@ -10,7 +10,8 @@ shows that code only what it needs.
 What a room exposes, read-only unless said otherwise:
 
 * the system (``/usr`` …), the Python running Proctor, the ``grader`` and
-  ``sandbox`` packages (not ``web``, not the task bank), the toolchain;
+  ``sandbox`` packages (not ``web``, not the task bank), the toolchain
+  (with its assets, e.g. the Gateway API CRDs);
 * its own folder (writable): the grading spec and results, a copy of the
   sandbox's kubeconfig with its certificates inlined, HOME and TMPDIR;
 * the sandbox's answers folder (writable for scripts, read-only for checks);
@@ -176,7 +177,8 @@ class Room:
             return None
         from sandbox.toolchain import Toolchain
         ro = _python_paths() + [str(REPO / "grader"), str(REPO / "sandbox"),
-                                str(Toolchain().bin_dir)]
+                                str(Toolchain().bin_dir), str(Toolchain().tools_dir)]
+        ro += [str(path) for path in Toolchain().assets().values()]  # the CRDs setup installs
         hide = []
         for task in self.scripts:
             ro.append(str(task.path))

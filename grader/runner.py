@@ -59,7 +59,7 @@ def script_env(task: Task, sb: Sandbox, params: Params, room: Room) -> dict[str,
     not confined, PATH's tail."""
     tail = "/usr/local/bin:/usr/bin:/bin" if room.confined else os.environ.get("PATH", os.defpath)
     env = {
-        "PATH": f"{Toolchain().bin_dir}:{tail}",
+        "PATH": f"{Toolchain().bin_dir}:{Toolchain().tools_dir}:{tail}",  # kubectl, helm
         "HOME": str(room.dir / "home"),
         "TMPDIR": str(room.dir / "home"),
         "LANG": "C.UTF-8",
@@ -67,6 +67,7 @@ def script_env(task: Task, sb: Sandbox, params: Params, room: Room) -> dict[str,
         "ANSWERS_DIR": str(room.answers),
         "WORKSPACE": str(sb.workspace),
         "TASK_DIR": str(task.path),
+        **{var: str(path) for var, path in Toolchain().assets().items()},  # GATEWAY_API_CRDS …
     }
     if getattr(sb, "etcd_endpoint", ""):
         env.update(_etcd_env(sb, room))

@@ -4,7 +4,8 @@ This machine has no prebuilt Kubernetes and no registry, so Proctor builds
 kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
 etcdctl, kwok and kwokctl from the Go module proxy with the machine's Go,
 and the exam shell's other tools (``EXAM_TOOLS``: helm) from their own
-modules into a cache of their own.
+modules into a cache of their own, beside the data tasks install
+(``EXAM_ASSETS``: the Gateway API's CRDs).
 
 Versions live in one place: ``go.mod``/``go.sum`` beside this file. The
 binaries go to a cache directory keyed by those versions (and a digest of the
@@ -111,6 +112,30 @@ EXAM_TOOLS = (
            "-X helm.sh/helm/v3/internal/version.gitTreeState=clean"),
 )
 
+
+
+@dataclass(frozen=True)
+class ModuleFiles:
+    """Files of a Go module (``pattern``, a glob inside it, in name order)
+    joined into one YAML stream ``name``: data that tasks' setup scripts
+    install, such as CRDs a cluster does not have. Setup and solution scripts
+    find it through the variable ``env`` (grader.runner.script_env)."""
+    name: str
+    module: str  # path@version: the pin
+    pattern: str
+    env: str
+
+
+# Data for tasks' setup, from Go modules, in a cache of its own (assets-<digest
+# of this list>) like EXAM_TOOLS: pinning one never changes the Kubernetes
+# binaries' key. The Gateway API's standard channel CRDs (GatewayClass,
+# Gateway, HTTPRoute, GRPCRoute, ReferenceGrant, BackendTLSPolicy), for the
+# Gateway API tasks: no Kubernetes release ships them.
+EXAM_ASSETS = (
+    ModuleFiles("gateway-api-crds.yaml", "sigs.k8s.io/gateway-api@v1.4.1",
+                "config/crd/standard/*.yaml", "GATEWAY_API_CRDS"),
+)
+
 # go.mod requirement -> the name used in versions()
 _PINNED = {
     "k8s.io/kubernetes": "kubernetes",
@@ -176,6 +201,8 @@ class Toolchain:
         self.manifest = self.dir / "manifest.json"
         tools_key = hashlib.sha256(repr(EXAM_TOOLS).encode()).hexdigest()[:8]
         self.tools_dir = (root or default_root()) / f"tools-{tools_key}" / "bin"
+        assets_key = hashlib.sha256(repr(EXAM_ASSETS).encode()).hexdigest()[:8]
+        self.assets_dir = (root or default_root()) / f"assets-{assets_key}"
 
     # -- what is there -------------------------------------------------
     def binary(self, name: str) -> Path:
@@ -194,6 +221,11 @@ class Toolchain:
         if not path.is_file():
             raise ToolchainError(f"{name} is not built; run `proctor toolchain build`")
         return path
+
+    def assets(self) -> dict[str, Path]:
+        """``{variable: path}`` of each of ``EXAM_ASSETS`` that is there."""
+        return {a.env: self.assets_dir / a.name for a in EXAM_ASSETS
+                if (self.assets_dir / a.name).is_file()}
 
     def missing(self, with_kind: bool = False) -> list[Binary]:
         """Binaries not yet built (or built for different pins)."""
@@ -224,6 +256,9 @@ class Toolchain:
             },
             "tools": {t.name: (str(self.tools_dir / t.name) if (self.tools_dir / t.name).is_file()
                                else None) for t in EXAM_TOOLS},
+            "assets": {a.name: (str(self.assets_dir / a.name)
+                                if (self.assets_dir / a.name).is_file() else None)
+                       for a in EXAM_ASSETS},
             "complete": not self.incomplete(),
         }
 
@@ -236,14 +271,44 @@ class Toolchain:
         cheap enough to call at the start of every command that needs it.
         """
         wanted = [b for b in BINARIES if with_kind or not b.kind]
-        if not force and not self.missing(with_kind) and not self._tools_missing():
+        if (not force and not self.missing(with_kind) and not self._tools_missing()
+                and len(self.assets()) == len(EXAM_ASSETS)):
             return self.bin_dir
         with build_lock(self.dir.parent):
             todo = wanted if force else self.missing(with_kind)
             if todo:
                 self._build_binaries(todo, progress)
             self._build_tools(progress, force)
+            self._fetch_assets(progress, force)
         return self.bin_dir
+
+    def _fetch_assets(self, progress: Callable[[str], None], force: bool) -> None:
+        """Each of ``EXAM_ASSETS`` that is not there yet: ``go mod download``
+        its module (checked against the checksum database like any module),
+        then join its files into one, written whole or not at all."""
+        todo = [a for a in EXAM_ASSETS if force or not (self.assets_dir / a.name).is_file()]
+        if not todo:
+            return
+        go = self._check_go()
+        self.assets_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, GOWORK="off")
+        for a in todo:
+            progress(f"[exam assets] {a.name} ({a.module}) …")
+            res = subprocess.run([go, "mod", "download", "-json", a.module], cwd=self.assets_dir,
+                                 env=env, capture_output=True, text=True)
+            try:
+                folder = Path(json.loads(res.stdout)["Dir"])
+            except (ValueError, KeyError, TypeError):
+                folder = None
+            files = sorted(folder.glob(a.pattern)) if folder else []
+            if res.returncode != 0 or not files:
+                why = (res.stderr or res.stdout).strip()[-300:] or f"no file matches {a.pattern}"
+                raise ToolchainError(f"fetching {a.module} for {a.name} failed: {why}")
+            tmp = self.assets_dir / f".{a.name}.tmp"
+            tmp.write_text("".join(f"---\n# {f.name}\n{f.read_text().removeprefix('---').lstrip()}"
+                                   for f in files))
+            tmp.chmod(0o644)
+            tmp.replace(self.assets_dir / a.name)
 
     def _tools_missing(self) -> bool:
         return any(not (self.tools_dir / t.name).is_file() for t in EXAM_TOOLS)

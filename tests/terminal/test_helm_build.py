@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import toolchain
-from sandbox.toolchain import BINARIES, EXAM_TOOLS, Toolchain, ToolchainError
+from sandbox.toolchain import BINARIES, EXAM_ASSETS, EXAM_TOOLS, Toolchain, ToolchainError
 
 FAKE_GO = """#!/bin/sh
 if [ "$1" = env ]; then echo go1.99.0; exit 0; fi
@@ -46,6 +46,9 @@ def built_binaries(tc: Toolchain) -> None:
     for b in BINARIES:
         (tc.bin_dir / b.name).write_text("")
     tc.manifest.write_text(json.dumps({"binaries": {b.name: b.package for b in BINARIES}}))
+    tc.assets_dir.mkdir(parents=True)  # and the assets (fetched, not built: not the subject here)
+    for a in EXAM_ASSETS:
+        (tc.assets_dir / a.name).write_text("")
 
 
 def test_the_kubernetes_key_does_not_depend_on_the_exam_tools(fake_go, monkeypatch):

@@ -112,3 +112,46 @@ def test_a_missing_kind_binary_is_missing_only_for_kind(tmp_path, monkeypatch):
             tc._record(b)
     assert tc.missing() == []
     assert {b.name for b in tc.missing(with_kind=True)} == {b.name for b in BINARIES if b.kind}
+
+
+def test_the_gateway_api_crds_are_found_for_setup_scripts():
+    """The Gateway API tasks' setup installs the CRDs from the toolchain's asset,
+    which scripts find through GATEWAY_API_CRDS (grader.runner.script_env)."""
+    import yaml
+
+    tc = Toolchain()
+    if tc.missing():
+        pytest.skip("the toolchain is not built here (`proctor toolchain build`)")
+    path = tc.assets().get("GATEWAY_API_CRDS")
+    assert path and path.is_file(), "GATEWAY_API_CRDS is not fetched; run `proctor toolchain build`"
+    crds = {d["metadata"]["name"]: d for d in yaml.safe_load_all(path.read_text()) if d}
+    route = crds.get("httproutes.gateway.networking.k8s.io")
+    assert route and route["kind"] == "CustomResourceDefinition"
+    assert any(v["name"] == "v1" and v["served"] for v in route["spec"]["versions"])
+    assert {"gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io"} <= set(crds)
+
+
+def test_an_asset_joins_its_module_files_and_keeps_the_binaries_key(tmp_path, monkeypatch):
+    """A fake `go mod download` names a module folder; the asset is its matching
+    files in name order, in a cache keyed apart from the Kubernetes binaries."""
+    module = tmp_path / "mod" / "config" / "crd"
+    module.mkdir(parents=True)
+    (module / "b.yaml").write_text("kind: B\n")
+    (module / "a.yaml").write_text("---\nkind: A\n")
+    (module / "skip.txt").write_text("no\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "go").write_text(
+        '#!/bin/sh\nif [ "$1" = env ]; then echo go1.99.0; exit 0; fi\n'
+        f'echo \'{{"Dir": "{tmp_path / "mod"}"}}\'\n')
+    (bin_dir / "go").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("PROCTOR_TOOLCHAIN_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(toolchain, "EXAM_ASSETS", (
+        toolchain.ModuleFiles("x.yaml", "example.com/x@v1.0.0", "config/crd/*.yaml", "X_YAML"),))
+    key = Toolchain().key
+    tc = Toolchain()
+    tc._fetch_assets(lambda s: None, force=False)
+    assert tc.key == key
+    text = tc.assets()["X_YAML"].read_text()
+    assert text == "---\n# a.yaml\nkind: A\n---\n# b.yaml\nkind: B\n"
