@@ -42,7 +42,8 @@ PR_SET_NO_NEW_PRIVS = 38
 # What every confined process sees of the system, read-only.
 SYSTEM = ["/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime",
           "/etc/nsswitch.conf", "/etc/hosts", "/etc/ssl/certs", "/etc/bash.bashrc",
-          "/etc/profile"]
+          "/etc/profile",
+          "/etc/ssl/openssl.cnf"]  # `openssl req` in a task's setup reads it (public, no keys)
 DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
 # Enough for pytest with the kubernetes client and kubectl; not enough for a candidate
 # who fills their cluster with big objects to push the host into swapping.

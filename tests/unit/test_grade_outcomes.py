@@ -171,3 +171,16 @@ def test_a_slow_sandbox_stretches_every_time_limit(offline_sandbox):
     by_id = {c.id: c for c in result.checks}
     assert "did not finish within its 3s time limit" in by_id["test_times_out"].message
     assert 2.5 < by_id["test_times_out"].duration < HANG / 4
+
+
+def test_setup_can_make_a_certificate(offline_sandbox, tmp_path):
+    """Tasks make TLS Secrets in setup: `openssl req` reads /etc/ssl/openssl.cnf,
+    which the room shows (a public file) beside the CA certificates."""
+    import shutil
+    shutil.copytree(OUTCOMES, tmp_path / "outcomes")
+    (tmp_path / "outcomes" / "setup").write_text(
+        "#!/bin/sh\nset -e\nopenssl req -x509 -newkey rsa:2048 -nodes -subj /CN=shop.test "
+        '-days 1 -keyout "$TMPDIR/tls.key" -out "$TMPDIR/tls.crt" 2>&1\n'
+        'openssl x509 -noout -subject -in "$TMPDIR/tls.crt"\n')
+    res = run_script(load_task(tmp_path / "outcomes"), "setup", offline_sandbox, {"word": "alpha"})
+    assert res.ok and "CN = shop.test" in res.output, res.output
