@@ -14,6 +14,7 @@ are the same port. Every field of the Ingress may be missing.
 import pytest
 
 from grader.checks import must_get, show
+from grader.ingress import host_matches, route, target, target_text
 
 SHOP_PATHS = ("/", "/index.html", "/cart/items")
 API_PATHS = ("/", "/v1/orders", "/healthz")
@@ -23,74 +24,12 @@ def _ingress(k8s, params):
     return must_get(k8s.networking.read_namespaced_ingress, "front", params["namespace"])
 
 
-def _host_matches(pattern, host):
-    """Whether an Ingress host (exact, or `*.` wildcard of one DNS label) matches ``host``."""
-    pattern = (pattern or "").lower()
-    if pattern.startswith("*."):
-        return host.partition(".")[2] == pattern[2:] and "." in host
-    return pattern == host
-
-
-def _elements(path):
-    return [x for x in (path or "/").split("/") if x]
-
-
-def _route(ing, host, path):
-    """The backend a controller picks for ``host`` + ``path``, or None."""
-    spec = ing.spec
-    rules = [r for r in (spec.rules if spec else None) or [] if r is not None]
-    exact = [r for r in rules if (r.host or "").lower() == host]
-    wild = [r for r in rules if (r.host or "").startswith("*.") and _host_matches(r.host, host)]
-    chosen = exact or wild or [r for r in rules if not r.host]
-    best, best_key = None, None
-    for rule in chosen:
-        for p in (rule.http.paths if rule.http else None) or []:
-            if p is None:
-                continue
-            rp = p.path or "/"
-            if p.path_type == "Exact":
-                ok = path == rp
-            else:
-                want = _elements(rp)
-                ok = _elements(path)[:len(want)] == want
-            key = (len(rp), p.path_type == "Exact")
-            if ok and (best_key is None or key > best_key):
-                best, best_key = p.backend, key
-    return best if best_key is not None else (spec.default_backend if spec else None)
-
-
-def _target(k8s, ns, backend):
-    """(Service, port number) of a backend, the port by its name when the
-    Service has no such port; None for no Service backend."""
-    svc_ref = getattr(backend, "service", None)
-    if svc_ref is None:
-        return None
-    port = svc_ref.port
-    if port is None:
-        return (svc_ref.name, None)
-    if port.number:
-        return (svc_ref.name, port.number)
-    svc = k8s.get(k8s.core.read_namespaced_service, svc_ref.name, ns) if svc_ref.name else None
-    for p in ((svc.spec.ports if svc and svc.spec else None) or []):
-        if p.name and p.name == port.name:
-            return (svc_ref.name, p.port)
-    return (svc_ref.name, port.name)
-
-
-def _text(target):
-    if target is None:
-        return "no backend (no rule or default backend takes it)"
-    name, port = target
-    shown = port if isinstance(port, int) else f"{show(port)} (no such port of the Service)"
-    return f"Service {show(name)} port {shown}"
-
-
 def _routes_to(k8s, params, host, paths, want, label):
     ns = params["namespace"]
     ing = _ingress(k8s, params)
     for path in paths:
-        found = _target(k8s, ns, _route(ing, host, path))
-        assert found == want, (f"Ingress {ns}/front sends https://{host}{path} to {_text(found)}; "
+        found = target(k8s, ns, route(ing, host, path))
+        assert found == want, (f"Ingress {ns}/front sends https://{host}{path} to {target_text(found)}; "
                                f"expected Service {want[0]} port {label}")
 
 
@@ -126,7 +65,7 @@ def test_tls_both_hosts(k8s, params):
     ing = _ingress(k8s, params)
     entries = [t for t in ((ing.spec.tls if ing.spec else None) or []) if t is not None]
     for host in (params["shop_host"], params["api_host"]):
-        names = [t.secret_name for t in entries if any(_host_matches(h, host) for h in t.hosts or [])]
+        names = [t.secret_name for t in entries if any(host_matches(h, host) for h in t.hosts or [])]
         assert names, (f"Ingress {ns}/front has no tls entry for host {host} (tls hosts "
                        f"{show([h for t in entries for h in t.hosts or []])}); "
                        f"expected {host} with Secret {secret}")
