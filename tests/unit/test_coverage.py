@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.coverage import coverage_markdown, tasks_by_competency
+from grader.coverage import coverage_markdown, shortfalls, tasks_by_competency
 from grader.curriculum import COMPETENCIES
 from grader.task import load_bank
 
@@ -30,3 +30,10 @@ def test_every_competency_is_listed_once_in_the_doc():
         assert text.count(f"(`{cid}`)") == 1, cid
     by = tasks_by_competency(load_bank(ROOT / "tasks"))
     assert set(by) == set(COMPETENCIES), set(by) - set(COMPETENCIES)
+
+
+def test_the_bank_covers_the_curricula():
+    """Issue 19: every competency has two tasks or more, each track 40, and each
+    domain's share of a track's tasks is near its weight in the curriculum."""
+    short = shortfalls(load_bank(ROOT / "tasks"))
+    assert not short, "the bank falls short of the curricula:\n" + "\n".join(short)
