@@ -1,21 +1,14 @@
 """Checks for dockerfile-modify: /opt/answers/orders-api/Dockerfile read as
-Docker's parser reads it, and the Deployment rolled to the image CI builds.
-
-The parser below follows the Dockerfile reference: parser directives
-(``# escape=``) at the top, comment lines dropped (inside a continued
-instruction too), the escape character at a line's end continues it,
-instructions case-insensitive, exec form only when the arguments are a JSON
-array of strings, ``ENV`` in both its ``k=v`` and legacy ``k v`` forms.
-There is no image builder in the exam shell, so the file itself is graded.
+Docker's parser reads it (grader.dockerfile), and the Deployment rolled to
+the image CI builds.
 """
 
 import json
-import re
-import shlex
 
 import pytest
 
 from grader.checks import must_be_original, must_be_ready, must_container, must_get, same_image, show
+from grader.dockerfile import env_pairs, exec_form, parse
 
 FILE = "orders-api/Dockerfile"
 WHERE = f"/opt/answers/{FILE}"
@@ -25,62 +18,6 @@ STEPS = [("WORKDIR", "/app"), ("COPY", "requirements.txt ."),
                  "--no-create-home --shell /usr/sbin/nologin app"),
          ("COPY", ". .")]
 APP_USERS = {"app", "10001"}
-_DIRECTIVE = re.compile(r"#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*\Z")
-
-
-def parse(text: str) -> list[tuple[str, str]]:
-    """``[(INSTRUCTION, arguments)]`` of a Dockerfile, continuations joined."""
-    lines = text.splitlines()
-    escape, i = "\\", 0
-    while i < len(lines):  # parser directives: only before anything else
-        m = _DIRECTIVE.match(lines[i].strip())
-        if not m:
-            break
-        if m.group(1).lower() == "escape" and m.group(2) in ("\\", "`"):
-            escape = m.group(2)
-        i += 1
-    out, parts = [], []
-    for line in lines[i:]:
-        stripped = line.strip()
-        if stripped.startswith("#") or (parts and not stripped):
-            continue  # a comment, or an empty line inside a continuation
-        body = line.rstrip()
-        if body.endswith(escape):
-            parts.append(body[:-1].strip())
-            continue
-        parts.append(stripped)
-        joined = " ".join(p for p in parts if p).strip()
-        parts = []
-        if joined:
-            word, _, rest = joined.partition(" ")
-            out.append((word.upper(), " ".join(rest.split())))
-    if parts:  # a continuation at the end of the file
-        joined = " ".join(p for p in parts if p).strip()
-        word, _, rest = joined.partition(" ")
-        out.append((word.upper(), " ".join(rest.split())))
-    return out
-
-
-def exec_form(args: str) -> list[str] | None:
-    """The command of an exec-form CMD/ENTRYPOINT/RUN, or None for shell form."""
-    if not args.startswith("["):
-        return None
-    try:
-        value = json.loads(args)
-    except ValueError:
-        return None
-    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
-
-
-def env_pairs(args: str) -> dict[str, str]:
-    """The variables of one ENV instruction, ``k=v …`` or legacy ``k v``."""
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        return {}
-    if words and "=" not in words[0]:
-        return {words[0]: args.partition(" ")[2].strip()}
-    return dict(w.split("=", 1) for w in words if "=" in w)
 
 
 def _instructions(answers) -> list[tuple[str, str]]:

@@ -1,25 +1,17 @@
 """Checks for image-tag-rollout: /opt/answers/greeter/Dockerfile read as
-Docker's parser reads it (a two-stage build whose final stage ships only the
-binary), and the Deployment rolled to the new image with the change cause
-recorded on the new revision, the old revision kept.
-
-The parser follows the Dockerfile reference: parser directives (``# escape=``)
-at the top, comment lines dropped (inside a continued instruction too), the
-escape character at a line's end continues it, instructions
-case-insensitive, exec form only for a JSON array of strings. (The same
-parser is in tasks/ckad/dockerfile-modify; it belongs in grader/ once a
-third task needs it.) There is no image builder in the exam shell, so the
-file itself is graded.
+Docker's parser reads it (grader.dockerfile: a two-stage build whose final
+stage ships only the binary), and the Deployment rolled to the new image with
+the change cause recorded on the new revision, the old revision kept.
 """
 
 import json
 import re
-import shlex
 
 import pytest
 
 from grader.checks import (must_be_original, must_be_ready, must_container, must_get, replica_sets_of,
                            same_image, show)
+from grader.dockerfile import copy_args, env_pairs, exec_form, parse, stages
 
 FILE = "greeter/Dockerfile"
 WHERE = f"/opt/answers/{FILE}"
@@ -28,88 +20,6 @@ BINARY = "/usr/local/bin/greeter"
 USERS = {"65532", "65532:65532", "nonroot", "nonroot:nonroot"}
 # what a distroless final stage can hold: no RUN (no shell there)
 FINAL_OK = {"FROM", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD", "ENV", "LABEL", "WORKDIR", "ARG"}
-_DIRECTIVE = re.compile(r"#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*\Z")
-
-
-def parse(text: str) -> list[tuple[str, str]]:
-    """``[(INSTRUCTION, arguments)]`` of a Dockerfile, continuations joined."""
-    lines = text.splitlines()
-    escape, i = "\\", 0
-    while i < len(lines):  # parser directives: only before anything else
-        m = _DIRECTIVE.match(lines[i].strip())
-        if not m:
-            break
-        if m.group(1).lower() == "escape" and m.group(2) in ("\\", "`"):
-            escape = m.group(2)
-        i += 1
-    out, parts = [], []
-    for line in lines[i:]:
-        stripped = line.strip()
-        if stripped.startswith("#") or (parts and not stripped):
-            continue  # a comment, or an empty line inside a continuation
-        body = line.rstrip()
-        if body.endswith(escape):
-            parts.append(body[:-1].strip())
-            continue
-        parts.append(stripped)
-        joined = " ".join(p for p in parts if p).strip()
-        parts = []
-        if joined:
-            word, _, rest = joined.partition(" ")
-            out.append((word.upper(), " ".join(rest.split())))
-    if parts:  # a continuation at the end of the file
-        joined = " ".join(p for p in parts if p).strip()
-        word, _, rest = joined.partition(" ")
-        out.append((word.upper(), " ".join(rest.split())))
-    return out
-
-
-def exec_form(args: str) -> list[str] | None:
-    """The command of an exec-form CMD/ENTRYPOINT/RUN, or None for shell form."""
-    if not args.startswith("["):
-        return None
-    try:
-        value = json.loads(args)
-    except ValueError:
-        return None
-    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
-
-
-def env_pairs(args: str) -> dict[str, str]:
-    """The variables of one ENV instruction, ``k=v …`` or legacy ``k v``."""
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        return {}
-    if words and "=" not in words[0]:
-        return {words[0]: args.partition(" ")[2].strip()}
-    return dict(w.split("=", 1) for w in words if "=" in w)
-
-
-
-def stages(found: list[tuple[str, str]]) -> list[dict]:
-    """``[{"image", "name", "steps"}]``: each FROM and the instructions after it."""
-    out = []
-    for k, a in found:
-        if k == "FROM":
-            words = [w for w in a.split() if not w.startswith("--")]
-            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            out.append({"image": words[0] if words else "", "name": name, "steps": []})
-        elif out:
-            out[-1]["steps"].append((k, a))
-    return out
-
-
-def copy_args(args: str) -> tuple[dict, list[str]]:
-    """(flags, paths) of a COPY: ``--from=build a b`` or its JSON form."""
-    words = args.split()
-    flags = {}
-    while words and words[0].startswith("--"):
-        key, _, value = words.pop(0)[2:].partition("=")
-        flags[key.lower()] = value
-    rest = " ".join(words)
-    paths = exec_form(rest) if rest.startswith("[") else words
-    return flags, paths or []
 
 
 def _stages(answers) -> list[dict]:
