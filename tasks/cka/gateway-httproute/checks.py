@@ -3,97 +3,28 @@ infra namespace, for exactly the two hostnames, and sends /api and below to
 Service api, everything else to Service web.
 
 kwok runs no Gateway controller, so the checks route sample requests through
-the HTTPRoute the way the Gateway API specifies (path matches by whole path
-segments, a trailing slash of a prefix ignored; the most specific match wins:
-Exact, then the longest prefix, then method, header and query matches; then
-the rules' order): every equivalent spelling (rules in any order, a missing
-or an explicit `/` match, defaults spelled out, v1 or v1beta1) passes. The
+the HTTPRoute the way the Gateway API specifies (grader.gateway: path matches
+by whole path segments, a trailing slash of a prefix ignored; the most
+specific match wins: Exact, then the longest prefix, then method, header and
+query matches; then the rules' order): every equivalent spelling (rules in
+any order, a missing or an explicit `/` match, defaults spelled out, v1 or
+v1beta1) passes. The
 route is read as untyped JSON: every field may be missing or of a wrong type.
 """
-
-import re
 
 import pytest
 
 from grader.checks import must_get, show
+from grader.gateway import as_dict as _dict, as_list as _list, backends, route_request
 
 GROUP, VERSION = "gateway.networking.k8s.io", "v1"
 API_PATHS = ("/api", "/api/", "/api/orders/7")
 OTHER_PATHS = ("/", "/index.html", "/apiary", "/shop/api")
 
 
-def _list(value):
-    return value if isinstance(value, list) else []
-
-
-def _dict(value):
-    return value if isinstance(value, dict) else {}
-
-
 def _route(k8s, params):
     return must_get(k8s.custom.get_namespaced_custom_object, group=GROUP, version=VERSION,
                     namespace=params["namespace"], plural="httproutes", name="shop", what="HTTPRoute")
-
-
-def _path_score(path_match, path):
-    """None when ``path_match`` does not take ``path``; else how specific it is."""
-    kind = path_match.get("type") or "PathPrefix"
-    value = path_match.get("value") if isinstance(path_match.get("value"), str) else "/"
-    if kind == "Exact":
-        return (2, len(value)) if path == value else None
-    if kind == "PathPrefix":
-        prefix = value.rstrip("/")
-        taken = not prefix or path == prefix or path.startswith(prefix + "/")
-        return (1, len(value)) if taken else None
-    if kind == "RegularExpression":
-        try:
-            return (1, len(value)) if re.fullmatch(value, path) else None
-        except re.error:
-            return None
-    return None
-
-
-def route_request(route, host, path):
-    """The rule of ``route`` a plain ``GET host path`` takes, by the Gateway
-    API's precedence, or None; the route's hostnames decide whether it takes
-    the host at all (no hostnames: every host)."""
-    spec = _dict(route.get("spec"))
-    names = [h for h in _list(spec.get("hostnames")) if isinstance(h, str)]
-    if names and not any(h == host or (h.startswith("*.") and host.endswith(h[1:])) for h in names):
-        return None
-    best, chosen = None, None
-    for index, rule in enumerate(_list(spec.get("rules"))):
-        rule = _dict(rule)
-        for match in _list(rule.get("matches")) or [{}]:
-            match = _dict(match)
-            if _list(match.get("headers")) or _list(match.get("queryParams")):
-                continue
-            if match.get("method") not in (None, "GET"):
-                continue
-            score = _path_score(_dict(match.get("path")), path)
-            if score is None:
-                continue
-            key = (*score, match.get("method") is not None, -index)
-            if best is None or key > best:
-                best, chosen = key, rule
-    return chosen
-
-
-def backends(rule, ns):
-    """``Service ns/name:port`` of each backend of ``rule`` that gets traffic."""
-    if any(_dict(f).get("type") == "RequestRedirect" for f in _list(rule.get("filters"))):
-        return ["a redirect"]
-    found = []
-    for ref in _list(rule.get("backendRefs")):
-        ref = _dict(ref)
-        weight = ref.get("weight", 1)
-        if not isinstance(weight, int) or weight <= 0:
-            continue
-        kind = ref.get("kind") or "Service"
-        group = ref.get("group") or ""
-        what = kind if group == "" else f"{kind}.{group}"
-        found.append(f"{what} {ref.get('namespace') or ns}/{ref.get('name')}:{ref.get('port')}")
-    return found
 
 
 def _routed(route, params, paths, want):
