@@ -46,11 +46,11 @@ def _echo_err(msg: str, **style) -> None:
                    "on kwok (a sandbox in seconds; CI's choice), or none.")
 @click.option("--variant-seeds", type=click.IntRange(0, 10), default=0, show_default=True,
               help="On how many of the seeds the alternatives and near misses run where the "
-                   "sandbox rewinds (kwok): 0 for every seed; make test says 1.")
+                   "sandbox rewinds (kwok): 0 for every seed.")
 @click.option("--costly-seeds", type=click.IntRange(1, 10), default=None,
               help="At most this many seeds for tasks on providers that cannot rewind "
                    "(gvisor, kind, vm: a sandbox each, a minute or more on a small machine); "
-                   "default: --seeds. make test says 1.")
+                   "default: --seeds.")
 @click.option("--fresh-sandboxes", "fresh", is_flag=True,
               help="A new sandbox for every seed, even where one could be rewound to as it "
                    "was made and used again (kwok does that by default).")

@@ -157,7 +157,7 @@ def test_cli_rejects_a_broken_task(kwok_root, tmp_path):
 
 
 def test_variants_on_the_first_seed_only(kwok):
-    """make test's --variant-seeds 1: the other ways and mistakes on the first
+    """--variant-seeds 1: the other ways and mistakes on the first
     seed's sandbox only; the proof kept says so (it does not stand for all seeds)."""
     [rep] = validate([TASKS / "svc-endpoints-fixture"], seeds=2, provider=kwok, variant_seeds=1)
     assert rep.ok, [str(v) for v in rep.violations]
@@ -166,7 +166,7 @@ def test_variants_on_the_first_seed_only(kwok):
 
 
 def test_costly_seeds_cap_the_seeds_where_nothing_rewinds(kwok_root):
-    """make test's --costly-seeds 1: where a sandbox cannot be rewound (here a
+    """--costly-seeds 1: where a sandbox cannot be rewound (here a
     kwok provider that says so, as gvisor's does) every seed costs a sandbox
     of its own, so only the first is proven; where it can, both still are."""
     from sandbox.kwok import KwokProvider
