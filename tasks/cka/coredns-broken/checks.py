@@ -8,27 +8,15 @@ namespace would resolve (its resolv.conf, the kubelet's clusterDNS
 10.96.0.10).
 """
 
-import re
-
 import pytest
 
 from grader.checks import eventually, must_be_original, must_be_ready, must_get, show
-
-CLUSTER_DNS = "10.96.0.10"
-ANSWER = re.compile(r"^Address:\s*(\S+)\s*$", re.M)
-PTR = re.compile(r"name\s*=\s*(\S+)")
+from grader.dns import CLUSTER_DNS, PTR, nslookup
 
 
 def lookup(kubectl, ns, name):
     """``(addresses, why, output)`` of ``nslookup name`` from Pod client."""
-    res = kubectl("exec", "-n", ns, "client", "-c", "client", "--", "nslookup", "-timeout=2",
-                  "-retry=1", name, check=False, timeout=8)
-    text = f"{res}\n{res.stderr or ''}"
-    answers = text.split("\n\n", 1)[1] if "\n\n" in text else ""
-    found = [a for a in ANSWER.findall(answers) if a != CLUSTER_DNS and not a.endswith(":53")]
-    why = next((line.strip() for line in text.splitlines() if "can't" in line or "error" in line
-                or "timed out" in line), "no answer")
-    return found, why, text
+    return nslookup(kubectl, ns, "client", name)
 
 
 def must_resolve(kubectl, ns, name, want, timeout=10):

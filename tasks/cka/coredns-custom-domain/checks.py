@@ -9,27 +9,15 @@ fully qualified names (a trailing dot: no search domains), so neither the
 Pod's /etc/hosts nor its resolv.conf can stand in for CoreDNS.
 """
 
-import re
-
 import pytest
 
 from grader.checks import eventually, must_be_ready, must_get, show
-
-CLUSTER_DNS = "10.96.0.10"
-ANSWER = re.compile(r"^Address:\s*(\S+)\s*$", re.M)
-PTR = re.compile(r"name\s*=\s*(\S+)")
+from grader.dns import CLUSTER_DNS, PTR, nslookup
 
 
 def lookup(kubectl, ns, name):
-    """``(addresses, output)`` of ``nslookup name`` from Pod dns-client."""
-    res = kubectl("exec", "-n", ns, "dns-client", "-c", "client", "--", "nslookup", "-timeout=2",
-                  "-retry=1", name, CLUSTER_DNS, check=False, timeout=8)
-    text = f"{res}\n{res.stderr or ''}"
-    answers = text.split("\n\n", 1)[1] if "\n\n" in text else ""
-    found = [a for a in ANSWER.findall(answers) if a != CLUSTER_DNS and not a.endswith(":53")]
-    why = next((line.strip() for line in text.splitlines() if "can't" in line or "error" in line
-                or "timed out" in line), "no answer")
-    return found, why, text
+    """``(addresses, why, output)`` of ``nslookup name`` from Pod dns-client."""
+    return nslookup(kubectl, ns, "dns-client", name, CLUSTER_DNS)
 
 
 def must_resolve(kubectl, params, name, want, timeout=10):
