@@ -139,6 +139,12 @@ class NodeImage:
             **WORKLOAD_IMAGES,
         }
 
+    def preloaded_images(self) -> tuple[str, ...]:
+        """Every image name a node holds without pulling: the components and
+        every tag of every workload stand-in (busybox:1.36 and busybox:latest
+        alike), each once."""
+        return tuple(dict.fromkeys([*self.component_images().values(), *WORKLOAD_NAMES]))
+
     def tool(self, name: str) -> Path:
         return self.tools_dir / "bin" / name
 
@@ -293,8 +299,7 @@ class NodeImage:
                 self._run(["docker", "tag", s.image, alias], f"tagging {alias}")
         progress(f"[images] {len(names)} images built")
         tar = work / "images.tar"
-        every = dict.fromkeys([*names.values(), *WORKLOAD_NAMES])
-        self._run(["docker", "save", "-o", str(tar), *every], "docker save")
+        self._run(["docker", "save", "-o", str(tar), *self.preloaded_images()], "docker save")
         return tar
 
     def _busybox(self, work: Path) -> Path:
@@ -378,8 +383,7 @@ ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
                           stdin=f)
             out = subprocess.run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images",
                                   "ls", "-q"], capture_output=True, text=True).stdout.split()
-            absent = [i for i in (*self.component_images().values(), *WORKLOAD_NAMES)
-                      if i not in out]
+            absent = [i for i in self.preloaded_images() if i not in out]
             if absent:
                 raise ToolchainError(f"preloading lost {', '.join(absent)}", self.log)
             subprocess.run(["docker", "stop", "-t", "10", name], capture_output=True)

@@ -57,7 +57,7 @@ def test_nodes_are_ready_with_exam_names(kind, kind_cluster, kubectl):
 def test_nothing_was_pulled_and_the_network_is_the_sandboxs_own(kind, kind_cluster):
     """Every image on every node is one the node image preloaded (nothing can
     be pulled here), and the nodes sit on this sandbox's own Docker network."""
-    preloaded = set(kind.image.component_images().values())
+    preloaded = set(kind.image.preloaded_images())
     for node in kind_cluster.nodes:
         res = kind.node_exec(kind_cluster, node, "ctr", "-n", "k8s.io", "images", "ls", "-q")
         names = {i for i in res.stdout.split() if not i.startswith("sha256:")}
