@@ -15,7 +15,7 @@ def portal(tmp_path_factory):
     """`proctor run` as `make run` serves it, its warm pool kept to the exam
     the journey starts (a warm sandbox per exam of the catalogue, a gVisor
     box among them, would load this machine for the rest of the session)."""
-    with run_portal(tmp_path_factory.mktemp("portal"), PROCTOR_POOL_EXAMS="ckad-mock") as p:
+    with run_portal(tmp_path_factory.mktemp("portal"), PROCTOR_POOL_EXAMS="ckad-fixed") as p:
         yield p
 
 

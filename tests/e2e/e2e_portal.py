@@ -18,6 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
+PAPERS = Path(__file__).resolve().parent / "papers"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -35,8 +36,18 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
     """`proctor run` on a free port with its own instance folder and sandbox
     state under ``root``; yields base URL, demo passwords and root. Afterwards
     the portal is stopped, whatever sandboxes it left are removed and its log
-    is kept in artifacts/e2e/."""
+    is kept in artifacts/e2e/.
+
+    Unless ``PROCTOR_EXAMS_DIR`` is given, the portal serves the shipped exams
+    and the tests' fixed papers (tests/e2e/papers/: ``ckad-fixed``, for a test
+    that must know which tasks it meets; the shipped mocks are draws)."""
     port = free_port()
+    if "PROCTOR_EXAMS_DIR" not in env_extra:
+        exams = root / "exams"
+        exams.mkdir(exist_ok=True)
+        for paper in [*(REPO / "exams").glob("*.yaml"), *PAPERS.glob("*.yaml")]:
+            shutil.copy(paper, exams / paper.name)
+        env_extra["PROCTOR_EXAMS_DIR"] = str(exams)
     env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(root / "instance"),
                PROCTOR_STATE_DIR=str(root / "state"), PYTHONUNBUFFERED="1", **env_extra)
     log = (root / "portal.log").open("w")

@@ -1,5 +1,6 @@
 """The exam terminal in a real browser (Chromium), against a real portal and
-worker (`proctor run`) on a real kwok cluster, on the CKAD mock in practice:
+worker (`proctor run`) on a real kwok cluster, on the fixed CKAD paper
+(tests/e2e/papers) in practice:
 
 - vim, then a task switch and back: the prompt shows only what is typed next
   (no answers to vim's terminal queries land on it);
@@ -71,7 +72,7 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
         term_portal, browser_page):
     page = browser_page
     log_in(page, term_portal, "candidate")
-    attempt_url = start_practice(page, term_portal, "ckad-mock", timeout=600_000)
+    attempt_url = start_practice(page, term_portal, "ckad-fixed", timeout=600_000)
     aid = int(attempt_url.rsplit("/", 1)[1])
     connected(page)
 

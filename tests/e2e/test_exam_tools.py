@@ -1,5 +1,6 @@
-"""The exam tools in a real browser, on the CKAD mock in exam mode, against a
-real portal and worker (`proctor run`) on a real kwok cluster:
+"""The exam tools in a real browser, on the fixed CKAD paper (tests/e2e/papers)
+in exam mode, against a real portal and worker (`proctor run`) on a real
+kwok cluster:
 
 - text selected in the statement, then typed: no shortcut fires;
 - the notepad keeps its text across a reload (kept by the server);
@@ -113,7 +114,7 @@ def test_exam_tools_in_a_real_browser(tools_portal, tab_page):
     page, db = tab_page, Db(tools_portal["root"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_in(page, tools_portal, "candidate")
-    aid, attempt_url = start_exam(page, tools_portal, "ckad-mock")
+    aid, attempt_url = start_exam(page, tools_portal, "ckad-fixed")
     page.goto(f"{attempt_url}/tasks/1")
     terminal_ready(page)
 
@@ -254,7 +255,7 @@ def test_exam_tools_in_a_real_browser(tools_portal, tab_page):
     page.get_by_role("button", name="Submit exam").click()
     page.wait_for_url(re.compile(re.escape(attempt_url) + r"/results"), timeout=300_000)
     bars = page.inner_text(".bars")
-    # CKAD mock weights (60 in all): 15 for configuration and security = 25%,
+    # the fixed paper's weights: 15 for configuration and security = 25%,
     # 9 for observability = 15%, 12 each for the other three = 20%
     assert "Application Environment, Configuration and Security (25% of the exam)" in bars, bars
     assert "Application Observability and Maintenance (15% of the exam)" in bars, bars

@@ -1,6 +1,7 @@
-"""A candidate's whole journey in a real browser: log in, start the CKAD mock
-in practice mode, fix the Service selector by typing kubectl into the
-terminal, check the work, submit, and read the results."""
+"""A candidate's whole journey in a real browser: log in, start the fixed CKAD
+paper (tests/e2e/papers) in practice mode, fix the Service selector by
+typing kubectl into the terminal, check the work, submit, and read the
+results."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def test_candidate_fixes_a_service_in_the_browser_terminal(portal, browser_page)
 
     log_in(page, portal, "candidate")
 
-    attempt_url = start_practice(page, portal, "ckad-mock", timeout=180_000)
+    attempt_url = start_practice(page, portal, "ckad-fixed", timeout=180_000)
     # The "fix the Service selector" task, by its title in the task list.
     open_task(page, "Fix a Service that has no endpoints")
     statement = page.inner_text("main")

@@ -66,11 +66,11 @@ def test_unknown_domain_in_draw():
                     "draw": {"count": 3, "domains": {"Storage": 10}}}, "t")
 
 
-def test_shipped_exams_are_valid():
+def real_bank() -> dict:
     from grader.errors import TaskError
     from grader.task import load_bank
     try:
-        bank = load_bank(REPO / "tasks")
+        return load_bank(REPO / "tasks")
     except TaskError:  # the bank is being written; check against what loads
         from grader.task import find_tasks, inspect_task
         bank = {}
@@ -78,6 +78,11 @@ def test_shipped_exams_are_valid():
             task, _ = inspect_task(folder)
             if task is not None:
                 bank[task.id] = task
+        return bank
+
+
+def test_shipped_exams_are_valid():
+    bank = real_bank()
     exams, errors = load_exams(REPO / "exams", bank)
     assert not errors, errors
     assert {"ckad-mock", "cka-mock", "cka-nodes"} <= set(exams)
@@ -87,6 +92,33 @@ def test_shipped_exams_are_valid():
         paper = exam.select(bank, seed=1, capabilities={"api", "etcd"} if exam.is_draw
                             else {"api", "etcd", "nodes", "containers"})
         assert paper and all(exam.track in t.tracks for t, _ in paper)
+
+
+@pytest.mark.parametrize("exam_id", ["cka-mock", "ckad-mock"])
+def test_the_mocks_are_sixteen_fresh_tasks_by_curriculum_weight(exam_id):
+    """Both mocks are drawn as the real exams are built: 16 tasks (the real
+    exam has 15-20), every domain of the curriculum at its weight, and a
+    second attempt meets a paper that differs in about half its tasks or more."""
+    from grader.curriculum import CURRICULA
+    from grader.exam import task_domain
+    bank = real_bank()
+    exams, _ = load_exams(REPO / "exams", bank)
+    exam = exams[exam_id]
+    assert exam.is_draw and exam.draw_count == 16
+    papers = [exam.select(bank, seed, capabilities={"api", "etcd"}) for seed in range(40)]
+    for paper in papers:
+        assert len(paper) == 16 and len({t.id for t, _ in paper}) == 16
+        share: dict[str, float] = {}
+        for task, weight in paper:
+            domain = task_domain(task, exam.track)
+            share[domain] = share.get(domain, 0) + weight
+        assert share.keys() == CURRICULA[exam.track].keys()
+        for domain, weight in CURRICULA[exam.track].items():
+            assert abs(share[domain] - weight) < 0.1, (domain, share[domain], weight)
+    shared = [len({t.id for t, _ in a} & {t.id for t, _ in b}) for a, b in zip(papers, papers[1:])]
+    # at most about half today: the CKA draw has only four kwok tasks in
+    # Troubleshooting (30 % of the exam), so every paper holds all four
+    assert sum(shared) / len(shared) <= 9, f"two attempts share {shared} of 16 tasks"
 
 
 def test_draw_never_puts_conflicting_tasks_in_one_paper():

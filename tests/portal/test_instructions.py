@@ -64,7 +64,8 @@ def test_the_page_states_the_exams_own_facts(shipped, client, auth, exam_id):
     assert text(page, "fact-duration") == f"{exam.duration} minutes"
     assert text(page, "fact-pass") == f"{round(exam.pass_mark)}%"
     assert text(page, "pass-mark") == str(round(exam.pass_mark))
-    assert text(page, "fact-tasks") == str(len(exam.tasks))
+    tasks = f"{exam.draw_count}, drawn per attempt" if exam.is_draw else str(len(exam.tasks))
+    assert text(page, "fact-tasks") == tasks
     assert f"<strong>{exam.duration} minutes</strong>" in page  # the Time section
     real = exam_id == "cka-nodes"
     assert ('id="real-nodes"' in page) is real, "the node section is for real nodes only"
