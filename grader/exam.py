@@ -11,6 +11,9 @@ domains, so every attempt gets a different but equally balanced paper::
     pass_mark: 66          # percent of the total weight
     nodes: 1               # optional: the fewest nodes; the tasks may ask for more
                            #   (most ask for 3), and the cluster suits every task
+    hosts: true            # optional: each task on a host of its own, reached by
+                           #   `ssh <host>` from a base host with no cluster (the
+                           #   real exam's way); false (the default): one shell
     tasks:                 # either this ...
       - {id: svc-selector-fix, weight: 4}
     draw:                  # ... or this
@@ -68,6 +71,7 @@ class Exam:
     duration: int                   # minutes
     pass_mark: float                # percent
     nodes: int = 1
+    hosts: bool = False             # each task on a host of its own (grader/hosts.py)
     description: str = ""
     modes: tuple[str, ...] = MODES
     tasks: list[ExamTask] = field(default_factory=list)
@@ -141,6 +145,7 @@ class Exam:
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "track": self.track,
                 "duration": self.duration, "pass_mark": self.pass_mark, "nodes": self.nodes,
+                "hosts": self.hosts,
                 "description": self.description, "modes": list(self.modes),
                 "tasks": [{"id": t.id, "weight": t.weight} for t in self.tasks],
                 "draw": {"count": self.draw_count, "domains": self.draw_domains}
@@ -197,7 +202,7 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ExamError(path, ["the file must be a mapping of fields"])
-    known = {"id", "title", "track", "duration", "pass_mark", "nodes", "description",
+    known = {"id", "title", "track", "duration", "pass_mark", "nodes", "hosts", "description",
              "modes", "tasks", "draw"}
     for key in sorted(set(data) - known):
         problems.append(f"unknown field {key!r} (known: {', '.join(sorted(known))})")
@@ -224,6 +229,11 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     duration = number("duration", 1, 600, integer=True)
     pass_mark = number("pass_mark", 0, 100)
     nodes = number("nodes", 1, 10, default=1, integer=True)
+
+    hosts = data.get("hosts", False)
+    if not isinstance(hosts, bool):
+        problems.append(f"hosts: expected true or false, found {hosts!r}")
+        hosts = False
 
     modes = data.get("modes", list(MODES))
     if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
@@ -301,7 +311,7 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     if problems:
         raise ExamError(path, problems)
     return Exam(id=exam_id, title=title.strip(), track=track, duration=duration,
-                pass_mark=pass_mark, nodes=nodes, description=description.strip(),
+                pass_mark=pass_mark, nodes=nodes, hosts=hosts, description=description.strip(),
                 modes=tuple(modes), tasks=tasks, draw_count=draw_count,
                 draw_domains=draw_domains, path=str(path))
 

@@ -187,6 +187,9 @@ class AttemptTask(Base):
     domain: Mapped[str] = mapped_column(String(80))
     weight: Mapped[float] = mapped_column(Float)
     params_json: Mapped[str] = mapped_column(Text, default="{}")
+    # The host the task is solved on (``ssh <host>``; grader/hosts.py), where
+    # the exam gives each task one; "" = the attempt's one shell.
+    host: Mapped[str] = mapped_column(String(32), default="", server_default="")
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     seconds_spent: Mapped[float] = mapped_column(Float, default=0.0)
     setup_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

@@ -85,7 +85,7 @@ def status(a) -> dict:
         "submitted_at": a.submitted_at, "auto_submitted": bool(a.auto_submitted),
         "pass_mark": a.pass_mark, "duration_minutes": a.duration_s // 60,
         "tasks": [{"position": t.position, "title": t.title, "domain": t.domain,
-                   "weight": t.weight, "flagged": bool(t.flagged),
+                   "weight": t.weight, "flagged": bool(t.flagged), "host": t.host or None,
                    **({"check_state": t.check_state} if a.mode == "practice" else {})}
                   for t in a.tasks],
         "urls": {"page": url_for("attempts.attempt", attempt_id=a.id, _external=False),
@@ -112,7 +112,7 @@ def results(a) -> dict:
         text = rendered(t)
         tasks.append({
             "position": t.position, "task_id": t.task_id, "title": t.title, "domain": t.domain,
-            "domain_name": domain_name(t.domain), "weight": t.weight,
+            "domain_name": domain_name(t.domain), "weight": t.weight, "host": t.host or None,
             "share": share(t.weight, total),
             "score": t.score, "max_score": t.max_score,
             "percent": round(100 * t.fraction, 1) if t.max_score else None,

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.exam import ExamError, task_domain
+from grader.hosts import host_names
 
 from ..models import BLOCKING_STATES, Attempt, AttemptTask
 from .paper import paper
@@ -51,10 +52,11 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
                       track=exam.track, mode=mode, state="provisioning", seed=seed,
                       nodes=nodes, duration_s=duration, pass_mark=exam.pass_mark,
                       created_at=t0, progress="Waiting for a worker", enqueued_at=time.time())
-    for i, (task, weight) in enumerate(tasks, start=1):
+    hosts = host_names(exam.track, seed, len(tasks)) if exam.hosts else [""] * len(tasks)
+    for i, ((task, weight), host) in enumerate(zip(tasks, hosts), start=1):
         params = ctx.services.draw_params(task, seed)
         attempt.tasks.append(AttemptTask(
-            position=i, task_id=task.id, title=task.title,
+            position=i, task_id=task.id, title=task.title, host=host,
             domain=task_domain(task, exam.track), setup_ok=True if warm else None,
             weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
     s.add(attempt)

@@ -182,6 +182,7 @@ def terminal(ws, attempt_id: int):
     attempt, until = _load_open_attempt(attempt_id)
     tab = _tab()
     sb, attempt_id = attempt.sandbox, attempt.id
+    hosts = [t.host for t in attempt.tasks if t.host]
     cfg = current_app.config
     limits = {"memory_mb": int(cfg["TERMINAL_MEMORY_MB"]), "max_pids": int(cfg["TERMINAL_MAX_PIDS"]),
               "disk_mb": int(cfg["TERMINAL_DISK_MB"]), "tmp_mb": int(cfg["TERMINAL_TMP_MB"])}
@@ -192,7 +193,7 @@ def terminal(ws, attempt_id: int):
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new jail starts
         attempt=attempt_id, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
         etcd_endpoint=sb.etcd_endpoint, nodes=list(sb.nodes), unjoined=list(sb.unjoined),
-        node_shells=_node_shells(sb), prefix=prefix, sandbox=sb.name,
+        node_shells=_node_shells(sb), hosts=hosts, prefix=prefix, sandbox=sb.name,
         disk_image=_unmounts_on_destroy(sb), **limits)
     ch, ticket = Channel(ws), g.terminal_ticket
     try:

@@ -83,6 +83,9 @@ class JailSpec:
     # node -> the host command that opens a shell on it (kind: docker exec …);
     # empty where nodes are simulated
     node_shells: dict[str, list[str]] = field(default_factory=dict)
+    # the task hosts (grader/hosts.py) where the exam has them: the shell
+    # opens on a base host with no cluster, `ssh <host>` reaches a task's
+    hosts: list[str] = field(default_factory=list)
     memory_mb: int = 768
     max_pids: int = 256
     cpu_percent: int = 100   # of one core
@@ -212,7 +215,8 @@ class Jail:
             uid=self.spec.uid, grader_gid=self.spec.grader_gid,
             host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
             helm=Toolchain().tool("helm"),
-            nodes=self.spec.nodes, unjoined=self.spec.unjoined, etcd_host_port=etcd_port,
+            nodes=self.spec.nodes, unjoined=self.spec.unjoined, hosts=self.spec.hosts,
+            etcd_host_port=etcd_port,
             etcd_pki_folder=etcd_pki_beside(self.spec.kubeconfig) if etcd_port else None)
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)
                  for dest, (text, mode) in rendered.items()}

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.hosts import is_host_name
+
 from . import nodeshell
 
 HOME = "/home/candidate"
@@ -28,6 +30,8 @@ API_PORT = 6443
 ETCD_PORT = 2379
 PKI = "/etc/kubernetes/pki"   # where kubeadm keeps etcd's certificates, as on the exam
 CONTEXT = "exam"               # the kubeconfig's one context
+BASE_HOST = "exam"             # the shell's own host: where every terminal opens
+HOSTS_DIR = nodeshell.HOSTS_DIR  # a task host's kubeconfig, one file per host
 
 
 def kubeconfig(host_kubeconfig: Path) -> str:
@@ -56,10 +60,11 @@ def completion(binary: Path) -> str:
     return _completion(str(binary), binary.stat().st_mtime)
 
 
-def start_script(etcd_host_port: int | None) -> str:
+def start_script(etcd_host_port: int | None, hosts: bool = False) -> str:
     """Runs first in the jail and in each tab entered into it, as the candidate:
-    the near ends of the tunnels unless they answer, the kubeconfig in the home,
-    then the command (``exec "$@"``).
+    the near ends of the tunnels unless they answer, the kubeconfig in the home
+    (not where the exam has task hosts: the base host has no cluster, as in
+    the real exam; ``ssh <host>`` brings one), then the command (``exec "$@"``).
 
     The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
     (kubeadm's port; TLS end to end, the tunnel only relays bytes) and also
@@ -80,11 +85,12 @@ def start_script(etcd_host_port: int | None) -> str:
         # them up, unless the candidate killed them: then it starts them again
         f"if ! {up}; then\n" + starts + "fi\n"
         f"for i in $(seq 50); do {up} && break; sleep 0.02; done\n"
-        'if [ ! -e "$HOME/.kube/config" ] && [ ! -L "$HOME/.kube/config" ]; then\n'
-        '  mkdir -p "$HOME/.kube" 2>/dev/null &&\n'
-        '    install -m 600 /etc/proctor/kubeconfig "$HOME/.kube/config" 2>/dev/null\n'
-        "fi\n"
-        'cd "$HOME" 2>/dev/null || cd /\n'
+        + ("" if hosts else
+           'if [ ! -e "$HOME/.kube/config" ] && [ ! -L "$HOME/.kube/config" ]; then\n'
+           '  mkdir -p "$HOME/.kube" 2>/dev/null &&\n'
+           '    install -m 600 /etc/proctor/kubeconfig "$HOME/.kube/config" 2>/dev/null\n'
+           "fi\n")
+        + 'cd "$HOME" 2>/dev/null || cd /\n'
         'exec "$@"\n')
 
 
@@ -100,12 +106,26 @@ def etcd_pki(folder: Path | None) -> dict[str, tuple[str, int]]:
             for rel in sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())}
 
 
+def host_files(hosts: list[str], host_kubeconfig: Path) -> dict[str, tuple[str, int]]:
+    """A task host's kubeconfig per host, which ``ssh <host>`` installs in the
+    host's home: the attempt's one cluster for every host today. A name that is
+    not one grader.hosts makes is refused (it becomes a path)."""
+    bad = [h for h in hosts if not is_host_name(h)]
+    if bad:
+        raise ValueError(f"not a host name: {bad!r}")
+    return {f"{HOSTS_DIR}/{h}": (kubeconfig(host_kubeconfig), 0o444) for h in hosts}
+
+
 def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, helm: Path,
           nodes: list[str], unjoined: list[str], etcd_host_port: int | None,
-          etcd_pki_folder: Path | None = None) -> dict[str, tuple[str, int]]:
+          etcd_pki_folder: Path | None = None,
+          hosts: list[str] = ()) -> dict[str, tuple[str, int]]:
     """Path inside the jail -> (content, mode)."""
     names = ", ".join(n + (" (not joined)" if n in unjoined else "") for n in nodes)
-    return {**etcd_pki(etcd_pki_folder),
+    where = ("This is the base host, with no cluster: each task names its host "
+             "(ssh <host>; exit comes back here)" if hosts else
+             f"Nodes: {names or 'see kubectl get nodes'}")
+    return {**etcd_pki(etcd_pki_folder), **host_files(list(hosts), host_kubeconfig),
         "/etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
                         f"candidate:x:{uid}:{uid}:candidate:{HOME}:/bin/bash\n", 0o444),
         "/etc/group": (f"root:x:0:\ncandidate:x:{uid}:\ngrader:x:{grader_gid}:\n", 0o444),
@@ -113,14 +133,16 @@ def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, he
         # No ETCDCTL_* variables: etcdctl 3.6 refuses a flag whose variable is
         # also set, and the exam's commands pass --endpoints, --cacert, --cert
         # and --key; https://127.0.0.1:2379 is the tunnel to this etcd.
-        "/etc/bash.bashrc": (BASHRC.format(nodes=names or "see kubectl get nodes",
-                                           answers=ANSWERS, context=CONTEXT), 0o444),
+        "/etc/bash.bashrc": (BASHRC.format(where=where, nodes=names or "see kubectl get nodes",
+                                           answers=ANSWERS, context=CONTEXT,
+                                           base=BASE_HOST), 0o444),
         "/etc/vim/vimrc": (VIMRC, 0o444),
         "/etc/proctor/kubectl_completion": (completion(kubectl), 0o444),
         "/etc/proctor/helm_completion": (completion(helm), 0o444),
         "/etc/proctor/kubeconfig": (kubeconfig(host_kubeconfig), 0o444),
-        "/etc/proctor/start": (start_script(etcd_host_port), 0o444),
-        "/opt/proctor/bin/ssh": (nodeshell.CLIENT, 0o555),
+        "/etc/proctor/start": (start_script(etcd_host_port, bool(hosts)), 0o444),
+        "/opt/proctor/bin/ssh": (nodeshell.CLIENT.replace("@HOME@", HOME), 0o555),
+        "/opt/proctor/bin/hostname": (HOSTNAME, 0o555),
     }
 
 
@@ -134,6 +156,12 @@ def memfd(name: str, data: bytes) -> int:
     return fd
 
 
+# `hostname` on a task's host (ssh <host>) is the host's name, in a shell and
+# in `ssh <host> hostname` alike; anything else is the real hostname's
+HOSTNAME = ('#!/bin/sh\n'
+            'if [ -n "$PROCTOR_HOST" ] && [ $# -eq 0 ]; then echo "$PROCTOR_HOST"; exit 0; fi\n'
+            'exec /usr/bin/hostname "$@"\n')
+
 # vim as the exam's candidates set it up first: two-space indents for YAML
 VIMRC = ("runtime! debian.vim\nset nocompatible\nsyntax on\n"
          "set expandtab tabstop=2 shiftwidth=2 autoindent\n"
@@ -143,7 +171,8 @@ BASHRC = r"""# Proctor exam shell
 [ -z "$PS1" ] && return
 shopt -s checkwinsize histappend
 HISTSIZE=5000
-PS1='\[\e[1;32m\]candidate@exam\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]\$ '
+[ -n "$PROCTOR_HOST" ] && HOSTNAME=$PROCTOR_HOST  # a task host (ssh <host>)
+PS1='\[\e[1;32m\]candidate@${{PROCTOR_HOST:-{base}}}\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]\$ '
 if [ -f /usr/share/bash-completion/bash_completion ]; then
   . /usr/share/bash-completion/bash_completion
 fi
@@ -155,6 +184,11 @@ export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
   printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), helm, vim, nano, less\n'
-  printf 'Nodes: {nodes}\nAnswer files: {answers}   Context: {context}\n\n'
+  printf '{where}\nAnswer files: {answers}   Context: {context}\n\n'
+fi
+if [ -n "$PROCTOR_HOST" ] && [ -z "$PROCTOR_HOST_BANNER" ]; then
+  export PROCTOR_HOST_BANNER=1
+  printf 'Host %s: kubectl reaches this task'"'"'s cluster. Nodes: {nodes}\n' "$PROCTOR_HOST"
+  printf 'exit returns to the base host; aliases and files of the base host are not here.\n\n'
 fi
 """

@@ -10,7 +10,14 @@ pty with the provider's fixed command for that node (``docker exec -it
 The first line on the socket is a JSON header from the client:
 ``{"rows": 40, "cols": 120, "command": ["systemctl", "status", "kubelet"]}``.
 
-``CLIENT`` below is the program installed as ``ssh`` inside the jail.
+``CLIENT`` below is the program installed as ``ssh`` inside the jail. It
+also takes the candidate to a task's host, where the exam gives each task
+one (grader/hosts.py): that needs no host at all. ``ssh cka000024`` runs an
+interactive bash in the jail as the candidate, with the host's name in its
+prompt, a home of its own (``~/.hosts/<host>``: what the base host's home
+holds is not there) and the kubeconfig of the host's cluster, read from
+``/etc/proctor/hosts/<host>``; ``exit`` returns to the base host. Nodes are
+reached from a task's host, as in the exam.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import sys
 import termios
 
 NODES_DIR = "/run/proctor/nodes"
+HOSTS_DIR = "/etc/proctor/hosts"  # a task host's kubeconfig, one file per host
+HOST_HOMES = ".hosts"             # a task host's home: <base home>/.hosts/<host>
 ARGV_ENV = "PROCTOR_NODE_SHELL"
 
 
@@ -74,8 +83,13 @@ def main(argv: list[str]) -> None:
 
 
 CLIENT = r'''#!/usr/bin/python3 -I
-"""ssh NODE [COMMAND…]: a root shell on one of this cluster's nodes."""
+"""ssh HOST|NODE [COMMAND…]: a task's host, or a root shell on one of this
+cluster's nodes."""
 import json, os, select, shutil, socket, sys, termios, tty
+
+HOSTS = "@HOSTS@"
+hosts = sorted(os.listdir(HOSTS)) if os.path.isdir(HOSTS) else []
+here = os.environ.get("PROCTOR_HOST", "")
 
 # ssh's options come before the host (those in the set take a value) and are
 # ignored; every word after the host is the command, "-c" included
@@ -93,6 +107,28 @@ if not args:
         if os.path.isdir("@NODES@") else
         "usage: ssh NODE [COMMAND...]")
 node = args[0].split("@")[-1]
+if node in hosts:
+    # a task's host: the candidate's own shell, with the host's name, home
+    # and cluster; no privilege is involved (the files are the candidate's)
+    home = os.path.join("@HOME@", "@HOMES@", node)
+    config = os.path.join(home, ".kube", "config")
+    try:
+        os.makedirs(os.path.join(home, ".kube"), exist_ok=True)
+        if not os.path.lexists(config):
+            shutil.copyfile(os.path.join(HOSTS, node), config)
+            os.chmod(config, 0o600)
+        os.chdir(home)
+    except OSError as exc:
+        sys.exit("ssh: %s: cannot prepare the host's home %s: %s" % (node, home, exc.strerror))
+    env = dict(os.environ, HOME=home, PROCTOR_HOST=node, KUBECONFIG=config)
+    env.pop("PROCTOR_HOST_BANNER", None)
+    shell = ["bash", "-i"] if not args[1:] else ["bash", "-c", " ".join(args[1:])]
+    os.execve("/bin/bash", shell, env)
+if hosts and not here:
+    sys.exit("ssh: Could not resolve hostname %s: this is the base host; the hosts are %s "
+             "(each task names its own)%s" % (
+                 node, ", ".join(hosts),
+                 "; the nodes are reached from a task's host" if os.path.isdir("@NODES@") else ""))
 path = os.path.join("@NODES@", node + ".sock")
 if not os.path.isdir("@NODES@"):
     sys.exit("ssh: the nodes of this cluster are simulated (kwok); there is no host %r to "
@@ -140,7 +176,8 @@ try:
 finally:
     if saved:
         termios.tcsetattr(0, termios.TCSADRAIN, saved)
-'''.replace("@NODES@", NODES_DIR)
+'''.replace("@NODES@", NODES_DIR).replace("@HOSTS@", HOSTS_DIR).replace(
+    "@HOMES@", HOST_HOMES)  # and @HOME@, the base host's home: jailfiles.client()
 
 
 if __name__ == "__main__":
