@@ -112,6 +112,14 @@ def wait_screen(page, text: str, timeout: float = 30_000) -> None:
     page.wait_for_function(f"() => ({SCREEN})().includes({text!r})", timeout=timeout)
 
 
+def terminal_ready(page, prompt: str = "candidate@exam", timeout: float = 90_000) -> None:
+    """Wait until the terminal is connected and shows ``prompt``."""
+    page.wait_for_function(
+        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
+        timeout=timeout)
+    wait_screen(page, prompt, timeout)
+
+
 def start_practice(page, portal: dict, exam: str, timeout: float) -> str:
     """Start ``exam`` in practice mode; returns the attempt's URL once its
     first task page is up (``timeout``: the sandbox and the setups)."""
