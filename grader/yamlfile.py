@@ -1,4 +1,5 @@
-"""YAML of task and exam files, read without aliases.
+"""YAML of task and exam files, and of files a candidate wrote, read without
+aliases.
 
 Task and exam files come from instructors, imports and the browser's editor,
 and the portal lints them as they are typed. YAML anchors and aliases let a
@@ -32,6 +33,12 @@ class _Loader(yaml.SafeLoader):
 def load(text: str):
     """``yaml.safe_load`` without aliases."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+
+
+def load_all(text: str) -> list:
+    """Every document of ``text`` (``yaml.safe_load_all``) without aliases,
+    empty documents left out: a candidate's multi-document manifest."""
+    return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]  # noqa: S506
 
 
 def compose(text: str) -> yaml.Node | None:
