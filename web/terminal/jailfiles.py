@@ -135,6 +135,7 @@ def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, he
         # and --key; https://127.0.0.1:2379 is the tunnel to this etcd.
         "/etc/bash.bashrc": (BASHRC.format(where=where, nodes=names or "see kubectl get nodes",
                                            answers=ANSWERS, context=CONTEXT,
+                                           base_context="" if hosts else f"   Context: {CONTEXT}",
                                            base=BASE_HOST), 0o444),
         "/etc/vim/vimrc": (VIMRC, 0o444),
         "/etc/proctor/kubectl_completion": (completion(kubectl), 0o444),
@@ -184,11 +185,11 @@ export do="--dry-run=client -o yaml"
 if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
   export PROCTOR_BANNER_SHOWN=1
   printf '\e[1mProctor exam shell\e[0m  kubectl (alias k), helm, vim, nano, less\n'
-  printf '{where}\nAnswer files: {answers}   Context: {context}\n\n'
+  printf '{where}\nAnswer files: {answers}{base_context}\n\n'
 fi
 if [ -n "$PROCTOR_HOST" ] && [ -z "$PROCTOR_HOST_BANNER" ]; then
   export PROCTOR_HOST_BANNER=1
-  printf 'Host %s: kubectl reaches this task'"'"'s cluster. Nodes: {nodes}\n' "$PROCTOR_HOST"
+  printf 'Host %s: kubectl reaches this task'"'"'s cluster (context {context}). Nodes: {nodes}\n' "$PROCTOR_HOST"
   printf 'exit returns to the base host; aliases and files of the base host are not here.\n\n'
 fi
 """
