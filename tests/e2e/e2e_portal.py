@@ -132,10 +132,7 @@ def start_practice(page, portal: dict, exam: str, timeout: float) -> str:
 def open_task(page, title: str) -> None:
     """Open a task by its title in the task list, and wait for its terminal's prompt."""
     page.get_by_role("link", name=re.compile(title)).first.click()
-    page.wait_for_function(
-        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-        timeout=60_000)
-    wait_screen(page, "candidate@exam")
+    terminal_ready(page)
 
 
 def check_my_work(page, timeout: float) -> list[str]:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from .e2e_portal import (ARTIFACTS, SCREEN, finish_practice, log_in, run_portal, start_practice,
-                         wait_screen)
+                         terminal_ready, wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 PROMPT = "candidate@exam:~$ "
@@ -47,10 +47,7 @@ def screen(page) -> str:
 
 
 def connected(page, timeout: float = 60_000) -> None:
-    page.wait_for_function(
-        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-        timeout=timeout)
-    wait_screen(page, PROMPT.strip())
+    terminal_ready(page, PROMPT.strip(), timeout)
 
 
 def type_line(page, text: str) -> None:

@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from .e2e_portal import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, run_portal, wait_screen
+from .e2e_portal import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, run_portal, terminal_ready,
+                         wait_screen)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -75,12 +76,6 @@ def js(page, body: str, arg=None):
 
 def wait_js(page, body: str, arg=None, timeout: float = 30_000, polling="raf"):
     page.wait_for_function(body, arg=arg, timeout=timeout, polling=polling)
-
-
-def terminal_ready(page) -> None:
-    wait_js(page, "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-            timeout=90_000)
-    wait_screen(page, "candidate@exam", timeout=60_000)
 
 
 def start_exam(page, portal: dict, exam: str) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from tests.portal.helpers import PASSWORD
 from tests.security.conftest import database_url, start_live_portal  # noqa: F401 - fixtures
 from tests.security.test_portal_websocket import distinct_attempt_ids
 
-from .e2e_portal import CHROMIUM, CHROMIUM_ARGS, SCREEN, wait_screen
+from .e2e_portal import CHROMIUM, CHROMIUM_ARGS, SCREEN, terminal_ready, wait_screen
 
 pytestmark = pytest.mark.e2e
 PROMPT = "candidate@exam:~$ "
@@ -78,10 +78,7 @@ def exam_page(browser, portal, shell: bool = True):
 
 
 def connected(page) -> None:
-    page.wait_for_function(
-        "() => window.proctorTerminal && window.proctorTerminal.status() === 'connected'",
-        timeout=120_000)
-    wait_screen(page, PROMPT.strip(), timeout=120_000)
+    terminal_ready(page, PROMPT.strip(), timeout=120_000)
 
 
 def run(page, command: str, marker: str) -> None:
