@@ -101,6 +101,7 @@ def with_hosts(tmp_path, client):
 def test_ssh_to_a_task_host_opens_its_shell_with_its_own_home_and_cluster(tmp_path):
     client = tmp_path / "ssh"
     home = with_hosts(tmp_path, client)
+    assert b"usage: ssh HOST [COMMAND...]   (hosts: cka000024, cka000031)" in ssh(client).stderr
     res = ssh(client, "cka000024", 'echo "$PROCTOR_HOST $HOME $KUBECONFIG $PWD"; cat "$KUBECONFIG"')
     assert res.returncode == 0, res.stderr
     host_home = home / ".hosts" / "cka000024"

@@ -102,10 +102,11 @@ while i < len(argv) and argv[i].startswith("-"):
         i += 1
 args = argv[i:]
 if not args:
-    sys.exit("usage: ssh NODE [COMMAND...]   (nodes: %s)" % ", ".join(
-        sorted(n[:-5] for n in os.listdir("@NODES@") if n.endswith(".sock")))
-        if os.path.isdir("@NODES@") else
-        "usage: ssh NODE [COMMAND...]")
+    sys.exit("usage: ssh HOST [COMMAND...]   (hosts: %s)" % ", ".join(hosts) if hosts and not here
+             else "usage: ssh NODE [COMMAND...]   (nodes: %s)" % ", ".join(
+                 sorted(n[:-5] for n in os.listdir("@NODES@") if n.endswith(".sock")))
+             if os.path.isdir("@NODES@") else
+             "usage: ssh NODE [COMMAND...]")
 node = args[0].split("@")[-1]
 if node in hosts:
     # a task's host: the candidate's own shell, with the host's name, home
@@ -177,7 +178,7 @@ finally:
     if saved:
         termios.tcsetattr(0, termios.TCSADRAIN, saved)
 '''.replace("@NODES@", NODES_DIR).replace("@HOSTS@", HOSTS_DIR).replace(
-    "@HOMES@", HOST_HOMES)  # and @HOME@, the base host's home: jailfiles.client()
+    "@HOMES@", HOST_HOMES)  # @HOME@, the base host's home, is jailfiles.files' to fill in
 
 
 if __name__ == "__main__":
