@@ -178,6 +178,10 @@ class Health:
 class Provider(ABC):
     name: str = ""
     capabilities: frozenset[str] = frozenset({"api"})
+    # Whether ``destroy`` detaches every mount under a sandbox's workspace
+    # (``unmount_under``) before removing it: only then may a shell mount
+    # something there (the jail's disk image) that would otherwise outlive it.
+    unmounts_workspace: bool = False
 
     @abstractmethod
     def create(self, name: str, nodes: int = 1, **options) -> Sandbox: ...
@@ -286,6 +290,7 @@ class RecordedProvider(Provider):
 
     root: Path
     records: Path
+    unmounts_workspace = True  # _remove_record: remove_tree unmounts first
     toolchain = None          # sandbox.toolchain.Toolchain, for kubectl
     create_timeout = 90.0     # a create older than twice this that never got ready is dead
 

@@ -121,3 +121,15 @@ def test_choose_takes_the_first_provider_that_offers_what_is_required():
     assert choose(["api", "nodes"], ["kwok", "kind"]).name == "kind"
     assert choose(["api", "nodes"], ["kwok"]) is None
     assert choose(["api", "nodes"], ["no-such", get_provider("kind")]).name == "kind"
+
+
+def test_providers_say_whether_destroy_unmounts_their_workspaces():
+    """The terminal mounts a disk image in a sandbox's workspace only where
+    the provider says its destroy detaches it (web.terminal asks the
+    provider, not its class): the built-in providers do, an outside one by
+    default does not."""
+    import importlib
+    for name, target in sorted(sandbox.PROVIDERS.items()):
+        module, _, cls = target.partition(":")
+        assert getattr(importlib.import_module(module), cls).unmounts_workspace is True, name
+    assert DummyProvider.unmounts_workspace is False

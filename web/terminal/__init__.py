@@ -165,13 +165,13 @@ def _node_shells(sandbox: Sandbox) -> dict[str, list[str]]:
 
 
 def _unmounts_on_destroy(sb: Sandbox) -> bool:
-    """Whether the sandbox's provider detaches mounts in its workspace when it
-    destroys the sandbox (every ``RecordedProvider`` does): only then does the
-    jail loop-mount a disk image there, which would otherwise outlive it."""
+    """Whether the sandbox's provider says it detaches mounts in its workspace
+    when it destroys the sandbox (``Provider.unmounts_workspace``): only then
+    does the jail loop-mount a disk image there, which would otherwise outlive
+    it."""
     from sandbox import SandboxError, get_provider
-    from sandbox.base import RecordedProvider
     try:
-        return isinstance(get_provider(sb.provider), RecordedProvider)
+        return bool(get_provider(sb.provider).unmounts_workspace)
     except SandboxError:
         return False
 
