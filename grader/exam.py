@@ -14,6 +14,8 @@ domains, so every attempt gets a different but equally balanced paper::
     hosts: true            # optional: each task on a host of its own, reached by
                            #   `ssh <host>` from a base host with no cluster (the
                            #   real exam's way); false (the default): one shell
+    clusters: 4            # optional, with hosts: the tasks spread over this many
+                           #   clusters (grader/hosts.py); 1 (the default): one
     tasks:                 # either this ...
       - {id: svc-selector-fix, weight: 4}
     draw:                  # ... or this
@@ -39,6 +41,7 @@ from grader import yamlfile
 from grader.curriculum import CURRICULA
 
 MODES = ("exam", "practice")
+MAX_CLUSTERS = 8  # per attempt: each is a whole control plane (bench/clusters_per_attempt.py)
 
 
 class ExamError(Exception):
@@ -72,6 +75,7 @@ class Exam:
     pass_mark: float                # percent
     nodes: int = 1
     hosts: bool = False             # each task on a host of its own (grader/hosts.py)
+    clusters: int = 1               # how many clusters the tasks spread over
     description: str = ""
     modes: tuple[str, ...] = MODES
     tasks: list[ExamTask] = field(default_factory=list)
@@ -145,7 +149,7 @@ class Exam:
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "track": self.track,
                 "duration": self.duration, "pass_mark": self.pass_mark, "nodes": self.nodes,
-                "hosts": self.hosts,
+                "hosts": self.hosts, "clusters": self.clusters,
                 "description": self.description, "modes": list(self.modes),
                 "tasks": [{"id": t.id, "weight": t.weight} for t in self.tasks],
                 "draw": {"count": self.draw_count, "domains": self.draw_domains}
@@ -202,8 +206,8 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ExamError(path, ["the file must be a mapping of fields"])
-    known = {"id", "title", "track", "duration", "pass_mark", "nodes", "hosts", "description",
-             "modes", "tasks", "draw"}
+    known = {"id", "title", "track", "duration", "pass_mark", "nodes", "hosts", "clusters",
+             "description", "modes", "tasks", "draw"}
     for key in sorted(set(data) - known):
         problems.append(f"unknown field {key!r} (known: {', '.join(sorted(known))})")
 
@@ -234,6 +238,10 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     if not isinstance(hosts, bool):
         problems.append(f"hosts: expected true or false, found {hosts!r}")
         hosts = False
+    clusters = number("clusters", 1, MAX_CLUSTERS, default=1, integer=True)
+    if clusters > 1 and not hosts:
+        problems.append(f"clusters: {clusters} clusters need hosts: true (a host per task is "
+                        "how a candidate reaches each task's cluster)")
 
     modes = data.get("modes", list(MODES))
     if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
@@ -311,7 +319,8 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     if problems:
         raise ExamError(path, problems)
     return Exam(id=exam_id, title=title.strip(), track=track, duration=duration,
-                pass_mark=pass_mark, nodes=nodes, hosts=hosts, description=description.strip(),
+                pass_mark=pass_mark, nodes=nodes, hosts=hosts, clusters=clusters,
+                description=description.strip(),
                 modes=tuple(modes), tasks=tasks, draw_count=draw_count,
                 draw_domains=draw_domains, path=str(path))
 

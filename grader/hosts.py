@@ -7,9 +7,19 @@ them::
     >>> host_names("cka", seed=7, count=3)   # doctest: +SKIP
     ['cka038112', 'cka061275', 'cka000943']
 
-The rule, stated once: a host name is the track and six digits, unique
+The rules, stated once: a host name is the track and six digits, unique
 within the attempt, the same for the same seed (a warm sandbox and the
-attempt that takes it agree; the database keeps them anyway).
+attempt that takes it agree; the database keeps them anyway). With several
+clusters (``clusters: N`` in the exam), the tasks take them in turn, in the
+paper's order: task 1 on cluster 1, task 2 on cluster 2, …, task N+1 on
+cluster 1 again, so that neighbouring tasks are never on the same cluster;
+but a task that needs etcd or real nodes is on cluster 1, where the jail's
+etcd tunnel (port 2379, as kubeadm has it) and its ``ssh node01`` lead::
+
+    >>> [cluster_of(p, clusters=3) for p in range(1, 8)]
+    [0, 1, 2, 0, 1, 2, 0]
+    >>> cluster_of(2, clusters=3, requires=["api", "etcd"])
+    0
 """
 
 from __future__ import annotations
@@ -31,3 +41,14 @@ def host_names(track: str, seed: int, count: int) -> list[str]:
 def is_host_name(name: str) -> bool:
     """Whether ``name`` is one this module makes (the jail names files by it)."""
     return bool(HOST_NAME.match(name))
+
+
+ON_FIRST_CLUSTER = {"etcd", "nodes"}  # what the jail reaches on cluster 1 only
+
+
+def cluster_of(position: int, clusters: int, requires=()) -> int:
+    """The cluster (0-based) of the task at ``position`` (1-based) of a paper
+    spread over ``clusters`` clusters, which ``requires`` what it requires."""
+    if ON_FIRST_CLUSTER & set(requires):
+        return 0
+    return (position - 1) % max(1, clusters)

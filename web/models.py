@@ -115,6 +115,11 @@ class Attempt(Base):
     sandbox_name: Mapped[str] = mapped_column(String(64), default="")
     sandbox_json: Mapped[str] = mapped_column(Text, default="")
     sandbox_state: Mapped[str] = mapped_column(String(16), default="none")  # none|ready|destroyed
+    # An exam with `clusters: N`: the tasks spread over N clusters (grader/hosts.py).
+    # Cluster 1 is ``sandbox`` above; clusters 2..N are kept here, in order, as
+    # ``Sandbox.to_dict`` each, named ``<sandbox_name>-c<i>`` (``cluster_name``).
+    clusters: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    more_clusters_json: Mapped[str] = mapped_column(Text, default="", server_default="")
     from_pool: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str] = mapped_column(Text, default="")
     progress: Mapped[str] = mapped_column(String(200), default="")
@@ -164,6 +169,30 @@ class Attempt(Base):
         self.sandbox_json = json.dumps(sb.to_dict())
 
     @property
+    def more_clusters(self) -> list[Sandbox]:
+        """Clusters 2..N of the attempt, those made so far."""
+        return [Sandbox.from_dict(d) for d in json.loads(self.more_clusters_json or "[]")]
+
+    @more_clusters.setter
+    def more_clusters(self, sandboxes: list[Sandbox]) -> None:
+        self.more_clusters_json = json.dumps([sb.to_dict() for sb in sandboxes])
+
+    def cluster_name(self, index: int) -> str:
+        """The sandbox name of cluster ``index`` (0-based) of this attempt."""
+        return self.sandbox_name if index == 0 else f"{self.sandbox_name}-c{index + 1}"
+
+    def cluster(self, index: int) -> Sandbox | None:
+        """Cluster ``index`` (0-based), once it is made."""
+        if index == 0:
+            return self.sandbox
+        more = self.more_clusters
+        return more[index - 1] if index - 1 < len(more) else None
+
+    def cluster_names(self) -> list[str]:
+        """Every sandbox name this attempt has or will have."""
+        return [self.cluster_name(i) for i in range(max(1, self.clusters or 1))]
+
+    @property
     def timings(self) -> dict:
         return json.loads(self.timings_json or "{}")
 
@@ -190,6 +219,7 @@ class AttemptTask(Base):
     # The host the task is solved on (``ssh <host>``; grader/hosts.py), where
     # the exam gives each task one; "" = the attempt's one shell.
     host: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    cluster: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0-based
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     seconds_spent: Mapped[float] = mapped_column(Float, default=0.0)
     setup_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

@@ -84,8 +84,10 @@ def status(a) -> dict:
         "remaining_seconds": round(a.remaining(now), 1) if a.state == "running" and a.deadline_at else None,
         "submitted_at": a.submitted_at, "auto_submitted": bool(a.auto_submitted),
         "pass_mark": a.pass_mark, "duration_minutes": a.duration_s // 60,
+        "clusters": max(1, a.clusters or 1),
         "tasks": [{"position": t.position, "title": t.title, "domain": t.domain,
                    "weight": t.weight, "flagged": bool(t.flagged), "host": t.host or None,
+                   "cluster": t.cluster + 1,
                    **({"check_state": t.check_state} if a.mode == "practice" else {})}
                   for t in a.tasks],
         "urls": {"page": url_for("attempts.attempt", attempt_id=a.id, _external=False),
@@ -113,6 +115,7 @@ def results(a) -> dict:
         tasks.append({
             "position": t.position, "task_id": t.task_id, "title": t.title, "domain": t.domain,
             "domain_name": domain_name(t.domain), "weight": t.weight, "host": t.host or None,
+            "cluster": t.cluster + 1,
             "share": share(t.weight, total),
             "score": t.score, "max_score": t.max_score,
             "percent": round(100 * t.fraction, 1) if t.max_score else None,

@@ -1,7 +1,8 @@
-"""Two tasks on two hosts in a real browser: the terminal opens on the base
-host, where kubectl has no cluster; the candidate copies each task's `ssh`
-line from its page, solves the task on that host, exits back to the base
-host, and "Check my work" passes both."""
+"""Two tasks on two hosts, each on a cluster of its own, in a real browser:
+the terminal opens on the base host, where kubectl has no cluster; the
+candidate takes each task's `ssh` line from its page, solves the task on
+that host, exits back to the base host, and "Check my work" passes both;
+the second host does not see what was done on the first."""
 
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ def test_two_tasks_solved_on_their_own_hosts(hosts_portal, browser_page):
     type_line(page, f"k -n {ns} scale deploy/api --replicas={replicas} && "
                     f"k -n {ns} scale sts/queue --replicas=1 && hostname")
     wait_screen(page, f"statefulset.apps/queue scaled\n{host2}")
+    # another cluster: task 1's namespace is not here
+    type_line(page, f"k get ns {namespace} 2>&1 | tail -1")
+    wait_screen(page, f'namespaces "{namespace}" not found')
     outcomes = check_my_work(page, timeout=120_000)
     assert outcomes and set(outcomes) == {"check-passed"}, page.inner_text("#check-result")
     page.screenshot(path=str(ARTIFACTS / "hosts-task-2.png"))

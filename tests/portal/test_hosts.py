@@ -88,6 +88,7 @@ def test_the_instructions_explain_the_base_host(client, auth, hosts_exam):
     page = client.get(f"/exams/{hosts_exam}/instructions").get_data(as_text=True)
     assert 'id="task-hosts"' in page and "base host that has no cluster" in page
     assert 'id="carry-hosts"' in page
+    assert 'id="several-clusters"' not in page and "share its cluster here" in page
     plain = client.get("/exams/fake-ckad/instructions").get_data(as_text=True)
     assert 'id="task-hosts"' not in plain and "One context." in plain
 
@@ -99,7 +100,100 @@ def test_the_jail_refuses_a_host_name_that_is_not_one_it_makes(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
                           "users: [{name: u, user: {}}]\n")
-    assert list(jailfiles.host_files(["cka000024"], kubeconfig)) == ["/etc/proctor/hosts/cka000024"]
+    assert list(jailfiles.host_files(["cka000024"], [kubeconfig])) == ["/etc/proctor/hosts/cka000024"]
     for bad in ("../../etc/shadow", "cka000024/../x", ""):
         with pytest.raises(ValueError, match="not a host name"):
-            jailfiles.host_files([bad], kubeconfig)
+            jailfiles.host_files([bad], [kubeconfig])
+    # a host of the second cluster reaches it at the jail's port for it
+    two = jailfiles.host_files(["cka000024", "cka000031"], [kubeconfig, kubeconfig],
+                               {"cka000024": 0, "cka000031": 1})
+    assert "https://127.0.0.1:6443" in two["/etc/proctor/hosts/cka000024"][0]
+    assert "https://127.0.0.1:6444" in two["/etc/proctor/hosts/cka000031"][0]
+    with pytest.raises(ValueError, match="on cluster 3, which the jail does not reach"):
+        jailfiles.host_files(["cka000024"], [kubeconfig], {"cka000024": 2})
+
+
+CLUSTERS_EXAM = HOSTS_EXAM.replace("hosts: true", "hosts: true\n    clusters: 2").replace(
+    "Fake CKAD on hosts", "Fake CKAD on two clusters")
+
+
+@pytest.fixture
+def clusters_exam(app):
+    (Path(app.config["EXAMS_DIR"]) / "fake-clusters.yaml").write_text(
+        textwrap.dedent(CLUSTERS_EXAM))
+    with app.app_context():
+        app.extensions["proctor.bank"]().reload()
+    return "fake-clusters"
+
+
+def test_clusters_need_hosts_and_have_a_bound():
+    base = {"title": "T", "track": "ckad", "duration": 60, "pass_mark": 50, "draw": {"count": 4}}
+    with pytest.raises(ExamError, match="clusters: 3 clusters need hosts: true"):
+        parse_exam({**base, "clusters": 3}, "t")
+    with pytest.raises(ExamError, match="clusters: expected a whole number from 1 to 8"):
+        parse_exam({**base, "hosts": True, "clusters": 9}, "t")
+    assert parse_exam({**base, "hosts": True, "clusters": 4}, "t").clusters == 4
+
+
+def test_each_task_is_graded_on_its_own_cluster_and_a_wrong_host_is_named(
+        app, client, auth, clusters_exam):
+    """Three tasks over two clusters (1, 2, 1). Task 2 solved on its own
+    cluster scores; task 1 solved on task 2's cluster scores nothing, and its
+    failed checks say where the work was found. Reaping removes both."""
+    auth.login()
+    aid = start(auth, clusters_exam)
+    a = attempt(app, aid)
+    assert a.clusters == 2 and [t.cluster for t in a.tasks] == [0, 1, 0]
+    second = a.more_clusters
+    assert [sb.name for sb in second] == [a.sandbox_name + "-c2"]
+    assert a.cluster(1).workspace != a.sandbox.workspace
+    hosts = [t.host for t in a.tasks]
+    api = client.get(f"/api/v1/attempts/{aid}").json
+    assert api["clusters"] == 2 and [t["cluster"] for t in api["tasks"]] == [1, 2, 1]
+
+    other = Path(second[0].workspace, "solved")
+    (other / "pod-security").touch()       # task 2, on its own cluster
+    (other / "svc-selector-fix").touch()   # task 1, on task 2's cluster: the wrong host
+    auth.post(f"/attempts/{aid}/submit")
+    res = client.get(f"/api/v1/attempts/{aid}/results").json
+    task1, task2, task3 = res["tasks"]
+    assert task2["percent"] == 100.0 and task3["percent"] == 0.0
+    assert task1["percent"] == 0.0
+    for check in task1["checks"]:
+        assert check["outcome"] == "failed"
+        assert check["message"].endswith(
+            f"; it holds in the cluster of host {hosts[1]}, not in this task's "
+            f"(host {hosts[0]}): was it solved on the wrong host?"), check["message"]
+    # task 3 was solved nowhere: no hint
+    assert not any("wrong host" in c["message"] for c in task3["checks"])
+    page = client.get(f"/attempts/{aid}/results").get_data(as_text=True)
+    assert f"graded on host <code>{hosts[1]}</code>, cluster 2 of 2" in page
+
+    services = app.extensions["proctor.services"]
+    with app.app_context():
+        app.extensions["proctor.lifecycle"].reap(aid)
+    assert not services.sandbox_healthy(a.sandbox_name)
+    assert not services.sandbox_healthy(second[0].name)
+
+
+def test_the_second_cluster_is_no_orphan_while_its_attempt_runs(app, auth, clusters_exam):
+    auth.login()
+    aid = start(auth, clusters_exam)
+    a = attempt(app, aid)
+    services = app.extensions["proctor.services"]
+    rec = Path(a.more_clusters[0].workspace).parent / "sandbox.json"
+    import json as json_
+    import time as time_
+    data = json_.loads(rec.read_text())
+    data["created_at"] = time_.time() - 3600
+    rec.write_text(json_.dumps(data))
+    with app.app_context():
+        out = app.extensions["proctor.lifecycle"].maintain()
+    assert a.more_clusters[0].name not in out["orphans"]
+    assert services.sandbox_healthy(a.more_clusters[0].name)
+
+
+def test_the_instructions_say_work_on_the_wrong_host_does_not_count(client, auth, clusters_exam):
+    auth.login()
+    page = client.get(f"/exams/{clusters_exam}/instructions").get_data(as_text=True)
+    assert 'id="several-clusters"' in page and "spread over 2 clusters" in page

@@ -64,3 +64,34 @@ def test_ssh_to_a_task_host_and_back(shell):
     # one command on the other host, as `ssh host command` does
     out = s.run("ssh cka000031 'hostname; kubectl config current-context'")
     assert "cka000031\r\nexam" in out, out
+
+
+@pytest.fixture
+def two_clusters_shell(kwok, tmp_path, jail_prefix):
+    one, two = kwok.create("hosts-one", nodes=1), kwok.create("hosts-two", nodes=1)
+    jail = Jail(JailSpec(attempt=34, workspace=one.workspace, kubeconfig=one.kubeconfig,
+                         etcd_endpoint=one.etcd_endpoint, nodes=one.nodes, prefix=jail_prefix,
+                         hosts=HOSTS, host_clusters={HOSTS[0]: 0, HOSTS[1]: 1},
+                         more_kubeconfigs=[two.kubeconfig]),
+                tmp_path / "jails")
+    s = Shell(jail, deadline=None, idle_timeout=600)
+    yield s
+    s.stop()
+    jail.destroy()
+    kwok.destroy("hosts-one")
+    kwok.destroy("hosts-two")
+
+
+def test_each_host_reaches_its_own_cluster(two_clusters_shell):
+    """Two hosts on two clusters: what one host creates, the other does not see."""
+    s = Screen(two_clusters_shell)
+    s.expect("candidate@exam", timeout=120)
+    out = s.run(f"ssh {HOSTS[0]} 'kubectl create namespace made-on-one' 2>&1")
+    assert "namespace/made-on-one created" in out, out
+    out = s.run(f"ssh {HOSTS[1]} 'kubectl get namespace made-on-one' 2>&1")
+    assert 'namespaces "made-on-one" not found' in out, out
+    out = s.run(f"ssh {HOSTS[0]} 'kubectl get namespace made-on-one -o name' 2>&1")
+    assert "namespace/made-on-one" in out, out
+    out = s.run(f"ssh {HOSTS[1]} 'kubectl config view --minify "
+                "-o jsonpath={.clusters[0].cluster.server}'")
+    assert "https://127.0.0.1:6444" in out, out

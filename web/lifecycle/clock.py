@@ -77,8 +77,8 @@ def maintain(ctx) -> dict:
         stale_pool += [row.name for row in s.scalars(select(PoolSandbox).where(
             PoolSandbox.state == "creating")) if not owner_alive(row.owner)]
         s.execute(delete(PoolSandbox).where(PoolSandbox.name.in_(stale_pool)))
-        known = set(s.scalars(select(Attempt.sandbox_name).where(
-            Attempt.sandbox_state != "destroyed")).all())
+        known = {name for a in s.scalars(select(Attempt).where(
+            Attempt.sandbox_state != "destroyed")) for name in a.cluster_names()}
         known |= set(s.scalars(select(PoolSandbox.name)).all())
     for aid in finished:
         if reap(ctx, aid) == "reaped":

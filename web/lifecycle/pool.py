@@ -53,8 +53,11 @@ def take_warm(ctx, exam) -> Warm | None:
 
 
 def pool_exams(ctx) -> list:
+    """The exams the pool prepares for: ``POOL_EXAMS``, else the catalogue;
+    never an exam of several clusters (a warm sandbox is one cluster: such an
+    attempt makes its clusters when it starts)."""
     wanted = [e.strip() for e in str(ctx.config.get("POOL_EXAMS") or "").split(",") if e.strip()]
-    catalog = ctx.bank.catalog()
+    catalog = [e for e in ctx.bank.catalog() if getattr(e, "clusters", 1) == 1]
     return [e for e in catalog if e.id in wanted] if wanted else catalog
 
 

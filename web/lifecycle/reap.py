@@ -21,13 +21,15 @@ def reap(ctx, attempt_id: int) -> str:
             return "skipped"
         if kept_for_review(a, time.time()):
             return "kept"
-        name = a.sandbox.name if a.sandbox else a.sandbox_name
-    if not ctx.destroy_quietly(name):
+        names = a.cluster_names()
+    # every cluster, each tried once; the next maintain tries again what failed
+    failed = [name for name in names if not ctx.destroy_quietly(name)]
+    if failed:
         return "failed"
     with ctx.db.session() as s:
         s.execute(update(Attempt).where(Attempt.id == attempt_id)
                   .values(sandbox_state="destroyed"))
-        ctx.event(s, attempt_id, "reaped", name)
+        ctx.event(s, attempt_id, "reaped", ", ".join(names))
     return "reaped"
 
 

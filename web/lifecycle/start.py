@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.exam import ExamError, task_domain
-from grader.hosts import host_names
+from grader.hosts import cluster_of, host_names
 
 from ..models import BLOCKING_STATES, Attempt, AttemptTask
 from .paper import paper
@@ -48,15 +48,18 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
         warm, seed = None, secrets.randbits(31)
         tasks, nodes = paper(ctx, exam, seed)
     duration = exam.duration * 60 if mode == "exam" else int(ctx.config["PRACTICE_MINUTES"]) * 60
+    clusters = min(exam.clusters, len(tasks))
     attempt = Attempt(user_id=user.id, exam_id=exam.id, exam_title=exam.title,
                       track=exam.track, mode=mode, state="provisioning", seed=seed,
                       nodes=nodes, duration_s=duration, pass_mark=exam.pass_mark,
+                      clusters=clusters,
                       created_at=t0, progress="Waiting for a worker", enqueued_at=time.time())
     hosts = host_names(exam.track, seed, len(tasks)) if exam.hosts else [""] * len(tasks)
     for i, ((task, weight), host) in enumerate(zip(tasks, hosts), start=1):
         params = ctx.services.draw_params(task, seed)
         attempt.tasks.append(AttemptTask(
             position=i, task_id=task.id, title=task.title, host=host,
+            cluster=cluster_of(i, clusters, getattr(task, "requires", None) or ()),
             domain=task_domain(task, exam.track), setup_ok=True if warm else None,
             weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
     s.add(attempt)

@@ -183,6 +183,8 @@ def terminal(ws, attempt_id: int):
     tab = _tab()
     sb, attempt_id = attempt.sandbox, attempt.id
     hosts = [t.host for t in attempt.tasks if t.host]
+    host_clusters = {t.host: t.cluster for t in attempt.tasks if t.host}
+    more_kubeconfigs = [m.kubeconfig for m in attempt.more_clusters]
     cfg = current_app.config
     limits = {"memory_mb": int(cfg["TERMINAL_MEMORY_MB"]), "max_pids": int(cfg["TERMINAL_MAX_PIDS"]),
               "disk_mb": int(cfg["TERMINAL_DISK_MB"]), "tmp_mb": int(cfg["TERMINAL_TMP_MB"])}
@@ -193,7 +195,8 @@ def terminal(ws, attempt_id: int):
     spec = lambda: JailSpec(  # noqa: E731 - only built when a new jail starts
         attempt=attempt_id, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
         etcd_endpoint=sb.etcd_endpoint, nodes=list(sb.nodes), unjoined=list(sb.unjoined),
-        node_shells=_node_shells(sb), hosts=hosts, prefix=prefix, sandbox=sb.name,
+        node_shells=_node_shells(sb), hosts=hosts, host_clusters=host_clusters,
+        more_kubeconfigs=more_kubeconfigs, prefix=prefix, sandbox=sb.name,
         disk_image=_unmounts_on_destroy(sb), **limits)
     ch, ticket = Channel(ws), g.terminal_ticket
     try:

@@ -86,6 +86,10 @@ class JailSpec:
     # the task hosts (grader/hosts.py) where the exam has them: the shell
     # opens on a base host with no cluster, `ssh <host>` reaches a task's
     hosts: list[str] = field(default_factory=list)
+    # an exam of several clusters: host -> its cluster (0-based), and the
+    # admin kubeconfigs of clusters 2..N (host side); cluster 1 is ``kubeconfig``
+    host_clusters: dict[str, int] = field(default_factory=dict)
+    more_kubeconfigs: list[Path] = field(default_factory=list)
     memory_mb: int = 768
     max_pids: int = 256
     cpu_percent: int = 100   # of one core
@@ -216,6 +220,7 @@ class Jail:
             host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
             helm=Toolchain().tool("helm"),
             nodes=self.spec.nodes, unjoined=self.spec.unjoined, hosts=self.spec.hosts,
+            host_clusters=self.spec.host_clusters, more_kubeconfigs=self.spec.more_kubeconfigs,
             etcd_host_port=etcd_port,
             etcd_pki_folder=etcd_pki_beside(self.spec.kubeconfig) if etcd_port else None)
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)

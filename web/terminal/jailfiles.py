@@ -34,11 +34,18 @@ BASE_HOST = "exam"             # the shell's own host: where every terminal open
 HOSTS_DIR = nodeshell.HOSTS_DIR  # a task host's kubeconfig, one file per host
 
 
-def kubeconfig(host_kubeconfig: Path) -> str:
-    """The sandbox's admin kubeconfig, pointed at the jail's tunnel, as context ``exam``."""
+def api_port(cluster: int) -> int:
+    """The jail's port of the API server of cluster ``cluster`` (0-based) of
+    the attempt: 6443 for the first, as on the exam, then 6444, …"""
+    return API_PORT + cluster
+
+
+def kubeconfig(host_kubeconfig: Path, index: int = 0) -> str:
+    """The admin kubeconfig of the attempt's cluster ``index`` (0-based),
+    pointed at the jail's tunnel to it, as context ``exam``."""
     cfg = yaml.safe_load(host_kubeconfig.read_text())
     cluster = cfg["clusters"][0]
-    cluster["cluster"]["server"] = f"https://127.0.0.1:{API_PORT}"
+    cluster["cluster"]["server"] = f"https://127.0.0.1:{api_port(index)}"
     cluster["name"] = "kubernetes"
     user = cfg["users"][0]
     user["name"] = "candidate"
@@ -60,21 +67,23 @@ def completion(binary: Path) -> str:
     return _completion(str(binary), binary.stat().st_mtime)
 
 
-def start_script(etcd_host_port: int | None, hosts: bool = False) -> str:
+def start_script(etcd_host_port: int | None, hosts: bool = False, clusters: int = 1) -> str:
     """Runs first in the jail and in each tab entered into it, as the candidate:
     the near ends of the tunnels unless they answer, the kubeconfig in the home
     (not where the exam has task hosts: the base host has no cluster, as in
     the real exam; ``ssh <host>`` brings one), then the command (``exec "$@"``).
 
-    The API server is at 127.0.0.1:6443. etcd answers at 127.0.0.1:2379
+    The API server is at 127.0.0.1:6443 (those of clusters 2, 3, … of an
+    exam with several at 6444, 6445, …). etcd answers at 127.0.0.1:2379
     (kubeadm's port; TLS end to end, the tunnel only relays bytes) and also
     at its port on the host, so an endpoint a task recorded from the host
     side (setup runs there) works here too.
     """
-    listens = [(API_PORT, "api.sock")]
+    listens = [(api_port(i), api_sock(i)) for i in range(max(1, clusters))]
     if etcd_host_port is not None:
         listens += [(ETCD_PORT, "etcd.sock")] + (
-            [(etcd_host_port, "etcd.sock")] if etcd_host_port not in (ETCD_PORT, API_PORT) else [])
+            [(etcd_host_port, "etcd.sock")] if etcd_host_port not in [p for p, _ in listens]
+            + [ETCD_PORT] else [])
     starts = "".join(
         f"  setsid socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
         f"UNIX-CONNECT:/run/proctor/{sock} >/dev/null 2>&1 &\n" for port, sock in listens)
@@ -106,26 +115,41 @@ def etcd_pki(folder: Path | None) -> dict[str, tuple[str, int]]:
             for rel in sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())}
 
 
-def host_files(hosts: list[str], host_kubeconfig: Path) -> dict[str, tuple[str, int]]:
+def api_sock(cluster: int) -> str:
+    """The tunnel socket (in /run/proctor) of cluster ``cluster``'s API server."""
+    return "api.sock" if cluster == 0 else f"api-{cluster + 1}.sock"
+
+
+def host_files(hosts: list[str], kubeconfigs: list[Path],
+               host_clusters: dict[str, int] | None = None) -> dict[str, tuple[str, int]]:
     """A task host's kubeconfig per host, which ``ssh <host>`` installs in the
-    host's home: the attempt's one cluster for every host today. A name that is
-    not one grader.hosts makes is refused (it becomes a path)."""
+    host's home: that of the host's cluster (``host_clusters``: host -> 0-based
+    index into ``kubeconfigs``; the first cluster where it is not given). A
+    name that is not one grader.hosts makes is refused (it becomes a path)."""
     bad = [h for h in hosts if not is_host_name(h)]
     if bad:
         raise ValueError(f"not a host name: {bad!r}")
-    return {f"{HOSTS_DIR}/{h}": (kubeconfig(host_kubeconfig), 0o444) for h in hosts}
+    out = {}
+    for h in hosts:
+        c = (host_clusters or {}).get(h, 0)
+        if not 0 <= c < len(kubeconfigs):
+            raise ValueError(f"host {h} is on cluster {c + 1}, which the jail does not reach")
+        out[f"{HOSTS_DIR}/{h}"] = (kubeconfig(kubeconfigs[c], c), 0o444)
+    return out
 
 
 def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, helm: Path,
           nodes: list[str], unjoined: list[str], etcd_host_port: int | None,
-          etcd_pki_folder: Path | None = None,
-          hosts: list[str] = ()) -> dict[str, tuple[str, int]]:
+          etcd_pki_folder: Path | None = None, hosts: list[str] = (),
+          host_clusters: dict[str, int] | None = None,
+          more_kubeconfigs: list[Path] = ()) -> dict[str, tuple[str, int]]:
     """Path inside the jail -> (content, mode)."""
     names = ", ".join(n + (" (not joined)" if n in unjoined else "") for n in nodes)
     where = ("This is the base host, with no cluster: each task names its host "
              "(ssh <host>; exit comes back here)" if hosts else
              f"Nodes: {names or 'see kubectl get nodes'}")
-    return {**etcd_pki(etcd_pki_folder), **host_files(list(hosts), host_kubeconfig),
+    kubeconfigs = [host_kubeconfig, *more_kubeconfigs]
+    return {**etcd_pki(etcd_pki_folder), **host_files(list(hosts), kubeconfigs, host_clusters),
         "/etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
                         f"candidate:x:{uid}:{uid}:candidate:{HOME}:/bin/bash\n", 0o444),
         "/etc/group": (f"root:x:0:\ncandidate:x:{uid}:\ngrader:x:{grader_gid}:\n", 0o444),
@@ -141,7 +165,8 @@ def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, he
         "/etc/proctor/kubectl_completion": (completion(kubectl), 0o444),
         "/etc/proctor/helm_completion": (completion(helm), 0o444),
         "/etc/proctor/kubeconfig": (kubeconfig(host_kubeconfig), 0o444),
-        "/etc/proctor/start": (start_script(etcd_host_port, bool(hosts)), 0o444),
+        "/etc/proctor/start": (start_script(etcd_host_port, bool(hosts), len(kubeconfigs)),
+                               0o444),
         "/opt/proctor/bin/ssh": (nodeshell.CLIENT.replace("@HOME@", HOME), 0o555),
         "/opt/proctor/bin/hostname": (HOSTNAME, 0o555),
     }

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from . import nodeshell
+from .jailfiles import api_sock
 
 
 class JailError(Exception):
@@ -45,9 +46,10 @@ def start(spec, run_dir: Path, cgroup) -> list[subprocess.Popen]:
     """Start the relays of ``spec``'s jail into ``run_dir``; returns them once
     every socket is there."""
     procs: list[subprocess.Popen] = []
-    cfg = yaml.safe_load(spec.kubeconfig.read_text())
     uid = spec.uid
-    targets = {"api.sock": host_port(cfg["clusters"][0]["cluster"]["server"])}
+    targets = {api_sock(i): host_port(yaml.safe_load(kc.read_text())["clusters"][0]
+                                      ["cluster"]["server"])
+               for i, kc in enumerate([spec.kubeconfig, *spec.more_kubeconfigs])}
     if spec.etcd_endpoint:
         targets["etcd.sock"] = host_port(spec.etcd_endpoint)
     for sock, (host, port) in targets.items():
