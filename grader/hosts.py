@@ -52,3 +52,10 @@ def cluster_of(position: int, clusters: int, requires=()) -> int:
     if ON_FIRST_CLUSTER & set(requires):
         return 0
     return (position - 1) % max(1, clusters)
+
+
+def cluster_names(first: str, count: int) -> list[str]:
+    """The sandbox names of an attempt's ``count`` clusters, the first being
+    ``first``: ``[first, first-c2, first-c3, …]`` (a warm pool's entry and the
+    attempt that takes it name them alike)."""
+    return [first] + [f"{first}-c{i}" for i in range(2, count + 1)]

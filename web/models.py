@@ -25,6 +25,7 @@ from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from grader.hosts import cluster_names
 from grader.results import TaskResult
 from sandbox import Sandbox
 
@@ -117,7 +118,7 @@ class Attempt(Base):
     sandbox_state: Mapped[str] = mapped_column(String(16), default="none")  # none|ready|destroyed
     # An exam with `clusters: N`: the tasks spread over N clusters (grader/hosts.py).
     # Cluster 1 is ``sandbox`` above; clusters 2..N are kept here, in order, as
-    # ``Sandbox.to_dict`` each, named ``<sandbox_name>-c<i>`` (``cluster_name``).
+    # ``Sandbox.to_dict`` each, named ``<sandbox_name>-c<i>`` (``cluster_names``).
     clusters: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     more_clusters_json: Mapped[str] = mapped_column(Text, default="", server_default="")
     from_pool: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -171,15 +172,11 @@ class Attempt(Base):
     @property
     def more_clusters(self) -> list[Sandbox]:
         """Clusters 2..N of the attempt, those made so far."""
-        return [Sandbox.from_dict(d) for d in json.loads(self.more_clusters_json or "[]")]
+        return _sandboxes(self.more_clusters_json)
 
     @more_clusters.setter
     def more_clusters(self, sandboxes: list[Sandbox]) -> None:
         self.more_clusters_json = json.dumps([sb.to_dict() for sb in sandboxes])
-
-    def cluster_name(self, index: int) -> str:
-        """The sandbox name of cluster ``index`` (0-based) of this attempt."""
-        return self.sandbox_name if index == 0 else f"{self.sandbox_name}-c{index + 1}"
 
     def cluster(self, index: int) -> Sandbox | None:
         """Cluster ``index`` (0-based), once it is made."""
@@ -189,8 +186,8 @@ class Attempt(Base):
         return more[index - 1] if index - 1 < len(more) else None
 
     def cluster_names(self) -> list[str]:
-        """Every sandbox name this attempt has or will have."""
-        return [self.cluster_name(i) for i in range(max(1, self.clusters or 1))]
+        """Every sandbox name this attempt has or will have (grader/hosts.py)."""
+        return cluster_names(self.sandbox_name, max(1, self.clusters or 1))
 
     @property
     def timings(self) -> dict:
@@ -282,11 +279,18 @@ class PoolSandbox(Base):
     seed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paper_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # task ids
     owner: Mapped[str] = mapped_column(String(64), default="", server_default="")  # worker preparing it
+    # an exam of several clusters: clusters 2..N, as ``Attempt.more_clusters``
+    more_clusters_json: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @property
     def sandbox(self) -> Sandbox | None:
         """The cluster, once it is ready (stored as ``Sandbox.to_dict``)."""
         return _sandbox(self.sandbox_json)
+
+    @property
+    def more_clusters(self) -> list[Sandbox]:
+        """Clusters 2..N of an exam of several, set up like the first."""
+        return _sandboxes(self.more_clusters_json)
 
 
 class Event(Base):
@@ -332,6 +336,10 @@ class TaskValidation(Base):
 # typed values (``sandbox.Sandbox``, ``grader.results.TaskResult``).
 def _sandbox(text: str) -> Sandbox | None:
     return Sandbox.from_dict(json.loads(text)) if text else None
+
+
+def _sandboxes(text: str) -> list[Sandbox]:
+    return [Sandbox.from_dict(d) for d in json.loads(text or "[]")]
 
 
 def _result(text: str) -> TaskResult | None:

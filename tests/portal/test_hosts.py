@@ -197,3 +197,64 @@ def test_the_instructions_say_work_on_the_wrong_host_does_not_count(client, auth
     auth.login()
     page = client.get(f"/exams/{clusters_exam}/instructions").get_data(as_text=True)
     assert 'id="several-clusters"' in page and "spread over 2 clusters" in page
+
+
+def test_a_warm_entry_holds_every_cluster_set_up_with_its_own_tasks(app, auth, clusters_exam):
+    """The pool prepares both clusters of the exam; the attempt that takes the
+    entry runs at once on them, and a dead second cluster makes the entry
+    unusable (dropped whole, the attempt made cold)."""
+    from sqlalchemy import select
+
+    from web.db import get_db
+    from web.models import PoolSandbox
+    app.config.update(POOL_SIZE=1, POOL_EXAMS=clusters_exam)
+    lc = app.extensions["proctor.lifecycle"]
+    services = app.extensions["proctor.services"]
+    assert lc.refill_pool() == {clusters_exam: ["added", "full"]}
+    with app.app_context(), get_db().session() as s:
+        row = s.scalar(select(PoolSandbox))
+        name, more = row.name, [m.name for m in row.more_clusters]
+    assert more == [name + "-c2"] and services.sandbox_healthy(more[0])
+    lc.queue.refill = lambda: None  # look at the claim before the pool is topped up
+    auth.login()
+    aid = start(auth, clusters_exam)
+    a = attempt(app, aid)
+    assert a.state == "running" and a.from_pool and a.sandbox_name == name
+    assert [m.name for m in a.more_clusters] == more and a.cluster_names() == [name, *more]
+    # the paper's own placement: task 2 on the second cluster, solved there
+    Path(a.more_clusters[0].workspace, "solved", "pod-security").touch()
+    auth.post(f"/attempts/{aid}/submit")
+    assert [t.fraction for t in attempt(app, aid).tasks] == [0.0, 1.0, 0.0]
+
+    del lc.queue.refill
+    assert lc.refill_pool() == {clusters_exam: ["added", "full"]}
+    with app.app_context(), get_db().session() as s:
+        row = s.scalar(select(PoolSandbox))
+        name2, more2 = row.name, row.more_clusters[0].name
+    services.destroy_sandbox(more2)  # the second cluster died meanwhile
+    lc.queue.refill = lambda: None
+    aid2 = start(auth, clusters_exam)
+    a2 = attempt(app, aid2)
+    assert not a2.from_pool and a2.state == "running" and a2.sandbox_name != name2
+    assert not services.sandbox_healthy(name2), "the rest of a broken entry is destroyed"
+
+
+def test_a_half_made_entry_of_several_clusters_is_dropped_whole(app, clusters_exam):
+    """A worker died while preparing both clusters of an entry, before it
+    recorded the second: maintenance destroys both (the second by its name)."""
+    import socket
+    import time as time_
+
+    from web.db import get_db
+    from web.models import PoolSandbox
+    lc = app.extensions["proctor.lifecycle"]
+    services = app.extensions["proctor.services"]
+    name = lc.prefix + "wdead"
+    for n in (name, name + "-c2"):
+        services.create_sandbox(n, 1)
+    with app.app_context(), get_db().session() as s:
+        s.add(PoolSandbox(name=name, nodes=1, state="creating", exam_id=clusters_exam,
+                          paper_json='["svc-selector-fix", "pod-security", "deploy-rollout"]',
+                          owner=f"{socket.gethostname()}:999999:abcdef", created_at=time_.time()))
+    lc.maintain()
+    assert not services.sandbox_healthy(name) and not services.sandbox_healthy(name + "-c2")

@@ -12,7 +12,7 @@ from sqlalchemy import delete, or_, select, update
 
 from ..models import FINAL_STATES, Attempt, PoolSandbox
 from .lease import owner_alive
-from .pool import pool_exams
+from .pool import pool_exams, pool_names
 from .reap import reap
 from .running import submit
 
@@ -76,10 +76,14 @@ def maintain(ctx) -> dict:
             PoolSandbox.exam_id.not_in(pooled) if pooled else PoolSandbox.id.is_not(None)))).all()
         stale_pool += [row.name for row in s.scalars(select(PoolSandbox).where(
             PoolSandbox.state == "creating")) if not owner_alive(row.owner)]
+        # every cluster of a stale entry: those it recorded, and those a
+        # prepare that died may have made before recording them
+        stale_names = [n for row in s.scalars(select(PoolSandbox).where(
+            PoolSandbox.name.in_(stale_pool))) for n in pool_names(ctx, row)]
         s.execute(delete(PoolSandbox).where(PoolSandbox.name.in_(stale_pool)))
         known = {name for a in s.scalars(select(Attempt).where(
             Attempt.sandbox_state != "destroyed")) for name in a.cluster_names()}
-        known |= set(s.scalars(select(PoolSandbox.name)).all())
+        known |= {n for row in s.scalars(select(PoolSandbox)) for n in pool_names(ctx, row)}
     for aid in finished:
         if reap(ctx, aid) == "reaped":
             out["reaped"].append(aid)
@@ -92,7 +96,7 @@ def maintain(ctx) -> dict:
         if name.startswith(ctx.prefix) and name not in known and now - created > ORPHAN_AGE:
             if ctx.destroy_quietly(name):
                 out["orphans"].append(name)
-    for name in stale_pool:
+    for name in stale_names:
         ctx.destroy_quietly(name)
     ctx.queue.refill()
     return out

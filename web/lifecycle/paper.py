@@ -4,6 +4,7 @@ that paper needs (nodes, real nodes, workers left unjoined)."""
 from __future__ import annotations
 
 from grader.exam import resolve_task
+from grader.hosts import cluster_of
 
 
 def needs_real_nodes(ctx, exam) -> bool:
@@ -83,6 +84,14 @@ def paper(ctx, exam, seed: int):
     # The cluster must suit every task of the paper (kwok nodes are cheap).
     nodes = max([exam.nodes] + [int(getattr(t, "nodes", 1) or 1) for t, _ in tasks])
     return tasks, nodes
+
+
+def paper_clusters(exam, tasks) -> tuple[int, list[int]]:
+    """How many clusters a paper of ``tasks`` (``[(task, weight), …]``) has,
+    and each task's (0-based, grader/hosts.py's rule)."""
+    count = max(1, min(getattr(exam, "clusters", 1), len(tasks)))
+    return count, [cluster_of(i, count, getattr(t, "requires", None) or ())
+                   for i, (t, _) in enumerate(tasks, start=1)]
 
 
 def sandbox_spec(ctx, task_ids) -> dict:

@@ -61,8 +61,8 @@ def _provision(ctx, attempt_id: int) -> None:
         sandbox, nodes, name = a.sandbox, a.nodes, a.sandbox_name
         count = max(1, a.clusters or 1)
         # each cluster suits its own tasks (a join task's unjoined worker is
-        # on its cluster only); one cluster suits the whole paper
-        specs = [sandbox_spec(ctx, (t.task_id for t in a.tasks if t.cluster == i or count == 1))
+        # on its cluster only)
+        specs = [sandbox_spec(ctx, (t.task_id for t in a.tasks if t.cluster == i))
                  for i in range(count)]
         more, more_names = a.more_clusters, a.cluster_names()[1:]
     t0 = time.time()

@@ -11,11 +11,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.exam import ExamError, task_domain
-from grader.hosts import cluster_of, host_names
+from grader.hosts import host_names
 
 from ..models import BLOCKING_STATES, Attempt, AttemptTask
-from .paper import paper
-from .pool import take_warm
+from .paper import paper, paper_clusters
+from .pool import destroy_warm, take_warm
 from .review import close_windows
 
 
@@ -40,26 +40,26 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
         tasks, nodes = paper(ctx, exam, seed)
     except (ValueError, ExamError) as exc:  # why this exam cannot run here
         if warm:
-            ctx.destroy_quietly(warm.name)
+            destroy_warm(ctx, warm)
         raise StartError(f"{exam.title} is not available: {exc}") from None
     if warm and [t.id for t, _ in tasks] != warm.paper:
         # The bank or the exam changed since the sandbox was prepared.
-        ctx.destroy_quietly(warm.name)
+        destroy_warm(ctx, warm)
         warm, seed = None, secrets.randbits(31)
         tasks, nodes = paper(ctx, exam, seed)
     duration = exam.duration * 60 if mode == "exam" else int(ctx.config["PRACTICE_MINUTES"]) * 60
-    clusters = min(exam.clusters, len(tasks))
+    clusters, placed = paper_clusters(exam, tasks)
     attempt = Attempt(user_id=user.id, exam_id=exam.id, exam_title=exam.title,
                       track=exam.track, mode=mode, state="provisioning", seed=seed,
                       nodes=nodes, duration_s=duration, pass_mark=exam.pass_mark,
                       clusters=clusters,
                       created_at=t0, progress="Waiting for a worker", enqueued_at=time.time())
     hosts = host_names(exam.track, seed, len(tasks)) if exam.hosts else [""] * len(tasks)
-    for i, ((task, weight), host) in enumerate(zip(tasks, hosts), start=1):
+    for i, ((task, weight), host, cluster) in enumerate(zip(tasks, hosts, placed), start=1):
         params = ctx.services.draw_params(task, seed)
         attempt.tasks.append(AttemptTask(
             position=i, task_id=task.id, title=task.title, host=host,
-            cluster=cluster_of(i, clusters, getattr(task, "requires", None) or ()),
+            cluster=cluster,
             domain=task_domain(task, exam.track), setup_ok=True if warm else None,
             weight=float(weight), params_json=json.dumps(params, sort_keys=True)))
     s.add(attempt)
@@ -68,13 +68,14 @@ def start(ctx, s, user, exam, mode: str) -> Attempt:
     except IntegrityError:  # a concurrent start of the same candidate won the race
         s.rollback()
         if warm:
-            ctx.destroy_quietly(warm.name)
+            destroy_warm(ctx, warm)
         raise StartError("you already have an attempt in progress; finish or abandon "
                          "it first") from None
     ctx.event(s, attempt.id, "started", f"{exam.id} in {mode} mode by {user.username}")
     if warm:
         now = time.time()
         attempt.sandbox_name, attempt.sandbox = warm.name, warm.sandbox
+        attempt.more_clusters = warm.more
         attempt.sandbox_state, attempt.from_pool = "ready", True
         attempt.state, attempt.progress = "running", ""
         attempt.ready_at, attempt.deadline_at, attempt.current_since = now, now + duration, now

@@ -20,9 +20,14 @@ def upgrade() -> None:
                                    server_default=""))
     with op.batch_alter_table("attempt_tasks") as batch:
         batch.add_column(sa.Column("cluster", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("pool_sandboxes") as batch:
+        batch.add_column(sa.Column("more_clusters_json", sa.Text(), nullable=False,
+                                   server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pool_sandboxes") as batch:
+        batch.drop_column("more_clusters_json")
     with op.batch_alter_table("attempt_tasks") as batch:
         batch.drop_column("cluster")
     with op.batch_alter_table("attempts") as batch:
