@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import time
 
 import psutil
@@ -93,6 +94,12 @@ def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     out = s.run("sleep 300 & jobs")
     assert "Running" in out and "sleep 300" in out, f"bash job control: {out}"
     s.expect("candidate@exam")  # the prompt after that command
+    ctrl_c_ends_the_foreground_job(shell, s)
+    s.run("kill %1; wait")
+    assert not running(shell, ["sleep", "300"]), "kill %1 did not end the background job"
+
+
+def ctrl_c_ends_the_foreground_job(shell: Shell, s: Screen) -> None:
     shell.write(b"sleep 301\r")
     deadline = time.monotonic() + 30
     while not running(shell, ["sleep", "301"]) and time.monotonic() < deadline:
@@ -100,8 +107,32 @@ def test_kubectl_vim_nano_less_python_ssh_and_job_control_work(shell):
     shell.write(b"\x03")
     s.expect("candidate@exam")  # Ctrl-C reached the foreground job: the prompt is back
     assert not running(shell, ["sleep", "301"]), "Ctrl-C did not end the foreground job"
-    s.run("kill %1; wait")
-    assert not running(shell, ["sleep", "300"]), "kill %1 did not end the background job"
+
+
+@pytest.fixture
+def shell_of_a_background_portal(kwok, tmp_path, jail_prefix):
+    """A shell started by a portal that ignores SIGINT and SIGQUIT, as one
+    started in the background by a non-interactive shell does."""
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)}
+    sb = kwok.create("tools-bg", nodes=1)
+    jail = Jail(JailSpec(attempt=32, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
+                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix),
+                tmp_path / "jails")
+    try:
+        yield Shell(jail, deadline=None, idle_timeout=600)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        jail.destroy()
+        kwok.destroy("tools-bg")
+
+
+def test_ctrl_c_works_however_the_portal_was_started(shell_of_a_background_portal):
+    shell = shell_of_a_background_portal
+    s = Screen(shell)
+    s.expect("candidate@exam", timeout=120)
+    ctrl_c_ends_the_foreground_job(shell, s)
+    shell.stop()
 
 
 def test_helm_installs_a_chart_into_the_candidates_cluster(shell):

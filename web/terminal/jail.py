@@ -232,7 +232,13 @@ class Jail:
 
     def preexec(self) -> None:
         """Runs in the child before exec: join the cgroup, set rlimits (they
-        bind once setpriv has switched to the attempt's own uid)."""
+        bind once setpriv has switched to the attempt's own uid), and give
+        Ctrl-C and Ctrl-\\ their default meaning back: a portal started in the
+        background (``proctor run &``, a job under ``nohup sh -c``) ignores
+        SIGINT and SIGQUIT, an ignored signal survives exec, and the
+        candidate's Ctrl-C would stop nothing in their shell."""
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
         self.cgroup.join()
         nproc = self.spec.max_pids
         fsize = max(self.spec.disk_mb, 1) * 1024 * 1024

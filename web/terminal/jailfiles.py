@@ -214,7 +214,7 @@ if [ -z "$PROCTOR_BANNER_SHOWN" ]; then
 fi
 if [ -n "$PROCTOR_HOST" ] && [ -z "$PROCTOR_HOST_BANNER" ]; then
   export PROCTOR_HOST_BANNER=1
-  printf 'Host %s: kubectl reaches this task'"'"'s cluster (context {context}). Nodes: {nodes}\n' "$PROCTOR_HOST"
+  printf 'Host %s: kubectl reaches this task'"'"'s cluster (context {context}), its nodes: {nodes}\n' "$PROCTOR_HOST"
   printf 'exit returns to the base host; aliases and files of the base host are not here.\n\n'
 fi
 """
