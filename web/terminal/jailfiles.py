@@ -129,12 +129,15 @@ def host_files(hosts: list[str], kubeconfigs: list[Path],
     bad = [h for h in hosts if not is_host_name(h)]
     if bad:
         raise ValueError(f"not a host name: {bad!r}")
+    rendered: dict[int, str] = {}  # each cluster's once, however many hosts it has
     out = {}
     for h in hosts:
         c = (host_clusters or {}).get(h, 0)
         if not 0 <= c < len(kubeconfigs):
             raise ValueError(f"host {h} is on cluster {c + 1}, which the jail does not reach")
-        out[f"{HOSTS_DIR}/{h}"] = (kubeconfig(kubeconfigs[c], c), 0o444)
+        if c not in rendered:
+            rendered[c] = kubeconfig(kubeconfigs[c], c)
+        out[f"{HOSTS_DIR}/{h}"] = (rendered[c], 0o444)
     return out
 
 
