@@ -9,8 +9,6 @@ import os
 
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
-from web.terminal.shells import Shell
 
 from .test_jail_tools import Screen
 
@@ -21,17 +19,9 @@ HOSTS = ["cka000024", "cka000031"]
 
 
 @pytest.fixture
-def shell(kwok, tmp_path, jail_prefix):
-    sb = kwok.create("hosts", nodes=2)
-    jail = Jail(JailSpec(attempt=33, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
-                         hosts=HOSTS, node_shells={"node01": ["env", "-i", "PATH=/usr/bin:/bin"]}),
-                tmp_path / "jails")
-    s = Shell(jail, deadline=None, idle_timeout=600)
-    yield s
-    s.stop()
-    jail.destroy()
-    kwok.destroy("hosts")
+def shell(open_shell):
+    return open_shell(33, "hosts", nodes=2, hosts=HOSTS,
+                      node_shells={"node01": ["env", "-i", "PATH=/usr/bin:/bin"]})
 
 
 def test_ssh_to_a_task_host_and_back(shell):
@@ -67,19 +57,9 @@ def test_ssh_to_a_task_host_and_back(shell):
 
 
 @pytest.fixture
-def two_clusters_shell(kwok, tmp_path, jail_prefix):
-    one, two = kwok.create("hosts-one", nodes=1), kwok.create("hosts-two", nodes=1)
-    jail = Jail(JailSpec(attempt=34, workspace=one.workspace, kubeconfig=one.kubeconfig,
-                         etcd_endpoint=one.etcd_endpoint, nodes=one.nodes, prefix=jail_prefix,
-                         hosts=HOSTS, host_clusters={HOSTS[0]: 0, HOSTS[1]: 1},
-                         more_kubeconfigs=[two.kubeconfig]),
-                tmp_path / "jails")
-    s = Shell(jail, deadline=None, idle_timeout=600)
-    yield s
-    s.stop()
-    jail.destroy()
-    kwok.destroy("hosts-one")
-    kwok.destroy("hosts-two")
+def two_clusters_shell(open_shell):
+    return open_shell(34, "hosts-one", more=["hosts-two"], hosts=HOSTS,
+                      host_clusters={HOSTS[0]: 0, HOSTS[1]: 1})
 
 
 def test_each_host_reaches_its_own_cluster(two_clusters_shell):

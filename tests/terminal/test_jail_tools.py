@@ -12,7 +12,6 @@ import time
 import psutil
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
 from web.terminal.shells import Shell
 
 pytestmark = [pytest.mark.cluster,
@@ -20,19 +19,11 @@ pytestmark = [pytest.mark.cluster,
 
 
 @pytest.fixture
-def shell(kwok, tmp_path, jail_prefix):
-    sb = kwok.create("tools", nodes=2)
+def shell(open_shell):
     # node01's "node shell" is a plain host shell here (kind's is `docker exec`):
     # enough to prove the relay from the jail's `ssh` to the host and back
-    jail = Jail(JailSpec(attempt=31, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
-                         node_shells={"node01": ["env", "-i", "PATH=/usr/bin:/bin"]}),
-                tmp_path / "jails")
-    s = Shell(jail, deadline=None, idle_timeout=600)
-    yield s
-    s.stop()
-    jail.destroy()
-    kwok.destroy("tools")
+    return open_shell(31, "tools", nodes=2,
+                      node_shells={"node01": ["env", "-i", "PATH=/usr/bin:/bin"]})
 
 
 class Screen:
@@ -110,21 +101,15 @@ def ctrl_c_ends_the_foreground_job(shell: Shell, s: Screen) -> None:
 
 
 @pytest.fixture
-def shell_of_a_background_portal(kwok, tmp_path, jail_prefix):
+def shell_of_a_background_portal(open_shell):
     """A shell started by a portal that ignores SIGINT and SIGQUIT, as one
     started in the background by a non-interactive shell does."""
     saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)}
-    sb = kwok.create("tools-bg", nodes=1)
-    jail = Jail(JailSpec(attempt=32, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                         etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix),
-                tmp_path / "jails")
     try:
-        yield Shell(jail, deadline=None, idle_timeout=600)
+        yield open_shell(32, "tools-bg")
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-        jail.destroy()
-        kwok.destroy("tools-bg")
 
 
 def test_ctrl_c_works_however_the_portal_was_started(shell_of_a_background_portal):
@@ -132,7 +117,6 @@ def test_ctrl_c_works_however_the_portal_was_started(shell_of_a_background_porta
     s = Screen(shell)
     s.expect("candidate@exam", timeout=120)
     ctrl_c_ends_the_foreground_job(shell, s)
-    shell.stop()
 
 
 def test_helm_installs_a_chart_into_the_candidates_cluster(shell):
