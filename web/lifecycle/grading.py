@@ -51,7 +51,7 @@ def grade(ctx, attempt_id: int) -> str:
         t0 = time.time()
         with ctx.db.session() as s:
             a = s.get(Attempt, attempt_id)
-            rows = [Row(t.id, t.task_id, t.params, t.cluster, t.host) for t in a.tasks]
+            rows = [Row.of(t) for t in a.tasks]
             clusters = _clusters(a, a.sandbox_state == "ready")
         results = grade_rows(ctx, clusters, rows)
         duration = time.time() - t0
@@ -89,10 +89,9 @@ def check_task(ctx, attempt_id: int, position: int) -> str:
             return "skipped"
         a = s.get(Attempt, attempt_id)
         t = next(t for t in a.tasks if t.position == position)
-        row = Row(t.id, t.task_id, t.params, t.cluster, t.host)
-        hosts = [Row(o.id, o.task_id, o.params, o.cluster, o.host) for o in a.tasks if o.id != t.id]
+        row, others = Row.of(t), [Row.of(o) for o in a.tasks if o.id != t.id]
         clusters = _clusters(a, a.state == "running" and a.sandbox_state == "ready")
-    result = grade_rows(ctx, clusters, [row], others=hosts)[row.id]
+    result = grade_rows(ctx, clusters, [row], others=others)[row.id]
     with ctx.db.session() as s:
         s.execute(update(AttemptTask).where(AttemptTask.id == row.id).values(
             check_state="done", check_json=json.dumps(result.to_dict()), checked_at=time.time(),
@@ -107,6 +106,10 @@ class Row(NamedTuple):
     params: dict
     cluster: int = 0   # 0-based (grader/hosts.py)
     host: str = ""
+
+    @classmethod
+    def of(cls, t: AttemptTask) -> "Row":
+        return cls(t.id, t.task_id, t.params, t.cluster, t.host)
 
 
 def _clusters(a: Attempt, ready: bool) -> list[Sandbox | None]:
