@@ -32,11 +32,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
+def run_portal(root: Path, log_name: str = "portal.log", keep_sandboxes: bool = False,
+               **env_extra: str):
     """`proctor run` on a free port with its own instance folder and sandbox
     state under ``root``; yields base URL, demo passwords and root. Afterwards
-    the portal is stopped, whatever sandboxes it left are removed and its log
-    is kept in artifacts/e2e/.
+    the portal is stopped, whatever sandboxes it left are removed (unless
+    ``keep_sandboxes``: a restart, the next portal on the same ``root`` takes
+    them over) and its log is kept in artifacts/e2e/.
 
     Unless ``PROCTOR_EXAMS_DIR`` is given, the portal serves the shipped exams
     and the tests' fixed papers (tests/e2e/papers/: ``ckad-fixed``, for a test
@@ -76,14 +78,20 @@ def run_portal(root: Path, log_name: str = "portal.log", **env_extra: str):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        from sandbox.gvisor import GvisorProvider
-        from sandbox.kind import KindProvider
-        from sandbox.kwok import KwokProvider
-        from sandbox.vm import VMProvider
-        for cls in (KwokProvider, GvisorProvider, KindProvider, VMProvider):
-            cls(root=root / "state").destroy_all()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / "portal.log", ARTIFACTS / log_name)
+        if not keep_sandboxes:
+            destroy_sandboxes(root / "state")
+
+
+def destroy_sandboxes(state: Path) -> None:
+    """Remove every sandbox of every provider kept under ``state``."""
+    from sandbox.gvisor import GvisorProvider
+    from sandbox.kind import KindProvider
+    from sandbox.kwok import KwokProvider
+    from sandbox.vm import VMProvider
+    for cls in (KwokProvider, GvisorProvider, KindProvider, VMProvider):
+        cls(root=state).destroy_all()
 
 
 def log_in(page, portal: dict, user: str) -> None:
