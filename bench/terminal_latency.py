@@ -18,25 +18,21 @@ Usage: .venv/bin/python bench/terminal_latency.py [--terminals 1,20] [--keys 200
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
-import re
 import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simple_websocket import Client  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from sandbox.kwok import KwokProvider  # noqa: E402
+from tests.portal_client import PortalClient, Terminal  # noqa: E402
 from web import create_app  # noqa: E402
 from web.db import get_db  # noqa: E402
 from web.models import Attempt, User  # noqa: E402
@@ -44,57 +40,17 @@ from web.models import Attempt, User  # noqa: E402
 PASSWORD = "bench-password-123"
 
 
-class Session:
-    """A logged-in browser, minus the browser: cookies and the CSRF token."""
-
-    def __init__(self, base: str, username: str):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        html = self.opener.open(base + "/login").read().decode()
-        token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-        data = urllib.parse.urlencode({"username": username, "password": PASSWORD,
-                                       "csrf_token": token}).encode()
-        self.opener.open(base + "/login", data=data)
-
-    def websocket(self, attempt_id: int) -> Client:
-        """The terminal's websocket, opened as the browser opens it: its size
-        first (the server waits up to 5 s for it before it paints)."""
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.jar)
-        url = self.base.replace("http://", "ws://") + f"/attempts/{attempt_id}/terminal"
-        # simple-websocket's client sends "Host: 127.0.0.1" without the port
-        # (a browser sends the port); the Origin must match what the server sees.
-        origin = "http://" + urllib.parse.urlsplit(self.base).hostname
-        ws = Client.connect(url, headers={"Cookie": cookie, "Origin": origin})
-        ws.send(json.dumps({"r": [24, 80]}))
-        return ws
-
-
-def read_until(ws: Client, needle: bytes, timeout: float = 30.0) -> bytes:
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while needle not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no {needle!r} in {buf[-300:]!r}")
-        data = ws.receive(timeout=left)
-        if data is None:
-            continue
-        buf += data if isinstance(data, bytes) else data.encode()
-    return buf
-
-
-def echo_rtts(ws: Client, keys: int) -> list[float]:
+def echo_rtts(term: Terminal, keys: int) -> list[float]:
     """Type `keys` characters at the prompt, one at a time; then erase them."""
     rtts = []
     for i in range(keys):
         ch = "abcdefghij"[i % 10]
         t = time.perf_counter()
-        ws.send(json.dumps({"i": ch}))
-        read_until(ws, ch.encode(), timeout=10)
+        term.type(ch)
+        term.read_until(ch, timeout=10)
         rtts.append((time.perf_counter() - t) * 1000)
         time.sleep(0.02)  # a fast typist: 50 keys per second per terminal
-    ws.send(json.dumps({"i": "\x15"}))  # Ctrl-U: clear the line
+    term.type("\x15")  # Ctrl-U: clear the line
     return rtts
 
 
@@ -142,24 +98,20 @@ def main() -> None:
     base = f"http://127.0.0.1:{server.server_port}"
     out: dict = {"keys_per_terminal": args.keys}
     try:
-        sessions = [Session(base, f"bench{i}") for i in range(most)]
+        sessions = [PortalClient(base).login(f"bench{i}", PASSWORD) for i in range(most)]
         # time to a usable prompt: first open (new jail), then a reattach
-        t = time.perf_counter()
-        ws = sessions[0].websocket(ids[0])
-        read_until(ws, b"candidate@exam")
-        out["prompt_s"] = round(time.perf_counter() - t, 3)
-        ws.close()
-        t = time.perf_counter()
-        ws = sessions[0].websocket(ids[0])
-        read_until(ws, b"candidate@exam")
-        out["reattach_s"] = round(time.perf_counter() - t, 3)
-        ws.close()
+        for key in ("prompt_s", "reattach_s"):
+            t = time.perf_counter()
+            term = sessions[0].terminal(ids[0])
+            term.read_until("candidate@exam")
+            out[key] = round(time.perf_counter() - t, 3)
+            term.close()
 
         sockets = []
         for i in range(most):
-            w = sessions[i].websocket(ids[i])
-            read_until(w, b"candidate@exam")
-            sockets.append(w)
+            term = sessions[i].terminal(ids[i])
+            term.read_until("candidate@exam")
+            sockets.append(term)
         for n in counts:
             results: list[list[float]] = [[] for _ in range(n)]
 
