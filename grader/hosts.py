@@ -27,20 +27,15 @@ from __future__ import annotations
 import random
 import re
 
-HOST_NAME = re.compile(r"^[a-z]{1,5}[0-9]{6}$")
-
 
 def host_names(track: str, seed: int, count: int) -> list[str]:
-    """``count`` distinct host names for the attempt of ``seed``."""
+    """``count`` distinct host names for the attempt of ``seed`` (each one
+    ``confinement.identity.is_host_name``: the jail names files by them,
+    and refuses any other)."""
     prefix = re.sub(r"[^a-z]", "", track.lower())[:5] or "host"
     rng = random.Random(f"hosts:{track}:{seed}")
     numbers = rng.sample(range(1, 100_000), count)
     return [f"{prefix}{n:06d}" for n in numbers]
-
-
-def is_host_name(name: str) -> bool:
-    """Whether ``name`` is one this module makes (the jail names files by it)."""
-    return bool(HOST_NAME.match(name))
 
 
 ON_FIRST_CLUSTER = {"etcd", "nodes"}  # what the jail reaches on cluster 1 only

@@ -14,7 +14,7 @@ every thread of its parent, and exits when the parent does (its stdin closes).
 instead; the server falls back to that by itself if it cannot start.
 
 Either way, when the caller is root the child confines itself
-(``grader.confine``) before pytest imports a single check: the room
+(``confinement.confine``) before pytest imports a single check: the room
 (``grader.room``) says what it may see and which uid it becomes. The server
 starts with a minimal environment, since a forked child's
 ``/proc/self/environ`` is the server's own.
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 PRELOAD = ["pytest", "_pytest.python", "_pytest.fixtures", "kubernetes.config",
-           "kubernetes.client.api.core_v1_api", "grader.kube", "grader.plugin", "grader.confine",
+           "kubernetes.client.api.core_v1_api", "grader.kube", "grader.plugin", "confinement.confine",
            "grader.answers"]
 EXIT_FILE = "pytest.exit"
 SERVER_START_TIMEOUT = 90.0
@@ -57,7 +57,7 @@ def _child(req: dict) -> None:
     import tempfile
     tempfile.tempdir = req["env"].get("TMPDIR") or None
     if req.get("confine"):
-        from grader import confine
+        from confinement import confine
         try:
             confine.enter(req["confine"])
         except OSError as exc:

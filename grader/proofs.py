@@ -12,7 +12,9 @@ A proof's key is everything its verdict depends on:
 - the task's files, its other ways and near misses (``records.content_version``);
 - the code that proves it: ``grader/`` (lint, runner, checks library) and
   ``sandbox/`` (the providers, and the inputs of the toolchain, the node and
-  box images, whose own cache keys are digests of those inputs), with
+  box images, whose own cache keys are digests of those inputs), what
+  confines the sandboxes and the task code (``confinement/``: cgroups,
+  Landlock, the egress proxy, ``confine``; not the candidate's jail), with
   ``pyproject.toml`` (the pinned libraries);
 - how it was proven: the provider, the number of seeds, whether its
   alternatives and near misses ran.
@@ -40,7 +42,8 @@ from .records import content_version
 from .task import Task
 
 REPO = Path(__file__).resolve().parent.parent
-CODE = ("grader", "sandbox", "pyproject.toml")
+CODE = ("grader", "sandbox", "pyproject.toml", *(f"confinement/{m}.py" for m in (
+    "cgroup", "confine", "egress", "identity", "landlock")))
 _SKIP = {"__pycache__"}
 
 

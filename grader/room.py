@@ -1,5 +1,5 @@
 """The room a task's code runs in against one sandbox: a private folder, the
-sandbox's grader identity, and the confinement (``grader.confine``) that
+sandbox's grader identity, and the confinement (``confinement.confine``) that
 shows that code only what it needs.
 
     with Room(sb, [task]) as room:                      # doctest: +SKIP
@@ -41,11 +41,11 @@ from pathlib import Path
 
 import yaml
 
+from confinement import confine
+from confinement.cgroup import Cgroup, CgroupError, Limits
+from confinement.identity import grader_uid
 from sandbox import Sandbox
-from sandbox.limits import Cgroup, Limits, LimitsError
 
-from . import confine
-from .identity import grader_uid
 from .noderelay import NodeRelay
 from .task import VARIANT_DIRS
 
@@ -135,7 +135,7 @@ class Room:
         if self.cgroup is not None:
             try:
                 self.cgroup.destroy()
-            except LimitsError:
+            except CgroupError:
                 pass  # a process that would not die: reaped with the sandbox
         if self._relay is not None:
             self._relay.__exit__(*exc)
@@ -172,12 +172,12 @@ class Room:
 
     # -- the confinement ------------------------------------------------------------------
     def spec(self, cwd: Path | None = None) -> dict | None:
-        """What ``grader.confine.enter`` needs; None when not confining."""
+        """What ``confinement.confine.enter`` needs; None when not confining."""
         if not self.confined:
             return None
         from sandbox.toolchain import Toolchain
-        ro = _python_paths() + [str(REPO / "grader"), str(REPO / "sandbox"),
-                                str(Toolchain().bin_dir), str(Toolchain().tools_dir)]
+        ro = _python_paths() + [str(REPO / d) for d in ("confinement", "grader", "sandbox")]
+        ro += [str(Toolchain().bin_dir), str(Toolchain().tools_dir)]
         ro += [str(path) for path in Toolchain().assets().values()]  # the CRDs setup installs
         hide = []
         for task in self.scripts:
@@ -204,10 +204,10 @@ class Room:
 
 def _grading_cgroup(name: str) -> Cgroup | None:
     """A fresh cgroup with ``GRADE_LIMITS``, or None where none can be made
-    (an unprivileged container): the rlimits of ``grader.confine`` remain."""
+    (an unprivileged container): the rlimits of ``confinement.confine`` remain."""
     cgroup = Cgroup(name)
     try:
         cgroup.create(GRADE_LIMITS)
-    except LimitsError:
+    except CgroupError:
         return None
     return cgroup

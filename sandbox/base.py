@@ -123,7 +123,10 @@ class Sandbox:
         """The folder of credentials for :attr:`etcd_endpoint` (``etcd/ca.crt``,
         a client pair ``etcd/healthcheck-client.crt``/``.key`` …), or None
         where the sandbox has none (no reachable etcd, or one that asks for none)."""
-        return etcd_pki_beside(self.kubeconfig) if self.etcd_endpoint else None
+        if not self.etcd_endpoint:
+            return None
+        folder = Path(self.kubeconfig).parent / ETCD_PKI
+        return folder if (folder / "etcd" / "ca.crt").is_file() else None
 
     @property
     def url(self) -> str:
@@ -160,13 +163,6 @@ def etcdctl_env(endpoint: str, pki: Path | None) -> dict[str, str]:
         env.update({var: str(pki / rel) for var, rel in
                     zip(("ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"), ETCD_CLIENT_FILES)})
     return env
-
-
-def etcd_pki_beside(kubeconfig: Path) -> Path | None:
-    """The etcd credentials folder of the sandbox whose kubeconfig is
-    ``kubeconfig`` (the jail has only that path), or None if it has none."""
-    folder = Path(kubeconfig).parent / ETCD_PKI
-    return folder if (folder / "etcd" / "ca.crt").is_file() else None
 
 
 @dataclass
@@ -294,8 +290,49 @@ class RecordedProvider(Provider):
     toolchain = None          # sandbox.toolchain.Toolchain, for kubectl
     create_timeout = 90.0     # a create older than twice this that never got ready is dead
 
+    options_hint = ""  # what "<provider> sandboxes take no options" adds
+
     def _record_dir(self, name: str) -> Path:
         return self.records / name
+
+    def _start_create(self, name: str, nodes: int, unjoined=(), options: dict | None = None
+                      ) -> tuple[list[str], list[str], "Sandbox | None"]:
+        """What every ``create`` does first: check the name, the nodes, the
+        unjoined workers and that no other option is given. A sandbox of the
+        same name made the same way, ready and healthy, is returned as it is;
+        one half-made or crashed is destroyed; one made another way is
+        refused (NameTaken), and so is a cluster of that name that Proctor
+        did not make (``_made_elsewhere``). Returns the node names, the
+        unjoined workers, and the sandbox to return at once (or None)."""
+        check_name(name)
+        names = node_names(check_nodes(nodes))
+        if options:
+            raise InvalidOption(f"{self.name} sandboxes take no options {sorted(options)}"
+                                f"{self.options_hint}")
+        unjoined = sorted(set([unjoined] if isinstance(unjoined, str) else unjoined))
+        for n in unjoined:
+            if n not in names or n == "controlplane":
+                raise InvalidOption(f"unjoined node {n!r} is not a worker of a {len(names)}-node "
+                                    f"sandbox ({', '.join(names[1:]) or 'none'})")
+        existing = self._read(name)
+        if existing is None:
+            elsewhere = self._made_elsewhere(name)
+            if elsewhere:
+                raise NameTaken(elsewhere)
+            return names, unjoined, None
+        had = (existing.get("nodes", []), existing.get("unjoined", []))
+        if had != (names, unjoined):
+            def way(nodes_, unjoined_):
+                return f"{len(nodes_)} nodes" + (f" ({', '.join(unjoined_)} unjoined)" if unjoined_ else "")
+            raise NameTaken(f"sandbox {name!r} already exists with {way(*had)}, not {way(names, unjoined)}")
+        if existing.get("state") == "ready" and self.health(name).ok:
+            return names, unjoined, Sandbox.from_dict(existing)
+        self.destroy(name)  # half-made or crashed: start over
+        return names, unjoined, None
+
+    def _made_elsewhere(self, name: str) -> str | None:
+        """Why ``name`` is taken by a cluster Proctor did not make, if it is."""
+        return None
 
     def _remove_record(self, name: str) -> None:
         """Remove a sandbox's record folder, workspace included (and unmounted)."""

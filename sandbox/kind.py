@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
-                   check_name, check_nodes, node_names, state_dir)
+                   check_name, state_dir)
 from .toolchain import Toolchain, ToolchainError
 
 CREATE_TIMEOUT = 300.0
@@ -134,30 +134,19 @@ class KindProvider(RecordedProvider):
 
     # -- the interface ---------------------------------------------------------
     def create(self, name: str, nodes: int = 1, unjoined=(), **options) -> Sandbox:
-        check_name(name)
-        nodes = check_nodes(nodes)
-        if options:
-            raise InvalidOption(f"kind sandboxes take no options {sorted(options)}")
-        names = node_names(nodes)
-        unjoined = sorted(set([unjoined] if isinstance(unjoined, str) else unjoined))
-        for n in unjoined:
-            if n not in names or n == "controlplane":
-                raise InvalidOption(f"unjoined node {n!r} is not a worker of a {nodes}-node "
-                                    f"sandbox ({', '.join(names[1:]) or 'none'})")
-        existing = self._read(name)
-        if existing is not None:
-            if existing.get("nodes") != names or existing.get("unjoined", []) != unjoined:
-                raise NameTaken(f"sandbox {name!r} already exists with other options")
-            if existing.get("state") == "ready" and self.health(name).ok:
-                return Sandbox.from_dict(existing)
-            self.destroy(name)
-        elif self._containers(name):
-            raise NameTaken(f"a kind cluster named {name!r} exists that Proctor did not create; "
-                            f"delete it (kind delete cluster --name {name}) or pick another name")
+        names, unjoined, ready = self._start_create(name, nodes, unjoined, options)
+        if ready is not None:
+            return ready
         if not self.image.exists():
             raise CreateFailed(f"the kind node image {self.image.tag} is not built; run "
                                "`proctor toolchain build --with-kind`")
         return self._create(name, names, unjoined)
+
+    def _made_elsewhere(self, name: str) -> str | None:
+        if self._containers(name):
+            return (f"a kind cluster named {name!r} exists that Proctor did not create; "
+                    f"delete it (kind delete cluster --name {name}) or pick another name")
+        return None
 
     def _create(self, name: str, names: list[str], unjoined: list[str]) -> Sandbox:
         rec = self._record_dir(name)

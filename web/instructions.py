@@ -11,11 +11,11 @@ Every figure or name on the page that the code decides is read from the code
 that decides it, never typed into the template, so the page cannot drift
 from what the candidate gets:
 
-- the shell (``web.terminal.jailfiles``): its aliases, exported shortcuts,
+- the shell (``confinement.jailfiles``): its aliases, exported shortcuts,
   completions and the tools its banner names are parsed from ``BASHRC``; the
   vim options from ``VIMRC``; home, answers folder, context, etcd's port and
   certificates from their constants; ``$EDITOR`` and the user from the jail's
-  environment (``web.terminal.jail.ENV``);
+  environment (``confinement.jail.ENV``);
 - the tab limit (``web.terminal.shells.MAX_TABS``), the notepad's size
   (``web.attempts.NOTES_MAX_BYTES``), node names (``sandbox.base.node_names``)
   and the operator's settings (review window, idle timeout, disk);
@@ -39,8 +39,8 @@ from sandbox.base import node_names
 
 from . import present
 from .attempts import NOTES_MAX_BYTES, lifecycle
-from .terminal import jailfiles
-from .terminal.jail import ENV
+from confinement import jailfiles
+from confinement.jail import ENV
 from .terminal.shells import MAX_TABS
 
 bp = Blueprint("instructions", __name__)

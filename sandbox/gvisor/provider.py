@@ -12,7 +12,7 @@ A sandbox with real containers a stranger may own, at a fraction of a core:
 The API server reaches the box (``kubectl logs``, ``exec``, ``port-forward``,
 ``top``, webhooks and aggregated APIs by Service) only through its egress
 proxy, which hands every address that is not its kwok-controller to the box's
-dialer (``sandbox.egress``): whatever a candidate names, the connection is
+dialer (``confinement.egress``): whatever a candidate names, the connection is
 made inside the box, which has no network to anything else.
 
 With one node, ``controlplane`` itself is real and untainted (as kind
@@ -29,11 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from confinement.cgroup import Limits
+
 from ..base import CreateFailed, Sandbox, remove_tree
 from ..kwok import KwokProvider
 from ..kwok.confinement import start_relay
 from ..kwok.nodes import NODE_ANNOTATION
-from ..limits import Limits
 from . import addons
 from .box import BOX_RUN, SERVICE_CIDR, Box, listed
 from .image import BoxImage

@@ -14,13 +14,13 @@ the cluster can be told to do is hostile input (docs/security.md):
   rules from its config or CRDs it was started to watch; Proctor gives it
   none and enables no CRDs, so ``kubectl exec`` is refused and a candidate
   cannot add a rule (a CRD of the same name is ignored).
-* The API server dials only through ``sandbox.egress``, which allows its own
+* The API server dials only through ``confinement.egress``, which allows its own
   kwok-controller and nothing else (node addresses, pod IPs, endpoints,
   webhook URLs all stay inside).
 * Every process of the sandbox may bind and connect only the sandbox's own
-  TCP ports (``sandbox.landlock``; etcd members a candidate adds are never
+  TCP ports (``confinement.landlock``; etcd members a candidate adds are never
   dialled), runs in a cgroup with memory and pids limits and with a file
-  size limit (``sandbox.limits``), and etcd has a small quota (ETCD_QUOTA).
+  size limit (``confinement.cgroup``), and etcd has a small quota (ETCD_QUOTA).
 * Its ports on the host's loopback are open to every local process, so each
   asks for credentials of this sandbox alone or serves nothing (``flags``):
   etcd speaks TLS and wants a client certificate of the sandbox's own CA
@@ -31,7 +31,7 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
 ``~/.local/share/proctor``)::
 
     kwok/clusters/<name>/        kwokctl's own workdir for the cluster
-    kwok/clusters/<name>/egress.sock  the API server's only way out (sandbox.egress)
+    kwok/clusters/<name>/egress.sock  the API server's only way out (confinement.egress)
     sandboxes/<name>/sandbox.json  Proctor's record (written before kwokctl runs)
     sandboxes/<name>/kwokctl.yaml  this cluster's kwokctl configuration (its ports)
     sandboxes/<name>/kubeconfig    admin kubeconfig for this cluster only
@@ -53,10 +53,11 @@ from pathlib import Path
 import psutil
 import yaml
 
-from .. import egress
-from ..base import (ETCD_PKI, CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
-                   check_name, check_nodes, node_names, state_dir)
-from ..limits import Cgroup, Limits
+from confinement import egress
+from confinement.cgroup import Cgroup, Limits
+
+from ..base import (ETCD_PKI, CreateFailed, NameTaken, RecordedProvider, Sandbox, check_name,
+                    node_names, state_dir)
 from ..toolchain import Toolchain
 from . import etcdpki
 from .confinement import confinement, start_egress
@@ -296,24 +297,19 @@ class KwokProvider(RecordedProvider):
                 for c in sorted((self._cluster_dir(name) / "logs").glob("*.log"))]
 
     # -- the interface ---------------------------------------------------------
-    def create(self, name: str, nodes: int = 1, **options) -> Sandbox:
-        check_name(name)
-        nodes = check_nodes(nodes)
-        if options:
-            raise InvalidOption(f"kwok sandboxes take no options {sorted(options)}: its nodes "
-                                "are simulated (unjoined workers need real nodes: -p kind)")
-        existing = self._read(name)
-        if existing is not None:
-            if len(existing.get("nodes", [])) != nodes:
-                raise NameTaken(f"sandbox {name!r} already exists with "
-                                f"{len(existing.get('nodes', []))} nodes, not {nodes}")
-            if existing.get("state") == "ready" and self.health(name).ok:
-                return Sandbox.from_dict(existing)
-            self.destroy(name)  # half-made or crashed: start over
-        elif self._cluster_dir(name).exists():
-            raise NameTaken(f"a kwok cluster named {name!r} exists that Proctor did not "
-                            f"create ({self._cluster_dir(name)}); remove it or pick another name")
+    options_hint = ": its nodes are simulated (unjoined workers need real nodes: -p kind)"
 
+    def _made_elsewhere(self, name: str) -> str | None:
+        if self._cluster_dir(name).exists():
+            return (f"a kwok cluster named {name!r} exists that Proctor did not create "
+                    f"({self._cluster_dir(name)}); remove it or pick another name")
+        return None
+
+    def create(self, name: str, nodes: int = 1, **options) -> Sandbox:
+        names, _, ready = self._start_create(name, nodes, options=options)
+        if ready is not None:
+            return ready
+        nodes = len(names)
         try:
             return self._create(name, nodes)
         except CreateFailed as first:

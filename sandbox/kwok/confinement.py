@@ -1,6 +1,6 @@
 """What keeps a kwok sandbox's processes to themselves: its cgroup (memory,
 processes), rlimits, Landlock (its own TCP ports only) and the API server's
-egress proxy (``sandbox.egress``). See docs/security.md, "The cluster cannot
+egress proxy (``confinement.egress``). See docs/security.md, "The cluster cannot
 be turned against the host".
 """
 
@@ -12,9 +12,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import egress, landlock
+from confinement import egress, landlock
+from confinement.cgroup import Cgroup, CgroupError, Limits, set_rlimits
+
 from ..base import CreateFailed
-from ..limits import Cgroup, Limits, LimitsError, set_rlimits
 
 
 def confinement(cgroup: Cgroup, limits: Limits, record: dict):
@@ -31,7 +32,7 @@ def confinement(cgroup: Cgroup, limits: Limits, record: dict):
         notes["cgroup"] = {"dirs": [str(d) for d in cgroup.dirs],
                            "memory_bytes": limits.memory_bytes,
                            "pids": limits.pids}
-    except LimitsError as exc:
+    except CgroupError as exc:
         cgroup = None
         notes["cgroup"] = f"unavailable: {exc}"
     why_not = landlock.available()
@@ -55,7 +56,7 @@ def confinement(cgroup: Cgroup, limits: Limits, record: dict):
 
 def start_egress(name: str, cluster: Path, kwok_port: int, confine, log: Path,
                  routes: dict[str, str] | None = None) -> None:
-    """Start the API server's egress proxy (sandbox.egress), confined like
+    """Start the API server's egress proxy (confinement.egress), confined like
     the components and allowed to reach only the kwok-controller (and, with
     ``routes``, ``{cidr: dial socket}``, the dialers of the sandbox's boxes)."""
     sock = cluster / egress.SOCKET_NAME

@@ -41,7 +41,7 @@ def components_patches(pki: EtcdPki, ports: dict[str, int], egress_selector: Pat
 
     ``ports`` are the cluster's (``etcdPort``, ``etcdPeerPort`` …, the keys of
     kwokctl's options); ``egress_selector`` is the API server's
-    EgressSelectorConfiguration (``sandbox.egress``)."""
+    EgressSelectorConfiguration (``confinement.egress``)."""
     client = f"https://{LOOPBACK}:{ports['etcdPort']}"
     peer = f"https://{LOOPBACK}:{ports['etcdPeerPort']}"
     etcd = [

@@ -111,7 +111,9 @@ EXAM_TOOLS = (
            "-X helm.sh/helm/v3/internal/version.version={version} "
            "-X helm.sh/helm/v3/internal/version.gitTreeState=clean"),
 )
-
+# What a candidate's shell has of all this, in /opt/proctor/bin (the jail's
+# JailSpec.tools, from Toolchain.shell_tools); the instructions page says so.
+SHELL_TOOLS = ("kubectl", "etcdctl", "helm")
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,12 @@ class Toolchain:
         if not path.is_file():
             raise ToolchainError(f"{name} is not built; run `proctor toolchain build`")
         return path
+
+    def shell_tools(self) -> dict[str, Path]:
+        """``SHELL_TOOLS``, built: what a candidate's shell has of the
+        toolchain (``JailSpec.tools``); raises if one is not built."""
+        return {name: self.binary(name) if name in {b.name for b in BINARIES} else self.tool(name)
+                for name in SHELL_TOOLS}
 
     def assets(self) -> dict[str, Path]:
         """``{variable: path}`` of each of ``EXAM_ASSETS`` that is there."""

@@ -40,8 +40,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
-                    check_name, check_nodes, node_names, state_dir)
+from ..base import (CreateFailed, InvalidOption, RecordedProvider, Sandbox,
+                    check_name, state_dir)
 from ..toolchain import Toolchain, ToolchainError
 from .golden import Golden
 from .recipe import VARIANTS, node_ip, usable_state
@@ -50,7 +50,7 @@ from .qemu import Machine, Qemu, QemuError, free_port, kill_pid
 from .ssh import Node, backend_class
 
 CREATE_TIMEOUT = 300.0
-VM_UID_BASE = 4_100_000_000   # above the jail's and the grader's ranges (grader/identity.py)
+VM_UID_BASE = 4_100_000_000   # above the jail's and the grader's ranges (confinement/identity.py)
 VM_UIDS = 190_000_000
 
 
@@ -84,27 +84,13 @@ class VMProvider(RecordedProvider):
 
     # -- the interface -------------------------------------------------------------
     def create(self, name: str, nodes: int = 1, unjoined=(), **options) -> Sandbox:
-        check_name(name)
-        nodes = check_nodes(nodes)
-        if options:
-            raise InvalidOption(f"vm sandboxes take no options {sorted(options)}")
-        names = node_names(nodes)
-        unjoined = sorted(set([unjoined] if isinstance(unjoined, str) else unjoined))
-        for n in unjoined:
-            if n not in names or n == "controlplane":
-                raise InvalidOption(f"unjoined node {n!r} is not a worker of a {nodes}-node "
-                                    f"sandbox ({', '.join(names[1:]) or 'none'})")
-        if (nodes, tuple(unjoined)) not in VARIANTS:
-            raise InvalidOption(f"no golden VM cluster with nodes={nodes}"
+        names, unjoined, ready = self._start_create(name, nodes, unjoined, options)
+        if (len(names), tuple(unjoined)) not in VARIANTS:
+            raise InvalidOption(f"no golden VM cluster with nodes={len(names)}"
                                 f"{' unjoined=' + ','.join(unjoined) if unjoined else ''}; "
                                 f"the vm provider has {variants_text()}")
-        existing = self._read(name)
-        if existing is not None:
-            if existing.get("nodes") != names or existing.get("unjoined", []) != unjoined:
-                raise NameTaken(f"sandbox {name!r} already exists with other options")
-            if existing.get("state") == "ready" and self.health(name).ok:
-                return Sandbox.from_dict(existing)
-            self.destroy(name)
+        if ready is not None:
+            return ready
         if not self.golden.exists():
             raise CreateFailed("the golden VM clusters are not built; run "
                                "`scripts/bootstrap --with-vm` or `python -m sandbox.vm build` (docs/vm.md)")

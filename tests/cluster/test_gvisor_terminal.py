@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
+from confinement.jail import Jail
+from web.terminal import jail_spec
 
 pytestmark = [pytest.mark.cluster, pytest.mark.containers,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
@@ -22,9 +23,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.containers,
 def jail(tmp_path, gvisor, shared_gvisor):
     sb = shared_gvisor
     shells = {n: gvisor.node_shell(sb, n) for n in sb.nodes}
-    j = Jail(JailSpec(attempt=4243, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                      nodes=sb.nodes, node_shells={n: a for n, a in shells.items() if a},
-                      prefix=f"g{os.getpid()}-"),
+    j = Jail(jail_spec(sb, 4243, node_shells={n: a for n, a in shells.items() if a},
+                       prefix=f"g{os.getpid()}-"),
              tmp_path / "jails")
     j.prepare()
     yield j

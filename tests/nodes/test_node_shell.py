@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
+from confinement.jail import Jail
+from web.terminal import jail_spec
 
 pytestmark = [pytest.mark.nodes,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
@@ -20,9 +21,8 @@ pytestmark = [pytest.mark.nodes,
 @pytest.fixture
 def jail(tmp_path, kind, kind_cluster):
     sb = kind_cluster
-    j = Jail(JailSpec(attempt=4242, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                      nodes=sb.nodes, unjoined=["node02"],  # banner only: node02 is joined here
-                      node_shells={n: kind.node_shell(sb, n) for n in sb.nodes}),
+    j = Jail(jail_spec(sb, 4242, unjoined=["node02"],  # banner only: node02 is joined here
+                       node_shells={n: kind.node_shell(sb, n) for n in sb.nodes}),
              tmp_path / "jails")
     j.prepare()
     yield j

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.exam import ExamError, parse_exam
-from grader.hosts import host_names, is_host_name
+from confinement.identity import is_host_name
+from grader.hosts import host_names
 from tests.portal.helpers import attempt, start
 
 HOSTS_EXAM = """
@@ -96,7 +97,7 @@ def test_the_instructions_explain_the_base_host(client, auth, hosts_exam):
 def test_the_jail_refuses_a_host_name_that_is_not_one_it_makes(tmp_path):
     """Host names become paths in the jail (/etc/proctor/hosts/<host>): a name
     grader.hosts did not make never gets that far."""
-    from web.terminal import jailfiles
+    from confinement import jailfiles
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
                           "users: [{name: u, user: {}}]\n")

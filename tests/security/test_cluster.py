@@ -30,7 +30,7 @@ import pytest
 from sandbox import landlock
 from sandbox.base import etcdctl_env
 from sandbox.kwok import ETCD_QUOTA, KwokProvider
-from sandbox.limits import Limits, cgroup_v2
+from confinement.cgroup import Limits, cgroup_v2
 from sandbox.toolchain import Toolchain
 from tests.waiting import wait_for
 

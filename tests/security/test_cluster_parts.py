@@ -18,7 +18,7 @@ import pytest
 
 from sandbox import egress, landlock
 from sandbox.kwok import KwokProvider
-from sandbox.limits import Limits
+from confinement.cgroup import Limits
 
 MiB = 1024**2
 

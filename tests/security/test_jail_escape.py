@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
+from confinement.jail import Jail
+from web.terminal import jail_spec
 from web.terminal.shells import MAX_BEHIND, Shell
 
 pytestmark = [pytest.mark.cluster,
@@ -51,9 +52,7 @@ def jail(sandbox, tmp_path):
     made: list[Jail] = []
 
     def make(wipe_home: bool = True, **spec) -> Jail:
-        j = Jail(JailSpec(attempt=ATTEMPT, workspace=sandbox.workspace,
-                          kubeconfig=sandbox.kubeconfig, etcd_endpoint=sandbox.etcd_endpoint,
-                          nodes=sandbox.nodes, **spec), tmp_path / "jails")
+        j = Jail(jail_spec(sandbox, ATTEMPT, **spec), tmp_path / "jails")
         j.prepare()
         if wipe_home:
             wipe(j.home)

@@ -16,11 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.identity import grader_uid
+from confinement.identity import grader_uid
 from sandbox.base import unmount_under
-from web.terminal import cgroups
-from web.terminal.disk import mounts
-from web.terminal.jail import Jail, JailError, JailSpec
+from confinement.cgroup import MiB, Cgroup, Limits, cgroup_v2
+from confinement.disk import mounts
+from confinement.jail import Jail, JailError
+from web.terminal import jail_spec
 from web.terminal.shells import ShellManager
 
 pytestmark = [pytest.mark.cluster,
@@ -44,8 +45,7 @@ def jail(sandboxes, tmp_path):
 
     def make(sb, attempt: int = 11, **spec) -> Jail:
         spec.setdefault("disk_mb", DISK_MB)
-        j = Jail(JailSpec(attempt=attempt, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                          **spec), tmp_path / "jails")
+        j = Jail(jail_spec(sb, attempt, **spec), tmp_path / "jails")
         j.prepare()
         made.append(j)
         return j
@@ -172,8 +172,7 @@ def test_the_grader_reads_and_writes_answers_by_group_and_nobody_else(jail, sand
 def test_destroying_the_sandbox_unmounts_its_disk_even_while_a_shell_runs(kwok, tmp_path):
     sb = kwok.create("sec-limits-c", nodes=1)
     try:
-        j = Jail(JailSpec(attempt=13, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                          disk_mb=DISK_MB), tmp_path / "jails")
+        j = Jail(jail_spec(sb, 13, disk_mb=DISK_MB), tmp_path / "jails")
         j.prepare()
         p = j.spawn(["sleep", "300"])
         image = str(j.disk.image)
@@ -218,7 +217,7 @@ def test_two_portals_with_the_same_attempt_id_share_neither_uid_nor_cgroup(jail,
     p1.wait(10)
     assert p2.poll() is None and all(psutil.pid_exists(pid) for pid in theirs), \
         "stopping one portal's shell killed the other portal's"
-    if not cgroups.v2():
+    if not cgroup_v2():
         assert {d.parent.name for d in dirs} == {"memory", "pids", "cpu"}, dirs
     assert not [d for d in dirs if d.exists()], f"empty cgroups left after stop: {dirs}"
     two.stop()
@@ -228,12 +227,12 @@ def test_two_portals_with_the_same_attempt_id_share_neither_uid_nor_cgroup(jail,
 
 def test_a_cgroup_left_by_a_crash_is_swept_or_emptied_and_reused(jail, sandboxes, tmp_path):
     prefix = "pz-"
-    stale = cgroups.paths(f"proctor-{prefix}a9")
+    stale = Cgroup(f"proctor-{prefix}a9").dirs
     for d in stale:
         d.mkdir(exist_ok=True)
     # a stray process of attempt 10 in its leftover cgroup, as a crash might leave
-    busy = cgroups.Cgroup(f"proctor-{prefix}a10", 128, 16, 100)
-    busy.make()
+    busy = Cgroup(f"proctor-{prefix}a10")
+    busy.create(Limits(memory_bytes=128 * MiB, pids=16, cpu_percent=100))
     stray = subprocess.Popen(["sleep", "300"])
     busy.join(stray.pid)
     ShellManager(tmp_path / "jails", prefix=prefix)  # a portal starting after the crash

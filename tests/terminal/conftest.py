@@ -24,7 +24,8 @@ def open_shell(kwok, tmp_path, jail_prefix):
     jail of its own on a new kwok sandbox ``name`` (and on the sandboxes named
     in ``more``, its further clusters), JailSpec's other fields in ``spec``.
     After the test: the shell stopped, its jail destroyed, then its sandboxes."""
-    from web.terminal.jail import Jail, JailSpec
+    from confinement.jail import Jail
+    from web.terminal import jail_spec
     from web.terminal.shells import Shell
     shells, sandboxes = [], []
 
@@ -33,9 +34,7 @@ def open_shell(kwok, tmp_path, jail_prefix):
         sb = kwok.create(name, nodes=nodes)
         if more:
             spec["more_kubeconfigs"] = [kwok.create(m, nodes=1).kubeconfig for m in more]
-        jail = Jail(JailSpec(attempt=attempt, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                             etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
-                             **spec), tmp_path / "jails")
+        jail = Jail(jail_spec(sb, attempt, prefix=jail_prefix, **spec), tmp_path / "jails")
         shells.append(Shell(jail, deadline=None, idle_timeout=600))
         return shells[-1]
     yield open_

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
+from confinement.jail import Jail
+from web.terminal import jail_spec
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
@@ -35,10 +36,7 @@ def jails(tmp_path, two_sandboxes, jail_prefix):
     made = []
 
     def make(sb, attempt, **limits):
-        j = Jail(JailSpec(attempt=attempt, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-                          etcd_endpoint=sb.etcd_endpoint, nodes=sb.nodes, prefix=jail_prefix,
-                          **limits),
-                 tmp_path / "jails")
+        j = Jail(jail_spec(sb, attempt, prefix=jail_prefix, **limits), tmp_path / "jails")
         j.prepare()
         made.append(j)
         return j

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from web.terminal import seccomp
+from confinement import seccomp
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
                                 reason="the probe below uses x86_64 syscall numbers")

@@ -1,4 +1,4 @@
-"""Several terminal tabs on one jail (web/terminal/shells.py, jail.py): real
+"""Several terminal tabs on one jail (web/terminal/shells.py, confinement/jail.py): real
 jails on a real kwok sandbox, driven through their ptys as the browser does."""
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ pytestmark = [pytest.mark.cluster,
 @pytest.fixture
 def manager(kwok, tmp_path, jail_prefix):
     sb = kwok.create("tabs", nodes=1)
-    from web.terminal.jail import JailSpec
-    spec = lambda: JailSpec(attempt=41, workspace=sb.workspace,  # noqa: E731
-                            kubeconfig=sb.kubeconfig, prefix=jail_prefix)
+    from web.terminal import jail_spec
+    spec = lambda: jail_spec(sb, 41, prefix=jail_prefix)  # noqa: E731
     m = ShellManager(tmp_path / "jails", prefix=jail_prefix)
     m.open = lambda tab: m.get_or_start(41, spec, None, tab)  # noqa: E731
     yield m

@@ -1,4 +1,4 @@
-"""The jail's ``ssh`` (web.terminal.nodeshell.CLIENT) against a stand-in for
+"""The jail's ``ssh`` (confinement.nodeshell.CLIENT) against a stand-in for
 the host's node socket: which node and command it asks for, and how it
 ends when its stdin does."""
 
@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from web.terminal.nodeshell import CLIENT, NODES_DIR
+from confinement.nodeshell import CLIENT, NODES_DIR
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_an_unknown_node_names_the_nodes_there_are(node01):
 def with_hosts(tmp_path, client):
     """``client`` made the client of an exam with task hosts: two hosts'
     kubeconfigs, the base host's home in tmp_path. Returns that home."""
-    from web.terminal.nodeshell import HOSTS_DIR
+    from confinement.nodeshell import HOSTS_DIR
     hosts, home = tmp_path / "hosts", tmp_path / "home"
     hosts.mkdir()
     home.mkdir()

@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from web.terminal.jail import Jail, JailSpec
+from confinement.jail import Jail
+from web.terminal import jail_spec
 
 pytestmark = [pytest.mark.vm,
               pytest.mark.skipif(os.geteuid() != 0, reason="the jail is set up by root")]
@@ -27,8 +28,7 @@ def two(vm):
 
 @pytest.fixture
 def jail(tmp_path, vm, two):
-    j = Jail(JailSpec(attempt=4343, workspace=two.workspace, kubeconfig=two.kubeconfig,
-                      nodes=two.nodes, node_shells={n: vm.node_shell(two, n) for n in two.nodes}),
+    j = Jail(jail_spec(two, 4343, node_shells={n: vm.node_shell(two, n) for n in two.nodes}),
              tmp_path / "jails")
     j.prepare()
     yield j

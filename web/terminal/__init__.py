@@ -42,13 +42,13 @@ from flask import Blueprint, abort, current_app, g, request
 from flask_login import current_user
 from flask_sock import ConnectionClosed, Sock
 
+from confinement.jail import JailError, JailSpec
 from sandbox import Sandbox
-from sandbox.toolchain import ToolchainError
+from sandbox.toolchain import Toolchain, ToolchainError
 
 from . import screen
 from .channel import Channel
 from .connections import REPLACED, Connections, Ticket
-from .jail import JailError, JailSpec
 from .shells import MAX_TABS, ShellManager
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,18 @@ def _node_shells(sandbox: Sandbox) -> dict[str, list[str]]:
     return {n: argv for n, argv in shells_.items() if argv}
 
 
+def jail_spec(sb: Sandbox, attempt: int, **more) -> JailSpec:
+    """The jail of ``attempt`` on sandbox ``sb``: its workspace, kubeconfig,
+    etcd and nodes, and the toolchain's shell tools; ``more`` sets JailSpec's
+    other fields (hosts, limits, prefix …)."""
+    return JailSpec(**{
+        "attempt": attempt, "workspace": sb.workspace, "kubeconfig": sb.kubeconfig,
+        "sandbox": sb.name, "tools": Toolchain().shell_tools(), "etcd_endpoint": sb.etcd_endpoint,
+        "etcd_pki": sb.etcd_pki,
+        "nodes": list(sb.nodes), "unjoined": list(sb.unjoined), "node_shells": _node_shells(sb),
+        **more})
+
+
 def _unmounts_on_destroy(sb: Sandbox) -> bool:
     """Whether the sandbox's provider says it detaches mounts in its workspace
     when it destroys the sandbox (``Provider.unmounts_workspace``): only then
@@ -192,12 +204,9 @@ def terminal(ws, attempt_id: int):
     # The connection lives as long as the terminal is open: give the database
     # connection back now, or twenty open terminals exhaust the pool.
     close_session()
-    spec = lambda: JailSpec(  # noqa: E731 - only built when a new jail starts
-        attempt=attempt_id, workspace=sb.workspace, kubeconfig=sb.kubeconfig,
-        etcd_endpoint=sb.etcd_endpoint, nodes=list(sb.nodes), unjoined=list(sb.unjoined),
-        node_shells=_node_shells(sb), hosts=hosts, host_clusters=host_clusters,
-        more_kubeconfigs=more_kubeconfigs, prefix=prefix, sandbox=sb.name,
-        disk_image=_unmounts_on_destroy(sb), **limits)
+    spec = lambda: jail_spec(  # noqa: E731 - only built when a new jail starts
+        sb, attempt_id, hosts=hosts, host_clusters=host_clusters, more_kubeconfigs=more_kubeconfigs,
+        prefix=prefix, disk_image=_unmounts_on_destroy(sb), **limits)
     ch, ticket = Channel(ws), g.terminal_ticket
     try:
         _serve(ch, ws, ticket, lambda: shells().get_or_start(attempt_id, spec, until, tab))

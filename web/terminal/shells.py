@@ -1,4 +1,5 @@
-"""Live shells: one jailed bash on a pseudo-terminal per attempt.
+"""Live shells: one jailed bash on a pseudo-terminal per attempt's tab, in
+the attempt's shell backend (``backend``: today a bubblewrap jail).
 
 A shell outlives the websocket that shows it: a dropped connection (a
 laptop's Wi-Fi, a page reload) reattaches to the same shell and gets the
@@ -26,8 +27,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import cgroups
-from .jail import Jail, JailSpec
+from confinement.jail import Jail, JailSpec
+
+from .backend import BackendFactory, ShellBackend
 from .screen import ScreenState, bounded
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,9 @@ class Subscription:
 
 
 class Shell:
-    """One bash on its own pty in an attempt's jail: one terminal tab."""
+    """One bash on its own pty in an attempt's jail (its backend): one terminal tab."""
 
-    def __init__(self, jail: Jail, deadline: float | None, idle_timeout: float, tab: int = 0):
+    def __init__(self, jail: ShellBackend, deadline: float | None, idle_timeout: float, tab: int = 0):
         self.jail = jail
         self.tab = tab
         self.deadline = deadline
@@ -204,15 +206,17 @@ class ShellManager:
 
     def __init__(self, jail_root: Path, idle_timeout: float = 1800.0,
                  status: Callable[[int], tuple[bool, float | None]] | None = None,
-                 prefix: str = ""):
+                 prefix: str = "", backend: BackendFactory = Jail):
         """``status(attempt) -> (open, until)`` lets the reaper end an attempt's
         shells as soon as its terminal closes, whoever closed it (the candidate,
         the worker at the deadline, an admin, the end of a review window).
         ``prefix`` is the portal's SANDBOX_PREFIX: the empty cgroups a crash of
-        this portal left behind are removed now."""
-        removed = cgroups.sweep(prefix)
+        this portal left behind are removed now. ``backend`` makes each
+        attempt's jail (``backend.py``)."""
+        removed = backend.sweep(prefix)
         if removed:
             log.info("removed %d empty cgroups left by a previous run", len(removed))
+        self.backend = backend
         self.jail_root = jail_root
         self.idle_timeout = idle_timeout
         self.status = status
@@ -224,7 +228,7 @@ class ShellManager:
         # wait for another's.
         self._spawner = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shell-spawner")
         self._shells: dict[tuple[int, int], Shell] = {}
-        self._jails: dict[int, Jail] = {}
+        self._jails: dict[int, ShellBackend] = {}
         self._deadlines: dict[int, float | None] = {}
         self._started: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -260,7 +264,7 @@ class ShellManager:
                     self._stop(attempt)
                     jail = None
                 if jail is None:
-                    jail = Jail(spec(), self.jail_root)
+                    jail = self.backend(spec(), self.jail_root)
                     with self._lock:
                         self._jails[attempt] = jail
                         self._deadlines[attempt] = deadline

@@ -14,7 +14,7 @@ Landlock's network rules name ports, not addresses; the ports are the
 sandbox's own, which no other process on the machine can be listening on
 while the sandbox is alive. Where the kernel is older (no Landlock ABI 4),
 :func:`available` says why and the caller decides; the API server's own
-egress rules (``sandbox.egress``) still hold there.
+egress rules (``confinement.egress``) still hold there.
 
     >>> abi_version() >= 4                       # doctest: +SKIP
     True

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.hosts import is_host_name
+from .identity import is_host_name
 
 from . import nodeshell
 
@@ -62,9 +62,10 @@ def _completion(binary: str, mtime: float) -> str:
                           timeout=30).stdout
 
 
-def completion(binary: Path) -> str:
-    """``binary completion bash`` (kubectl's, helm's), once per build of it."""
-    return _completion(str(binary), binary.stat().st_mtime)
+def completion(binary: Path | None) -> str:
+    """``binary completion bash`` (kubectl's, helm's), once per build of it;
+    nothing for a tool the jail does not have."""
+    return _completion(str(binary), binary.stat().st_mtime) if binary else ""
 
 
 def start_script(etcd_host_port: int | None, hosts: bool = False, clusters: int = 1) -> str:
@@ -141,8 +142,8 @@ def host_files(hosts: list[str], kubeconfigs: list[Path],
     return out
 
 
-def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path, helm: Path,
-          nodes: list[str], unjoined: list[str], etcd_host_port: int | None,
+def files(*, uid: int, grader_gid: int, host_kubeconfig: Path, kubectl: Path | None,
+          helm: Path | None, nodes: list[str], unjoined: list[str], etcd_host_port: int | None,
           etcd_pki_folder: Path | None = None, hosts: list[str] = (),
           host_clusters: dict[str, int] | None = None,
           more_kubeconfigs: list[Path] = ()) -> dict[str, tuple[str, int]]:

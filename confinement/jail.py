@@ -2,7 +2,7 @@
 
 Each attempt's shell runs:
 
-* as its own unprivileged host uid, ``grader.identity.candidate_uid(prefix,
+* as its own unprivileged host uid, ``confinement.identity.candidate_uid(prefix,
   attempt)``, unique per portal (``prefix`` is its SANDBOX_PREFIX), named
   ``candidate`` inside, with no capabilities and ``no_new_privs``: bwrap
   runs as root to make the mounts, then ``setpriv`` drops to that uid before
@@ -47,13 +47,11 @@ import termios
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.identity import candidate_uid, cgroup_name, grader_uid
-from sandbox.base import etcd_pki_beside
-from sandbox.toolchain import Toolchain
-
 from . import enter, jailfiles, relays, seccomp
-from .cgroups import Cgroup, CgroupError
+from . import cgroup
+from .cgroup import Cgroup, CgroupError, Limits
 from .disk import Disk, DiskError
+from .identity import candidate_uid, cgroup_name, grader_uid, jail_cgroups
 from .jailfiles import ANSWERS, HOME
 from .relays import JailError, tool
 
@@ -77,7 +75,11 @@ class JailSpec:
     attempt: int
     workspace: Path          # the sandbox's workspace; answers/ inside it is /opt/answers
     kubeconfig: Path         # the sandbox's admin kubeconfig (host side)
-    etcd_endpoint: str = ""  # "http://127.0.0.1:PORT" when the sandbox exposes etcd
+    # the host binaries bound into /opt/proctor/bin: kubectl, etcdctl, helm
+    # (web.terminal.jail_spec takes them from the toolchain: Toolchain.shell_tools)
+    tools: dict[str, Path] = field(default_factory=dict)
+    etcd_endpoint: str = ""  # "https://127.0.0.1:PORT" when the sandbox exposes etcd
+    etcd_pki: Path | None = None  # the sandbox's etcd credentials (Sandbox.etcd_pki)
     nodes: list[str] = field(default_factory=list)
     unjoined: list[str] = field(default_factory=list)  # machines the candidate is to join
     # node -> the host command that opens a shell on it (kind: docker exec …);
@@ -125,7 +127,9 @@ class Jail:
         self.dir = root / f"attempt-{spec.attempt}"
         self.disk = Disk(spec.workspace, spec.disk_mb, spec.disk_image)
         self.home, self.answers = self.disk.home, self.disk.answers
-        self.cgroup = Cgroup(spec.cgroup, spec.memory_mb, spec.max_pids, spec.cpu_percent)
+        self.cgroup = Cgroup(spec.cgroup)
+        self.limits = Limits(memory_bytes=spec.memory_mb * 1024 * 1024, pids=spec.max_pids,
+                             cpu_percent=spec.cpu_percent)
         self._relays: list[subprocess.Popen] = []
         self._spawned: list[subprocess.Popen] = []
         self._leader: subprocess.Popen | None = None
@@ -155,7 +159,7 @@ class Jail:
         # what is in the cgroup before this jail ran anything is a previous shell's
         mine = any(p.poll() is None for p in self._relays + self._spawned)
         try:
-            self.cgroup.make(empty_first=not mine)
+            self.cgroup.create(self.limits, empty_first=not mine)
         except CgroupError as exc:
             raise JailError(str(exc)) from None
         if not any(r.poll() is None for r in self._relays):
@@ -164,7 +168,6 @@ class Jail:
     # -- running ---------------------------------------------------------------
     def _options(self, files: dict[str, int], seccomp_fd: int) -> list[str]:
         """bwrap's options (everything but the command), read from a memfd."""
-        tc = Toolchain()
         args = [
             # No --new-session: the shell needs the attempt's own pty as its
             # controlling terminal (job control); TIOCSTI on it is denied anyway.
@@ -189,10 +192,9 @@ class Jail:
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         for dest, (fd, mode) in files.items():
             args += ["--perms", f"{mode:04o}", "--ro-bind-data", str(fd), dest]
+        for name, path in sorted(self.spec.tools.items()):
+            args += ["--ro-bind", str(path), f"/opt/proctor/bin/{name}"]
         args += [
-            "--ro-bind", str(tc.binary("kubectl")), "/opt/proctor/bin/kubectl",
-            "--ro-bind", str(tc.binary("etcdctl")), "/opt/proctor/bin/etcdctl",
-            "--ro-bind", str(tc.tool("helm")), "/opt/proctor/bin/helm",
             "--bind", str(self.home), HOME,
             "--bind", str(self.answers), ANSWERS,
             "--ro-bind", str(self.run_dir), "/run/proctor",
@@ -217,12 +219,12 @@ class Jail:
         etcd_port = relays.host_port(self.spec.etcd_endpoint)[1] if self.spec.etcd_endpoint else None
         rendered = jailfiles.files(
             uid=self.spec.uid, grader_gid=self.spec.grader_gid,
-            host_kubeconfig=self.spec.kubeconfig, kubectl=Toolchain().binary("kubectl"),
-            helm=Toolchain().tool("helm"),
+            host_kubeconfig=self.spec.kubeconfig, kubectl=self.spec.tools.get("kubectl"),
+            helm=self.spec.tools.get("helm"),
             nodes=self.spec.nodes, unjoined=self.spec.unjoined, hosts=self.spec.hosts,
             host_clusters=self.spec.host_clusters, more_kubeconfigs=self.spec.more_kubeconfigs,
             etcd_host_port=etcd_port,
-            etcd_pki_folder=etcd_pki_beside(self.spec.kubeconfig) if etcd_port else None)
+            etcd_pki_folder=self.spec.etcd_pki if etcd_port else None)
         files = {dest: (jailfiles.memfd("f", text.encode()), mode)
                  for dest, (text, mode) in rendered.items()}
         sc = seccomp.program_fd()
@@ -342,7 +344,7 @@ class Jail:
 
     def processes(self) -> list[int]:
         """Every pid in the jail's cgroup (what stop() will kill)."""
-        return self.cgroup.processes()
+        return sorted(self.cgroup.pids())
 
     def stop(self) -> None:
         """Kill everything in the jail and its tunnels, and remove its cgroup;
@@ -366,3 +368,10 @@ class Jail:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    @staticmethod
+    def sweep(prefix: str) -> list[str]:
+        """Remove the empty cgroups of the jails of the portal with ``prefix``
+        (``proctor-<prefix>a<N>``) that a crash left; busy ones are left
+        alone. Returns the names removed."""
+        return cgroup.sweep(f"proctor-{prefix}a", jail_cgroups(prefix))

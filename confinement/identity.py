@@ -58,3 +58,17 @@ def grader_uid(sandbox_name: str) -> int:
 def cgroup_name(prefix: str, attempt: int) -> str:
     """The cgroup of the jail of ``attempt`` (one per controller on cgroup v1)."""
     return f"proctor-{_check_prefix(prefix)}a{int(attempt)}"
+
+
+def jail_cgroups(prefix: str) -> re.Pattern:
+    """What ``cgroup_name`` makes for the portal with ``prefix``, any attempt."""
+    return re.compile(rf"^proctor-{re.escape(_check_prefix(prefix))}a\d+$")
+
+
+HOST_NAME = re.compile(r"^[a-z]{1,5}[0-9]{6}$")
+
+
+def is_host_name(name: str) -> bool:
+    """Whether ``name`` is a task host's name, as ``grader.hosts`` makes them
+    (the track and six digits): the jail names files by it."""
+    return bool(HOST_NAME.match(name))

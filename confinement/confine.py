@@ -11,7 +11,7 @@ process, gives that process:
   the task files it needs (never a solution while the candidate could still
   use it, never the instance folder, the state folder or another sandbox);
 * a ``/proc`` that shows only its own processes (``hidepid``);
-* the sandbox's grader uid and gid (``grader.identity.grader_uid``), no
+* the sandbox's grader uid and gid (``confinement.identity.grader_uid``), no
   supplementary groups, no capabilities, ``no_new_privs``, and rlimits.
 
 Only the standard library is used: ``python confine.py SPEC.json -- ARGV…``
