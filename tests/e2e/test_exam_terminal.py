@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from web.terminal.shells import MAX_BEHIND
+
 from .e2e_portal import (ARTIFACTS, SCREEN, finish_practice, log_in, run_portal, start_practice,
                          terminal_ready, wait_screen)
 
@@ -137,12 +139,16 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     connected(page)
     wait_screen(page, "IN-TAB-2")
 
-    # a shell that ends in the middle of 20 MB of output: every frame whole, the
-    # end said, a close frame, and not one byte after it (no "Invalid frame header")
+    # a shell that ends in the middle of its output: every frame whole, the end
+    # said, a close frame, and not one byte after it (no "Invalid frame header").
+    # Less output than a connection may fall behind (MAX_BEHIND): with more, a
+    # busy machine's slow reader is cut off as lagging, which is another ending
+    # (issue 17: it failed only when the machine was busy).
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    size = MAX_BEHIND * 3 // 4
     frames, after = shell_ends_mid_output(term_portal["base"], f"/attempts/{aid}/terminal?tab=2",
-                                          cookies)
-    assert frames["binary"] > 20_000_000 and frames["ended"], frames
+                                          cookies, size)
+    assert frames["binary"] > size and frames["ended"], frames
     assert after == b"", f"bytes after the close frame: {after[:200]!r}"
 
     # the review window: asked for at the finish
@@ -177,10 +183,11 @@ def test_the_terminal_stays_clean_keeps_tabs_runs_helm_and_stays_for_review(
     assert not page.url.endswith("/review"), "the review page stays open after its window"
 
 
-def shell_ends_mid_output(base: str, path: str, cookies: str) -> tuple[dict, bytes]:
+def shell_ends_mid_output(base: str, path: str, cookies: str, size: int) -> tuple[dict, bytes]:
     """Open a terminal tab's websocket by hand, make its shell end while it
-    prints 20 MB, read every frame (failing on any that is malformed) up to the
-    server's close frame; returns the counts and whatever came after the close."""
+    prints ``size`` bytes, read every frame (failing on any that is malformed)
+    up to the server's close frame; returns the counts and whatever came after
+    the close."""
     parts = urlsplit(base)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=60)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -211,7 +218,7 @@ def shell_ends_mid_output(base: str, path: str, cookies: str) -> tuple[dict, byt
         return data
 
     send('{"r": [24, 80]}')
-    send(json.dumps({"i": "exec sh -c 'yes | head -c 20000000'\r"}))
+    send(json.dumps({"i": f"exec sh -c 'yes | head -c {size}'\r"}))
     counts = {"binary": 0, "text": 0, "ended": False}
     while True:
         b0, b1 = read(2)
