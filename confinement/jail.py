@@ -17,7 +17,7 @@ Each attempt's shell runs:
 * with loopback only. Its API server (and etcd, for the etcd tasks) is
   reached through a tunnel: inside, ``127.0.0.1:6443`` → a Unix socket in
   ``/run/proctor`` → a relay on the host to *this* sandbox's port;
-* in a cgroup (``cgroups``) with memory, process and CPU limits, which the
+* in a cgroup (``cgroup``) with memory, process and CPU limits, which the
   host ends of its tunnels join too, and with ``RLIMIT_NPROC``,
   ``RLIMIT_FSIZE`` and ``RLIMIT_NOFILE``.
 
@@ -25,7 +25,8 @@ The portal starts the jail once per attempt (``start``: a leader holding its
 namespaces) and *enters* it for each terminal tab (``enter``, see
 ``enter.py``); ``spawn`` runs a command in a jail of its own (the tests).
 
-    >>> jail = Jail(JailSpec(attempt=42, workspace=ws, kubeconfig=kc), root)  # doctest: +SKIP
+    >>> jail = Jail(JailSpec(attempt=42, workspace=ws, kubeconfig=kc,        # doctest: +SKIP
+    ...                      tools={"kubectl": kubectl}), root)
     >>> jail.start()                                                          # doctest: +SKIP
     >>> proc = jail.enter(["bash", "-i"], tty=slave, stdin=slave, ...)        # doctest: +SKIP
     >>> jail.stop()                                                           # doctest: +SKIP
@@ -47,8 +48,7 @@ import termios
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import enter, jailfiles, relays, seccomp
-from . import cgroup
+from . import cgroup, enter, jailfiles, relays, seccomp
 from .cgroup import Cgroup, CgroupError, Limits
 from .disk import Disk, DiskError
 from .identity import candidate_uid, cgroup_name, grader_uid, jail_cgroups

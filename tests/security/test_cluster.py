@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sandbox import landlock
+from confinement import landlock
 from sandbox.base import etcdctl_env
 from sandbox.kwok import ETCD_QUOTA, KwokProvider
 from confinement.cgroup import Limits, cgroup_v2

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from sandbox import egress, landlock
+from confinement import egress, landlock
 from sandbox.kwok import KwokProvider
 from confinement.cgroup import Limits
 
