@@ -108,3 +108,21 @@ def test_builder_pages(client, auth):
     assert "svc-endpoints-fixture" in html and "Domain coverage" in html
     resp = auth.post_json("/author/exams/suggest", {"track": "ckad", "count": 1})
     assert resp.get_json()["tasks"] == [{"id": "svc-endpoints-fixture", "weight": 20.0}]
+
+
+def test_the_node_count_is_left_to_the_tasks_unless_given(client, auth, app):
+    """Issue 17: the builder's node field said 1, and an exam saved with it
+    got "1-node" on its page while its tasks asked for 3. The field starts
+    blank, and a blank one writes no ``nodes`` (the tasks decide)."""
+    import re
+    auth.login()
+    html = client.get("/author/exams/new").get_data(as_text=True)
+    field = re.search(r'<input name="nodes"[^>]*>', html).group(0)
+    assert "value=" not in field and 'placeholder="as the tasks need"' in field, field
+    resp = auth.post_json("/author/exams/save", {
+        "id": "svc-blank-nodes", "title": "Nodes left blank", "track": "ckad", "duration": 20,
+        "pass_mark": 70, "nodes": "", "kind": "fixed",
+        "tasks": [{"id": "svc-endpoints-fixture", "weight": 1}]})
+    assert resp.status_code == 200, resp.get_json()
+    data = yaml.safe_load((Path(app.config["EXAMS_DIR"]) / "svc-blank-nodes.yaml").read_text())
+    assert "nodes" not in data, data
