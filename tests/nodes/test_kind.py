@@ -178,7 +178,10 @@ def test_unjoined_worker_and_clean_destroy(kind, kind_root, kubectl, docker_obje
     finally:
         kind.destroy("unjoined")
     after = docker_objects()
-    assert after == before, "destroy left Docker objects behind"
+    # what this sandbox made and destroy left (others' objects may come and go
+    # meanwhile: a shared cluster freed after its last test, on a busy machine)
+    left = {kind_: after[kind_] - before[kind_] for kind_ in after}
+    assert not any(left.values()), f"destroy left Docker objects behind: {left}"
     assert kind.get("unjoined") is None
     kind.destroy("unjoined")  # idempotent
 
