@@ -12,14 +12,22 @@ within the attempt, the same for the same seed (a warm sandbox and the
 attempt that takes it agree; the database keeps them anyway). With several
 clusters (``clusters: N`` in the exam), the tasks take them in turn, in the
 paper's order: task 1 on cluster 1, task 2 on cluster 2, …, task N+1 on
-cluster 1 again, so that neighbouring tasks are never on the same cluster;
-but a task that needs etcd or real nodes is on cluster 1, where the jail's
-etcd tunnel (port 2379, as kubeadm has it) and its ``ssh node01`` lead::
+cluster 1 again, so that neighbouring tasks are never on the same cluster::
 
-    >>> [cluster_of(p, clusters=3) for p in range(1, 8)]
+    >>> placement([["api"]] * 7, clusters=3)
     [0, 1, 2, 0, 1, 2, 0]
-    >>> cluster_of(2, clusters=3, requires=["api", "etcd"])
-    0
+
+A task that needs etcd or real nodes is on cluster 1, where the jail's etcd
+tunnel (port 2379, as kubeadm has it) and its ``ssh node01`` lead. And a
+task that needs real workloads (containers or nodes) never shares a cluster
+with one that needs only the API while the paper has a cluster for each:
+API tasks are written for simulated Pods, which run whatever image they
+name, where real nodes run only the images they hold. Each kind takes its
+share of the clusters (at least one), in turn as above::
+
+    >>> placement([["api"], ["api", "etcd"], ["api", "containers"], ["api"],
+    ...            ["api", "containers"], ["api"]], clusters=3)
+    [1, 0, 2, 0, 2, 1]
 """
 
 from __future__ import annotations
@@ -39,14 +47,39 @@ def host_names(track: str, seed: int, count: int) -> list[str]:
 
 
 ON_FIRST_CLUSTER = {"etcd", "nodes"}  # what the jail reaches on cluster 1 only
+REAL = {"containers", "nodes"}         # what runs real workloads (sandbox.choose)
 
 
-def cluster_of(position: int, clusters: int, requires=()) -> int:
-    """The cluster (0-based) of the task at ``position`` (1-based) of a paper
-    spread over ``clusters`` clusters, which ``requires`` what it requires."""
-    if ON_FIRST_CLUSTER & set(requires):
-        return 0
-    return (position - 1) % max(1, clusters)
+def placement(requires: list, clusters: int) -> list[int]:
+    """The cluster (0-based) of each task of a paper spread over ``clusters``
+    clusters, given what each ``requires``, in the paper's order."""
+    count = max(1, clusters)
+    real = [bool(REAL & set(r)) for r in requires]
+    first = [bool(ON_FIRST_CLUSTER & set(r)) for r in requires]
+    kinds = set(real)
+    forced = [r for r, f in zip(real, first) if f]
+    if count == 1 or len(kinds) < 2:  # one kind: every cluster is its
+        own = {k: list(range(count)) for k in kinds}
+        head = real[0] if real else False
+    else:
+        # cluster 1's kind: real if a task that must be there needs real
+        # nodes, else that of the tasks that must be there, else that of
+        # task 1; each kind gets clusters by its share of the tasks, at least one
+        head = any(forced) if forced else real[0]
+        n_real = min(count - 1, sum(real), max(1, round(count * sum(real) / len(real))))
+        n_head = n_real if head else count - n_real
+        own = {head: list(range(n_head)), not head: list(range(n_head, count))}
+    # the tasks that must be on cluster 1 had its turn
+    seen = {k: int(bool(forced) and k == head) for k in own}
+    out = []
+    for is_real, is_first in zip(real, first):
+        if is_first:
+            out.append(0)
+            continue
+        mine = own[is_real]
+        out.append(mine[seen[is_real] % len(mine)])
+        seen[is_real] += 1
+    return out
 
 
 def cluster_names(first: str, count: int) -> list[str]:

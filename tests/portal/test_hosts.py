@@ -259,3 +259,46 @@ def test_a_half_made_entry_of_several_clusters_is_dropped_whole(app, clusters_ex
                           owner=f"{socket.gethostname()}:999999:abcdef", created_at=time_.time()))
     lc.maintain()
     assert not services.sandbox_healthy(name) and not services.sandbox_healthy(name + "-c2")
+
+
+def test_tasks_on_real_nodes_never_share_a_cluster_with_api_tasks():
+    """The ckad-mock's warm pool failed on most draws: an API task (a
+    Deployment of nginx:1.27, written for simulated Pods that run any image)
+    landed on the gVisor cluster of a container task, its Pods never left
+    ImagePullBackOff, and its setup timed out. grader.hosts.placement keeps
+    the two kinds apart while the paper has a cluster for each; etcd and
+    node tasks stay on cluster 1."""
+    from grader.exam import load_exams
+    from grader.hosts import REAL, placement
+    from tests.portal.test_exam_model import REPO, real_bank
+    from web.lifecycle.paper import paper_clusters
+
+    assert placement([["api"]] * 7, clusters=3) == [0, 1, 2, 0, 1, 2, 0]
+    assert placement([["api", "containers"], ["api"], ["api"], ["api", "etcd"]], clusters=2) \
+        == [1, 0, 0, 0], "an etcd task makes cluster 1 an API one"
+    assert placement([["api", "containers"], ["api"], ["api"]], clusters=2) == [0, 1, 1], \
+        "else cluster 1 is of task 1's kind"
+    assert placement([["api"], ["api", "nodes"], ["api"], ["api", "containers"]], clusters=3) \
+        == [2, 0, 2, 1], "a node task makes cluster 1 a real one, and had its turn there"
+    assert placement([["api", "containers"], ["api"]], clusters=1) == [0, 0]
+
+    bank = real_bank()
+    exams, _ = load_exams(REPO / "exams", bank)
+    every = {"api", "etcd", "containers", "nodes"}
+    mixed = 0
+    for exam_id in ("ckad-mock", "cka-mock"):
+        exam = exams[exam_id]
+        for seed in range(80):
+            paper = exam.select(bank, seed, capabilities=every)
+            count, placed = paper_clusters(exam, paper)
+            kinds: dict[int, set[bool]] = {}
+            for (task, _), cluster in zip(paper, placed):
+                kinds.setdefault(cluster, set()).add(bool(REAL & set(task.requires)))
+            mixed += any(len(k) > 1 for k in kinds.values())
+            assert sorted(kinds) == list(range(count)), (exam_id, seed, placed)
+            for cluster, k in kinds.items():
+                forced_first = [t for (t, _), c in zip(paper, placed)
+                                if c == cluster and {"etcd", "nodes"} & set(t.requires)]
+                assert len(k) == 1 or (cluster == 0 and forced_first), \
+                    (exam_id, seed, cluster, [(t.id, c) for (t, _), c in zip(paper, placed)])
+    assert mixed < 80, "almost every paper mixes on cluster 1"

@@ -4,7 +4,7 @@ that paper needs (nodes, real nodes, workers left unjoined)."""
 from __future__ import annotations
 
 from grader.exam import resolve_task
-from grader.hosts import cluster_of
+from grader.hosts import placement
 
 
 def needs_real_nodes(ctx, exam) -> bool:
@@ -90,8 +90,7 @@ def paper_clusters(exam, tasks) -> tuple[int, list[int]]:
     """How many clusters a paper of ``tasks`` (``[(task, weight), …]``) has,
     and each task's (0-based, grader/hosts.py's rule)."""
     count = max(1, min(getattr(exam, "clusters", 1), len(tasks)))
-    return count, [cluster_of(i, count, getattr(t, "requires", None) or ())
-                   for i, (t, _) in enumerate(tasks, start=1)]
+    return count, placement([getattr(t, "requires", None) or () for t, _ in tasks], count)
 
 
 def sandbox_spec(ctx, task_ids) -> dict:
