@@ -167,7 +167,8 @@ def _node_shells(sandbox: Sandbox) -> dict[str, list[str]]:
 def jail_spec(sb: Sandbox, attempt: int, **more) -> JailSpec:
     """The jail of ``attempt`` on sandbox ``sb``: its workspace, kubeconfig,
     etcd and nodes, and the toolchain's shell tools; ``more`` sets JailSpec's
-    other fields (hosts, limits, prefix …)."""
+    other fields (hosts, limits, prefix …) or replaces these (a test's
+    ``node_shells``)."""
     return JailSpec(**{
         "attempt": attempt, "workspace": sb.workspace, "kubeconfig": sb.kubeconfig,
         "sandbox": sb.name, "tools": Toolchain().shell_tools(), "etcd_endpoint": sb.etcd_endpoint,
