@@ -125,7 +125,8 @@ def test_warm_pool(app, client, auth):
     a = attempt(app, aid)
     assert a.state == "running" and a.from_pool and a.sandbox_name == name and a.seed == seed
     assert all(t.setup_ok for t in a.tasks)
-    assert a.timings["start_to_running"] < 2.0
+    # at once: no sandbox made and no setup run for it (a condition, not a time)
+    assert "start_to_running" in a.timings and not {"sandbox", "setup"} & a.timings.keys()
     with app.app_context(), get_db().session() as s:
         assert s.scalar(select(PoolSandbox)) is None
     del lc.queue.refill
