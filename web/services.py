@@ -11,6 +11,7 @@ the real thing. What crosses it is typed: ``sandbox.Sandbox`` and
 from __future__ import annotations
 
 import importlib
+import subprocess
 from pathlib import Path
 
 from grader.results import TaskResult
@@ -123,6 +124,21 @@ class RealServices:
     def list_sandboxes(self) -> list[tuple[str, float]]:
         return [(sb.name, sb.created_at) for prov in self._providers()
                 for sb in prov.list(include_creating=True)]
+
+    def namespaces(self, sandbox: Sandbox) -> set[str] | None:
+        """The namespaces in ``sandbox`` now, or None when it cannot say. The
+        names are the candidate's: compared with a task's, never followed."""
+        from sandbox.toolchain import Toolchain, ToolchainError
+        try:
+            res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig",
+                                  str(sandbox.kubeconfig), "get", "namespaces", "-o", "name",
+                                  "--request-timeout=10s"],
+                                 capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError, ToolchainError):
+            return None
+        if res.returncode != 0:
+            return None
+        return {line.split("/", 1)[-1] for line in res.stdout.split()}
 
     # -- setup and grading -------------------------------------------------------
     def run_setup(self, task, sandbox: Sandbox, params: dict) -> tuple[bool, str]:

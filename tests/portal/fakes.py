@@ -76,6 +76,12 @@ class FakeServices:
     def render(self, task, params):
         return task.render(params)
 
+    def namespaces(self, sandbox):
+        """The names in a fake sandbox's ``namespaces`` file; None (unknown)
+        without one."""
+        listed = Path(sandbox.workspace, "namespaces")
+        return set(listed.read_text().split()) if listed.exists() else None
+
     def solution(self, task, params):
         return task.solution_text(params)
 

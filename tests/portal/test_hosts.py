@@ -302,3 +302,37 @@ def test_tasks_on_real_nodes_never_share_a_cluster_with_api_tasks():
                 assert len(k) == 1 or (cluster == 0 and forced_first), \
                     (exam_id, seed, cluster, [(t.id, c) for (t, _), c in zip(paper, placed)])
     assert mixed < 80, "almost every paper mixes on cluster 1"
+
+
+def test_the_wrong_host_probe_skips_a_cluster_without_the_tasks_namespace(monkeypatch):
+    """A failed task is graded again on another cluster only where its
+    namespace is (work on the wrong host made it there): an unsolved paper
+    of four clusters was graded four times over (39-50 s to its results)."""
+    from grader.results import CheckResult, TaskResult
+    from web.lifecycle import grading
+    from web.lifecycle.grading import Row
+
+    def result(task_id, passed):
+        return TaskResult(task_id, [CheckResult("c1", "it", 1.0, "passed" if passed else "failed",
+                                                "not there", 0.1)])
+    graded = []
+
+    def run_grader(ctx, sandbox, rows):
+        graded.append((sandbox, sorted(task_id for _, task_id, _ in rows)))
+        return {row_id: result(task_id, True) for row_id, task_id, _ in rows}
+    monkeypatch.setattr(grading, "run_grader", run_grader)
+
+    class Services:
+        def namespaces(self, sandbox):
+            return {"c2": {"default", "shop"}, "c3": {"default"}, "c4": None}[sandbox]
+
+    class Ctx:
+        services = Services()
+    rows = [Row(1, "in-shop", {"namespace": "shop"}, 0, "ckad000001"),
+            Row(2, "no-namespace", {"port": 80}, 0, "ckad000002")]
+    results = {1: result("in-shop", False), 2: result("no-namespace", False)}
+    grading._found_elsewhere(Ctx(), ["c1", "c2", "c3", "c4"], rows, rows, results)
+    assert graded == [("c2", ["in-shop", "no-namespace"]),   # shop is there
+                      ("c3", ["no-namespace"]),               # shop is not: not graded
+                      ("c4", ["in-shop", "no-namespace"])], graded  # it cannot say: graded
+    assert "wrong host" in results[1].checks[0].message

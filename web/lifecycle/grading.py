@@ -151,6 +151,15 @@ def _found_elsewhere(ctx, clusters, rows: list[Row], every: list[Row],
         probe = [r for r in failed if r.cluster != j]
         if sandbox is None or not probe:
             continue
+        # Work done on the wrong host made the task's namespace there: a task
+        # whose namespace a cluster lacks was not done on it, which one listing
+        # tells instead of a grading (an unsolved paper of four clusters
+        # was graded four times over).
+        present = ctx.services.namespaces(sandbox)
+        if present is not None:
+            probe = [r for r in probe if r.params.get("namespace") in (None, *present)]
+        if not probe:
+            continue
         there = run_grader(ctx, sandbox, [(r.id, r.task_id, r.params) for r in probe])
         for r in probe:
             if there[r.id].score <= results[r.id].score:
