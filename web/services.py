@@ -128,13 +128,12 @@ class RealServices:
     def namespaces(self, sandbox: Sandbox) -> set[str] | None:
         """The namespaces in ``sandbox`` now, or None when it cannot say. The
         names are the candidate's: compared with a task's, never followed."""
-        from sandbox.toolchain import Toolchain, ToolchainError
-        try:
-            res = subprocess.run([str(Toolchain().binary("kubectl")), "--kubeconfig",
-                                  str(sandbox.kubeconfig), "get", "namespaces", "-o", "name",
-                                  "--request-timeout=10s"],
-                                 capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.SubprocessError, ToolchainError):
+        from sandbox import SandboxError, get_provider
+        from sandbox.toolchain import ToolchainError
+        try:  # the provider's own kubectl (the toolchain's, never one on PATH)
+            res = get_provider(sandbox.provider)._kubectl(
+                sandbox, "get", "namespaces", "-o", "name", "--request-timeout=10s", timeout=20)
+        except (OSError, subprocess.SubprocessError, SandboxError, ToolchainError):
             return None
         if res.returncode != 0:
             return None
