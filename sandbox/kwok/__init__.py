@@ -69,9 +69,14 @@ from .rewind import (Checkpoint, RewindFailed, check_owner, restore_checkpoint, 
 
 CREATE_TIMEOUT = 90.0
 # Memory: an exam cluster is small and mostly idle, so its Go processes can
-# collect garbage more eagerly (measured: ~540 -> ~460 MB resident per
-# sandbox, bench/sandbox_start.py). The components inherit kwokctl's env.
-COMPONENT_ENV = {"GOGC": "40", "GOMEMLIMIT": "160MiB"}
+# collect garbage more eagerly (measured: ~540 -> ~490 MB PSS per sandbox,
+# bench/sandbox_start.py). The components inherit kwokctl's env. No
+# GOMEMLIMIT: the API server's live heap outgrows any small limit once a
+# cluster has held a few objects (a helm chart, a CRD, a validation's many
+# tasks), and below it Go collects without pause: 84 % of its CPU went to
+# the collector in `proctor validate`, and the kwok part of the bank proved
+# 16-20 % slower; with GOGC alone the idle PSS is the same (494 vs 488 MB).
+COMPONENT_ENV = {"GOGC": "40"}
 # etcd's quota (kwokctl's default is 8Gi). An exam cluster holds a few
 # hundred objects (a few MB); a candidate who floods it hits NOSPACE in their
 # own cluster, which then refuses writes until compacted, defragmented and
