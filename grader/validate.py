@@ -504,8 +504,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {}
-            # the longest first (seeds with their variants), so that none is left to the end
-            for rep, seed, prov, rewound, variant in sorted(units, key=lambda u: -len(u[3])):
+            for rep, seed, prov, rewound, variant in sorted(units, key=_longest_first):
                 if variant is None:
                     fut = pool.submit(validate_seed, rep.task, seed, prov, check_timeout,
                                       _quiet, rewound, sandboxes.get(prov.name))
@@ -533,6 +532,15 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
             _keep_proof(rep, placed.get(rep.task_id), seeds_of.get(rep.task_id, seeds),
                         with_variants.get(rep.task_id, False))
     return sorted(reports, key=lambda r: r.task_id)
+
+
+def _longest_first(unit) -> tuple:
+    """The order units start in, so that none of the long ones is left to the end:
+    first those on a provider that cannot rewind (a sandbox of their own, most
+    of a minute here, mostly spent waiting on containers to start, which the
+    other workers' kwok units fill), then seeds by how many variants they run."""
+    _rep, _seed, prov, rewound, _variant = unit
+    return (prov.rewinds, -len(rewound))
 
 
 def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways) -> None:
