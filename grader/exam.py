@@ -97,7 +97,9 @@ class Exam:
         remainder), and weighs each drawn task so that a domain's share of the
         total equals its curriculum weight. With ``capabilities`` (what the
         sandbox provider offers), a draw skips tasks that require more; a fixed
-        list naming such a task is an error.
+        list naming such a task is an error. On one cluster (``clusters: 1``)
+        the same holds for two tasks that cannot share it for their images
+        (``image_clash``).
         """
         def fits(task) -> bool:
             return capabilities is None or set(getattr(task, "requires", None) or ()) <= set(capabilities)
@@ -116,6 +118,10 @@ class Exam:
                                                 f"{clashes(task, [t for t, _ in out])[0]!r} "
                                                 "conflict (see 'conflicts' in task.yaml); an exam "
                                                 "cannot have both"])
+                why = self.clusters == 1 and image_clash(task, [t for t, _ in out])
+                if why:
+                    raise ExamError(self.path, [f"{why}; this exam puts every task on one "
+                                                f"cluster: {ONE_CLUSTER_HOW}"])
                 out.append((task, line.weight))
             return out
         rng = random.Random(f"{self.id}:{seed}")
@@ -139,7 +145,8 @@ class Exam:
             for task in picked:
                 if len(take) == n:
                     break
-                if not clashes(task, chosen + take):
+                if not clashes(task, chosen + take) and not (
+                        self.clusters == 1 and image_clash(task, chosen + take)):
                     take.append(task)
             chosen += take
             for task in take:
@@ -313,6 +320,16 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
     if not isinstance(description, str):
         problems.append("description: expected a string")
         description = ""
+    if known_tasks is not None and clusters == 1:
+        placed: list = []
+        for i, line in enumerate(tasks):
+            task = resolve_task(known_tasks, line.id)
+            why = task is not None and image_clash(task, placed)
+            if why:
+                problems.append(f"tasks[{i}] ({line.id}): {why}; this exam puts every task on "
+                                f"one cluster: {ONE_CLUSTER_HOW}")
+            if task is not None:
+                placed.append(task)
     declared_id = data.get("id", exam_id)
     if declared_id != exam_id:
         problems.append(f"id: {declared_id!r} differs from the file name {exam_id!r}")
@@ -331,6 +348,34 @@ def clashes(task, chosen) -> list[str]:
     mine = set(getattr(task, "conflicts", None) or ())
     return [c.id for c in chosen
             if c.id in mine or task.id in set(getattr(c, "conflicts", None) or ())]
+
+
+def image_clash(task, chosen) -> str | None:
+    """Why ``task`` cannot share one cluster with a task among ``chosen`` for
+    their images (either way), or None. A cluster holding a task that runs
+    real workloads (containers, nodes) is a real one, where every task's Pods
+    really start; an image that no real cluster holds (nothing can be pulled,
+    ``grader.lint.foreign_images``) never starts there, and a right answer to
+    a task that names it would fail. Papers of several clusters never put the
+    two kinds together (``grader.hosts.placement``)."""
+    from .hosts import REAL
+    from .lint import foreign_images
+
+    def real(t) -> set:
+        return REAL & set(getattr(t, "requires", None) or ())
+    for other in chosen:
+        for runs, names in ((task, other), (other, task)):
+            images = foreign_images(names) if real(runs) and not real(names) else ()
+            if images:
+                what = "real nodes" if "nodes" in real(runs) else "real containers"
+                return (f"{runs.id} needs {what}, and {names.id} names the image {images[0]}, "
+                        "which no such cluster holds (nothing can be pulled): its Pods would "
+                        "never start there, however right the answer")
+    return None
+
+
+ONE_CLUSTER_HOW = ("give the exam `hosts: true` and `clusters: 2` (or more), so that each "
+                   "kind of task gets a cluster of its own, or choose another task")
 
 
 def load_exam(path: str | Path, known_tasks: Mapping[str, Any] | None = None) -> Exam:

@@ -190,26 +190,64 @@ def param_use_problems(task: Task) -> list[Problem]:
 IMAGE_REF = re.compile(r"(?:\bimage:\s*|--image[= ])[\"']?([A-Za-z0-9][\w.\-/]*(?::[\w.\-]+)?)")
 
 
-def image_problems(task: Task) -> list[Problem]:
-    """Tasks on real nodes can only run images the node image preloads."""
-    from sandbox.nodeimage import WORKLOAD_IMAGES, WORKLOAD_NAMES
+def _preloaded() -> set[str]:
+    """Every way a task may write an image that real nodes and boxes hold."""
+    from sandbox.nodeimage import WORKLOAD_NAMES
     allowed = set(WORKLOAD_NAMES)
     allowed |= {ref.removeprefix("docker.io/library/") for ref in allowed}
     allowed |= {ref.removeprefix("docker.io/") for ref in allowed}
     allowed |= {ref.removesuffix(":latest") for ref in allowed}   # `--image=busybox`
-    out = []
+    return allowed
+
+
+def _foreign_refs(task: Task) -> list[tuple[Path, int, str]]:
+    """``(file, line, image)`` for each image the task writes that no real node
+    or box holds (nothing can be pulled there): a name with a tag or a path
+    (``nginx:1.27``, ``fluent/fluent-bit``), not in a comment; templated ones
+    are left out, and so are bare words, which prose also writes after
+    "image:" ("a distroless-style image: its container …")."""
+    allowed, out = _preloaded(), []
     for f in (*task.script_paths(), task.checks_path, task.path / "task.yaml"):
         try:
             lines = f.read_text().splitlines()
         except OSError:
             continue
         for n, line in enumerate(lines, 1):
+            if line.lstrip().startswith("#"):
+                continue
             for ref in IMAGE_REF.findall(line):
-                if ref not in allowed and "{" not in ref and "$" not in ref:
-                    out.append(problem(f, f"image {ref} is not preloaded on kind nodes (nothing "
-                                          f"can be pulled); use one of "
-                                          f"{', '.join(sorted(WORKLOAD_IMAGES.values()))}", n))
+                if ref not in allowed and "{" not in ref and "$" not in ref \
+                        and (":" in ref or "/" in ref):
+                    out.append((f, n, ref))
     return out
+
+
+def image_problems(task: Task) -> list[Problem]:
+    """Tasks on real nodes can only run images the node image preloads."""
+    from sandbox.nodeimage import WORKLOAD_IMAGES
+    return [problem(f, f"image {ref} is not preloaded on kind nodes (nothing can be pulled); "
+                       f"use one of {', '.join(sorted(WORKLOAD_IMAGES.values()))}", n)
+            for f, n, ref in _foreign_refs(task)]
+
+
+# task folder -> (its files' modification times, its foreign images)
+_FOREIGN: dict[str, tuple[tuple, tuple[str, ...]]] = {}
+
+
+def foreign_images(task) -> tuple[str, ...]:
+    """The images ``task`` writes that no real-container or real-node cluster
+    holds (its Pods would never start there), sorted; () for anything that
+    is not a task folder. Kept per folder until one of its files changes."""
+    paths = getattr(task, "script_paths", None)
+    if paths is None:
+        return ()
+    files = (*paths(), task.checks_path, task.path / "task.yaml")
+    stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+    kept = _FOREIGN.get(str(task.path))
+    if kept is None or kept[0] != stamp:
+        kept = _FOREIGN[str(task.path)] = (stamp, tuple(sorted(
+            {ref for _f, _n, ref in _foreign_refs(task)})))
+    return kept[1]
 
 
 def requires_problems(task: Task, checks) -> list[Problem]:

@@ -141,3 +141,35 @@ def test_fixed_paper_with_conflicting_tasks_is_refused():
                        "tasks": ["taint", "drain"]}, "t", known_tasks=bank)
     with pytest.raises(ExamError, match="'drain' and 'taint' conflict"):
         exam.select(bank, seed=1)
+
+
+def test_one_cluster_never_holds_a_real_task_and_one_whose_image_it_cannot_start():
+    """On a real-container cluster every Pod really starts: a task whose answer
+    runs nginx:1.27 (no real cluster holds it) would fail there however right.
+    Several clusters keep the two kinds apart (grader.hosts.placement); one
+    cluster refuses the fixed paper, says what to do, and draws around it."""
+    from grader.hosts import REAL
+    from grader.lint import foreign_images
+    bank = real_bank()
+    mixed = {"title": "T", "track": "ckad", "duration": 30, "pass_mark": 66,
+             "tasks": ["ckad/logs-error-code", "ckad/deployment-scale"]}
+    with pytest.raises(ExamError) as err:
+        parse_exam(mixed, "t", known_tasks=bank)
+    assert ("tasks[1] (ckad/deployment-scale): logs-error-code needs real containers, and "
+            "deployment-scale names the image nginx:1.27") in str(err.value)
+    assert "`hosts: true` and `clusters: 2`" in str(err.value)
+    with pytest.raises(ExamError, match="nginx:1.27"):  # read without the bank: refused at start
+        parse_exam(mixed, "t").select(bank, seed=1)
+    spread = parse_exam({**mixed, "hosts": True, "clusters": 2}, "t", known_tasks=bank)
+    assert [t.id for t, _ in spread.select(bank, seed=1)] == ["logs-error-code", "deployment-scale"]
+
+    def kinds(exam, seed):
+        paper = [t for t, _ in exam.select(bank, seed, {"api", "etcd", "containers"})]
+        return (any(REAL & set(t.requires) for t in paper),
+                any(not REAL & set(t.requires) and foreign_images(t) for t in paper))
+    draw = {"title": "T", "track": "ckad", "duration": 120, "pass_mark": 66, "draw": {"count": 16}}
+    one = parse_exam(draw, "t", known_tasks=bank)
+    assert all(kinds(one, s) != (True, True) for s in range(40))
+    assert all(len(one.select(bank, s)) == 16 for s in range(40))  # the domains still fill
+    four = parse_exam({**draw, "hosts": True, "clusters": 4}, "t", known_tasks=bank)
+    assert any(kinds(four, s) == (True, True) for s in range(40))

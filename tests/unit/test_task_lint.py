@@ -263,6 +263,25 @@ def test_node_tasks_may_only_use_preloaded_images(task_dir):
     assert "setup:3" in msg and "nginx:1.27 is not preloaded" in msg and "nginx:1.22" in msg
 
 
+def test_foreign_images_are_the_tags_and_paths_no_real_cluster_holds(task_dir):
+    """What a real-container or real-node cluster cannot start (grader.exam's
+    one-cluster rule): tagged or pathed names outside the stand-ins; not prose
+    after "image:", not comments; the list follows the files as they change."""
+    from grader.lint import foreign_images
+    (task_dir / "setup").write_text(
+        "#!/usr/bin/env bash\n"
+        "# kubectl run old --image=nginx:1.19 (a comment)\n"
+        "kubectl run a --image=busybox:1.36 -- sleep 1d\n"
+        "kubectl run b --image nginx:1.27\n"
+        "kubectl create deploy c --image=docker.io/library/nginx:1.22\n"
+        "kubectl create deploy d --image=fluent/fluent-bit:3.1\n")
+    edit(task_dir / "task.yaml", "  changing the Deployment.\n",
+         "  changing the Deployment. It runs a distroless-style image: its shell is gone.\n")
+    assert foreign_images(load_task(task_dir)) == ("fluent/fluent-bit:3.1", "nginx:1.27")
+    (task_dir / "setup").write_text("#!/usr/bin/env bash\nkubectl run a --image=httpd:2.4\n")
+    assert foreign_images(load_task(task_dir)) == ()
+
+
 def test_unjoined_needs_real_nodes_and_an_existing_worker(task_dir):
     edit(task_dir / "task.yaml", "requires: [api]", "requires: [api]\nunjoined: [node02]")
     assert "needs real nodes" in only(task_dir)
