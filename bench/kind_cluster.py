@@ -96,10 +96,10 @@ def app_answers(prov: KindProvider, name: str) -> float:
     sb = prov.create(name, nodes=3)
     for args, stdin in [(["apply", "-f", "-"], APP),
                         (["rollout", "status", "deployment/web", "--timeout=180s"], None)]:
-        res = prov._kubectl(sb, *args, input=stdin, timeout=200)
+        res = prov.kubectl(sb, *args, input=stdin, timeout=200)
         assert res.returncode == 0, res.stderr
     while True:
-        res = prov._kubectl(sb, "run", "client", "--image", WORKLOAD_IMAGES["busybox"],
+        res = prov.kubectl(sb, "run", "client", "--image", WORKLOAD_IMAGES["busybox"],
                             "--restart=Never", "--rm", "-i", "--command", "--", "wget",
                             "-qO-", "http://web.default.svc.cluster.local/", timeout=120)
         if "Welcome to nginx" in res.stdout:

@@ -13,6 +13,7 @@ small on purpose, so the portal and the grader never care which one they got:
     provider.node_shell(sandbox, "node01")           # argv of a shell there, or None
     provider.checkpoint(sandbox) -> checkpoint       # its state now, where provider.rewinds
     provider.rewind(sandbox, checkpoint)             # back to it (validate's fresh copies)
+    provider.kubectl(sandbox, "get", "ns")           # the toolchain's kubectl against it
 """
 
 from __future__ import annotations
@@ -374,7 +375,7 @@ class RecordedProvider(Provider):
                     out.append(Sandbox.from_dict(rec))
         return out
 
-    def _kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
+    def kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
                  timeout: float = 30) -> subprocess.CompletedProcess:
         """The toolchain's kubectl against one sandbox (never a kubectl on PATH)."""
         cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
@@ -403,7 +404,7 @@ class RecordedProvider(Provider):
         """What of the sandbox's processes or containers is not running, or None."""
 
     def _readyz(self, sandbox: Sandbox) -> None:
-        res = self._kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
+        res = self.kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
                             timeout=5)
         if res.returncode != 0:
             failing = [line[3:].split()[0] for line in res.stdout.splitlines()

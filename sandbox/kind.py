@@ -204,7 +204,7 @@ class KindProvider(RecordedProvider):
             if res.returncode != 0:
                 raise CreateFailed(f"could not un-join {node}: {' '.join(cmd)} exited "
                                    f"{res.returncode}", log)
-        res = self._kubectl(sandbox, "delete", "node", node, "--ignore-not-found")
+        res = self.kubectl(sandbox, "delete", "node", node, "--ignore-not-found")
         if res.returncode != 0:
             raise CreateFailed(f"could not delete node {node}: {res.stderr.strip()}", log)
 
@@ -228,18 +228,18 @@ class KindProvider(RecordedProvider):
 
     def _usable_state(self, sandbox: Sandbox, want: set[str]) -> str | None:
         """None when usable, else what is still missing."""
-        res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
+        res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
                             "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
                             "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
         ready = {line.split()[0] for line in res.stdout.splitlines()
                  if line.endswith(" True") and "node.kubernetes.io/" not in line}
         if ready != want:
             return f"ready nodes {sorted(ready)} of {sorted(want)}"
-        res = self._kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
+        res = self.kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
                             "-o", "jsonpath={.status.availableReplicas}")
         if res.stdout.strip() in ("", "0"):
             return "CoreDNS not available"
-        if self._kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:
+        if self.kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:
             return "no default ServiceAccount"
         return None
 

@@ -131,7 +131,7 @@ class RealServices:
         from sandbox import SandboxError, get_provider
         from sandbox.toolchain import ToolchainError
         try:  # the provider's own kubectl (the toolchain's, never one on PATH)
-            res = get_provider(sandbox.provider)._kubectl(
+            res = get_provider(sandbox.provider).kubectl(
                 sandbox, "get", "namespaces", "-o", "name", "--request-timeout=10s", timeout=20)
         except (OSError, subprocess.SubprocessError, SandboxError, ToolchainError):
             return None

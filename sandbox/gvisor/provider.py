@@ -157,7 +157,7 @@ class GvisorProvider(KwokProvider):
         kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
         kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:6443"
         self.box(sandbox.name, sandbox.nodes).give_credentials(yaml.safe_dump(kubeconfig))
-        res = self._kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
+        res = self.kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
                             timeout=60)
         if res.returncode != 0:
             with log.open("a") as fh:
@@ -169,7 +169,7 @@ class GvisorProvider(KwokProvider):
         """The cluster's DNS answers before the sandbox is usable."""
         deadline = time.monotonic() + 60
         while True:
-            res = self._kubectl(sandbox, "-n", "kube-system", "get", "pods", "-l",
+            res = self.kubectl(sandbox, "-n", "kube-system", "get", "pods", "-l",
                                 "k8s-app=kube-dns", "-o",
                                 "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}")
             if res.returncode == 0 and "True" in res.stdout.split():

@@ -392,7 +392,7 @@ class KwokProvider(RecordedProvider):
         text = yaml.safe_dump_all(docs)
         deadline = time.monotonic() + 30
         while True:
-            res = self._kubectl(sandbox, "apply", "-f", "-", input=text)
+            res = self.kubectl(sandbox, "apply", "-f", "-", input=text)
             if res.returncode == 0:
                 return
             if time.monotonic() > deadline:
@@ -411,13 +411,13 @@ class KwokProvider(RecordedProvider):
             if ready != want:
                 # Ready, and no longer tainted not-ready/unreachable by the
                 # node lifecycle controller (it adds those to every new node).
-                res = self._kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
+                res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
                                     "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
                                     "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
                 ready = {line.split()[0] for line in res.stdout.splitlines()
                          if line.endswith(" True") and "node.kubernetes.io/" not in line}
             if ready == want:
-                has_sa = self._kubectl(sandbox, "get", "serviceaccount", "default",
+                has_sa = self.kubectl(sandbox, "get", "serviceaccount", "default",
                                        "-o", "name").returncode == 0
                 if has_sa:
                     try:  # every post-start hook done (RBAC roles, priority classes …)

@@ -235,7 +235,7 @@ cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub
         state = "nothing checked yet"
         while time.monotonic() < deadline:
             try:
-                state = usable_state(lambda *a: self._kubectl(sandbox, *a, timeout=30),
+                state = usable_state(lambda *a: self.kubectl(sandbox, *a, timeout=30),
                                      set(joined))
             except subprocess.TimeoutExpired:
                 state = "kubectl did not answer within 30s"

@@ -70,7 +70,7 @@ def kind_cluster(kind):
 @pytest.fixture
 def kubectl(kind):
     def run(sb, *args, input=None, timeout=240, check=True):
-        res = kind._kubectl(sb, *args, input=input, timeout=timeout)
+        res = kind.kubectl(sb, *args, input=input, timeout=timeout)
         if check:
             assert res.returncode == 0, f"kubectl {' '.join(args)}: {res.stderr}"
         return res

@@ -61,7 +61,7 @@ def one(vm):
 @pytest.fixture
 def kubectl(vm):
     def run(sb, *args, input=None, timeout=240, check=True):
-        res = vm._kubectl(sb, *args, input=input, timeout=timeout)
+        res = vm.kubectl(sb, *args, input=input, timeout=timeout)
         if check:
             assert res.returncode == 0, f"kubectl {' '.join(args)}: {res.stderr}"
         return res
