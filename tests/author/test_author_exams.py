@@ -126,3 +126,51 @@ def test_the_node_count_is_left_to_the_tasks_unless_given(client, auth, app):
     assert resp.status_code == 200, resp.get_json()
     data = yaml.safe_load((Path(app.config["EXAMS_DIR"]) / "svc-blank-nodes.yaml").read_text())
     assert "nodes" not in data, data
+
+
+def test_an_exam_of_hosts_and_clusters_keeps_them_through_the_builder(client, auth, app):
+    """The builder wrote no `hosts` or `clusters`: saving the CKAD mock from
+    it would have turned four clusters and a host per task into one shell on
+    one cluster. It reads them from the exam, shows them, and writes them
+    back; the defaults stay out of the file."""
+    auth.login()
+    base = {"title": "Hosts", "track": "ckad", "duration": 60, "pass_mark": 66, "kind": "draw",
+            "draw": {"count": 4, "domains": "curriculum"}}
+    resp = auth.post_json("/author/exams/save", {**base, "id": "hosts-4", "hosts": True,
+                                                 "clusters": 4})
+    assert resp.status_code == 200, resp.get_json()
+    path = Path(app.config["EXAMS_DIR"]) / "hosts-4.yaml"
+    exam = load_exam(path)
+    assert (exam.hosts, exam.clusters) == (True, 4)
+    html = client.get("/author/exams/hosts-4/edit").get_data(as_text=True)
+    assert '"hosts": true' in html and '"clusters": 4' in html
+    assert 'name="hosts"' in html and 'name="clusters"' in html
+    edit = auth.post_json("/author/exams/save", {**base, "id": "hosts-4", "title": "Hosts b",
+                                                 "hosts": True, "clusters": 4,
+                                                 "replace_mtime": resp.get_json()["mtime"]})
+    assert edit.status_code == 200 and (load_exam(path).hosts, load_exam(path).clusters) == (True, 4)
+    plain = auth.post_json("/author/exams/save", {**base, "id": "plain", "hosts": False,
+                                                  "clusters": 1})
+    assert plain.status_code == 200
+    data = yaml.safe_load((Path(app.config["EXAMS_DIR"]) / "plain.yaml").read_text())
+    assert "hosts" not in data and "clusters" not in data
+
+
+def test_a_suggested_paper_on_one_cluster_never_mixes_real_and_foreign_images():
+    """On one cluster a real-container task makes every Pod start for real, and
+    a task whose answer runs an image no real cluster holds would fail there
+    (grader.exam.image_clash); on several clusters the two kinds are apart."""
+    from grader.exam import image_clash
+    from tests.portal.test_exam_model import real_bank
+    from web.author.exams import suggest_paper
+    from grader.curriculum import CURRICULA
+    bank = list(real_bank().values())
+    mix = {"easy": 30, "medium": 50, "hard": 20}
+    mixed = 0
+    for seed in range(30):
+        one = [t for t, _ in suggest_paper(bank, "ckad", 16, CURRICULA["ckad"], mix, seed)]
+        assert len(one) == 16
+        assert not any(image_clash(t, one[:i]) for i, t in enumerate(one)), seed
+        four = [t for t, _ in suggest_paper(bank, "ckad", 16, CURRICULA["ckad"], mix, seed, 4)]
+        mixed += any(image_clash(t, four[:i]) for i, t in enumerate(four))
+    assert mixed, "on four clusters the suggestion is free to mix the kinds"

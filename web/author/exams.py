@@ -20,7 +20,7 @@ from flask import abort, current_app, jsonify, render_template, request, url_for
 
 from grader import yamlfile
 from grader.curriculum import CURRICULA, DIFFICULTIES
-from grader.exam import MODES, ExamError, clashes, load_exam, parse_exam, task_domain
+from grader.exam import MODES, ExamError, clashes, image_clash, load_exam, parse_exam, task_domain
 
 from . import bp, bank, touch_bank
 from .files import NAME
@@ -38,8 +38,8 @@ def bank_tasks() -> list[dict]:
 
 def exam_yaml(data: dict) -> str:
     """The file's text: a short header, then the fields in the documented order."""
-    order = ("title", "track", "duration", "pass_mark", "nodes", "modes", "description",
-             "tasks", "draw")
+    order = ("title", "track", "duration", "pass_mark", "nodes", "hosts", "clusters", "modes",
+             "description", "tasks", "draw")
     doc = {k: data[k] for k in order if k in data and data[k] not in (None, "")}
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100,
                           default_flow_style=None)
@@ -60,6 +60,11 @@ def exam_data(payload: dict) -> tuple[str, dict]:
     }
     if payload.get("nodes") not in (None, ""):  # blank: as many as the tasks need
         data["nodes"] = payload["nodes"]
+    # the defaults (one shell, one cluster) are left out of the file, as authors write it
+    if payload.get("hosts"):
+        data["hosts"] = True
+    if payload.get("clusters") not in (None, "", 1):
+        data["clusters"] = payload["clusters"]
     if payload.get("kind") == "draw":
         draw = payload.get("draw") or {}
         domains = draw.get("domains")
@@ -149,12 +154,13 @@ def save_exam():
 
 
 def suggest_paper(tasks: list, track: str, count: int, domains: dict[str, float],
-                  mix: dict[str, float], seed: int) -> list[tuple]:
+                  mix: dict[str, float], seed: int, clusters: int = 1) -> list[tuple]:
     """A fixed paper of ``count`` tasks: seats per domain by weight (largest
     remainder, never more than the bank has), then within each domain the
     difficulty furthest below its share of the mix so far, never a task that
-    conflicts with one already on the paper (a seat no task can fill stays
-    empty). ``[(task, weight)]``."""
+    conflicts with one already on the paper, nor, on one cluster, one that
+    cannot share it for its images (``grader.exam.image_clash``; a seat no
+    task can fill stays empty). ``[(task, weight)]``."""
     rng = random.Random(seed)
     pool: dict[str, list] = {}
     for t in sorted(tasks, key=lambda t: t.id):
@@ -180,7 +186,8 @@ def suggest_paper(tasks: list, track: str, count: int, domains: dict[str, float]
         available = list(pool[d])
         for _ in range(seats[d]):
             picked = len(out) + 1
-            fits = [t for t in available if not clashes(t, [c for c, _ in out])]
+            fits = [t for t in available if not clashes(t, [c for c, _ in out])
+                    and not (clusters == 1 and image_clash(t, [c for c, _ in out]))]
             if not fits:
                 break
 
@@ -203,13 +210,14 @@ def suggest():
     try:
         count = max(1, min(100, int(p.get("count") or 10)))
         seed = int(p.get("seed") or random.randrange(1 << 30))
+        clusters = int(p.get("clusters") or 1)
     except (TypeError, ValueError):
-        abort(400, "count and seed are whole numbers")
+        abort(400, "count, seed and clusters are whole numbers")
     domains = p.get("domains") or CURRICULA[track]
     mix = p.get("mix") or {"easy": 30, "medium": 50, "hard": 20}
     paper = suggest_paper(list(bank().tasks.values()), track, count,
                           {k: float(v or 0) for k, v in domains.items()},
-                          {k: float(v or 0) for k, v in mix.items()}, seed)
+                          {k: float(v or 0) for k, v in mix.items()}, seed, clusters)
     return jsonify(seed=seed, tasks=[{"id": t.id, "weight": w} for t, w in paper])
 
 

@@ -258,7 +258,8 @@
     function domainOf(t) { return t.domains[track()] || ""; }
 
     if (ex) {
-      ["id", "title", "duration", "pass_mark", "nodes", "description"].forEach(function (k) { if (ex[k] !== undefined) field(k).value = ex[k]; });
+      ["id", "title", "duration", "pass_mark", "nodes", "clusters", "description"].forEach(function (k) { if (ex[k] !== undefined) field(k).value = ex[k]; });
+      field("hosts").checked = !!ex.hosts;
       field("id").readOnly = true;
       field("track").value = ex.track;
       form.querySelectorAll('input[name="modes"]').forEach(function (c) { c.checked = ex.modes.indexOf(c.value) >= 0; });
@@ -359,7 +360,8 @@
       var modes = []; form.querySelectorAll('input[name="modes"]:checked').forEach(function (c) { modes.push(c.value); });
       var p = { id: field("id").value.trim(), title: field("title").value, track: track(),
         duration: parseInt(field("duration").value, 10), pass_mark: parseFloat(field("pass_mark").value),
-        nodes: field("nodes").value ? parseInt(field("nodes").value, 10) : null, modes: modes, description: field("description").value, kind: kind() };
+        nodes: field("nodes").value ? parseInt(field("nodes").value, 10) : null, hosts: field("hosts").checked,
+        clusters: parseInt(field("clusters").value, 10) || 1, modes: modes, description: field("description").value, kind: kind() };
       if (kind() === "fixed") p.tasks = Object.keys(chosen).map(function (id) { return { id: id, weight: chosen[id] }; });
       else p.draw = { count: parseInt(field("count").value, 10), domains: drawDomains() };
       if (ex) p.replace_mtime = ex.mtime;
@@ -373,7 +375,8 @@
       var mix = {}; page.difficulties.forEach(function (d) { mix[d] = parseFloat(field("mix-" + d).value) || 0; });
       var dd = drawDomains();
       api("POST", page.urls.suggest, { track: track(), count: parseInt(field("count").value, 10) || 10,
-        domains: dd === "curriculum" ? page.curricula[track()] : dd, mix: mix }).then(function (r) {
+        domains: dd === "curriculum" ? page.curricula[track()] : dd, mix: mix,
+        clusters: parseInt(field("clusters").value, 10) || 1 }).then(function (r) {
         if (r.status !== 200) return;
         chosen = {}; r.data.tasks.forEach(function (t) { chosen[t.id] = t.weight; });
         form.querySelector('input[name="kind"][value="fixed"]').checked = true;
