@@ -198,9 +198,10 @@ class Box:
             fh.write(kubeconfig)
         tmp.replace(self.host / "kubelet.conf")
 
-    def start(self, preexec=None, log: Path | None = None) -> None:
+    def start(self, preexec=None, log: Path | None = None, wait: bool = True) -> None:
         """Start the box (its init starts the node); returns once proctor-boxd
-        serves the dial socket.
+        serves the dial socket (``wait_served``), or at once with ``wait=False``
+        (the caller calls ``wait_served`` when it needs the box).
 
         The box's own output (its init's, which root in the box can write to
         without end) goes to ``box.log`` in its host folder, whose tmpfs
@@ -209,13 +210,6 @@ class Box:
         (self.host / "boxd.ready").unlink(missing_ok=True)
         output = self.host / "box.log"
         output.unlink(missing_ok=True)
-
-        def failed(message: str) -> CreateFailed:
-            if log:
-                with log.open("a") as fh:
-                    fh.write(f"-- {output.name}\n" + output.read_text(errors="replace")
-                             if output.is_file() else "")
-            return CreateFailed(message, log)
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             res = subprocess.run(
@@ -225,13 +219,34 @@ class Box:
         finally:
             os.close(fd)
         if res.returncode != 0:
-            raise failed(f"the gVisor sandbox of {', '.join(self.nodes)} did not start "
-                         f"(runsc exit {res.returncode})")
-        deadline = time.monotonic() + 30
+            raise self._failed(f"the gVisor sandbox of {', '.join(self.nodes)} did not start "
+                               f"(runsc exit {res.returncode})", log)
+        if wait:
+            self.wait_served(log)
+
+    def wait_served(self, log: Path | None = None, timeout: float = 30) -> None:
+        """Until proctor-boxd serves the dial socket; CreateFailed when the box
+        stopped or ``timeout`` passed. Asks runsc whether the box still runs
+        twice a second, not at every look at the file (a process each)."""
+        deadline = time.monotonic() + timeout
+        asked = 0.0
         while not (self.host / "boxd.ready").exists():
-            if time.monotonic() > deadline or not self.running():
-                raise failed(f"proctor-boxd did not come up in the box of {', '.join(self.nodes)}")
+            now, stopped = time.monotonic(), False
+            if now - asked >= 0.5:
+                asked, stopped = now, not self.running()
+            if now > deadline or stopped:
+                raise self._failed(f"proctor-boxd did not come up in the box of "
+                                   f"{', '.join(self.nodes)}", log)
             time.sleep(0.02)
+
+    def _failed(self, message: str, log: Path | None) -> CreateFailed:
+        """``message`` as a CreateFailed, with the box's own output copied into ``log``."""
+        output = self.host / "box.log"
+        if log:
+            with log.open("a") as fh:
+                fh.write(f"-- {output.name}\n" + output.read_text(errors="replace")
+                         if output.is_file() else "")
+        return CreateFailed(message, log)
 
     def state(self) -> str:
         """``running``, ``stopped``, ``created`` …, or "" when there is no such box."""

@@ -132,7 +132,8 @@ class GvisorProvider(KwokProvider):
     def _before_control_plane(self, name: str, record: dict, ports: dict, confine,
                               log: Path) -> None:
         """The box boots while kwokctl starts the control plane: the relay to
-        the API server's port (chosen already), then the box itself."""
+        the API server's port (chosen already), then the box itself, waited
+        for in ``_add_nodes`` (the two took 3 s and 3-4 s one after the other)."""
         if not self.image.exists():
             raise CreateFailed(f"gvisor's box image is not built ({self.image.dir}); run "
                                "`proctor toolchain build --with-gvisor` (docs/containers.md)")
@@ -147,7 +148,7 @@ class GvisorProvider(KwokProvider):
         # whole box when a pod forked a few hundred times. The sandbox's cgroup
         # bounds that memory; the box writes no other host file but its host
         # folder's tmpfs.
-        box.start(preexec=confine([], file_size=resource.RLIM_INFINITY), log=log)
+        box.start(preexec=confine([], file_size=resource.RLIM_INFINITY), log=log, wait=False)
 
     def _add_nodes(self, sandbox: Sandbox, log: Path, ports: dict, confine) -> None:
         """The simulated nodes as kwok's; each box's credentials, with which its
@@ -156,7 +157,9 @@ class GvisorProvider(KwokProvider):
         super()._add_nodes(sandbox, log, only=[n for n in sandbox.nodes if n not in real])
         kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
         kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:6443"
-        self.box(sandbox.name, sandbox.nodes).give_credentials(yaml.safe_dump(kubeconfig))
+        box = self.box(sandbox.name, sandbox.nodes)
+        box.wait_served(log)  # it booted while the control plane started
+        box.give_credentials(yaml.safe_dump(kubeconfig))
         res = self.kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
                             timeout=60)
         if res.returncode != 0:
