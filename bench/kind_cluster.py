@@ -100,8 +100,8 @@ def app_answers(prov: KindProvider, name: str) -> float:
         assert res.returncode == 0, res.stderr
     while True:
         res = prov.kubectl(sb, "run", "client", "--image", WORKLOAD_IMAGES["busybox"],
-                            "--restart=Never", "--rm", "-i", "--command", "--", "wget",
-                            "-qO-", "http://web.default.svc.cluster.local/", timeout=120)
+                           "--restart=Never", "--rm", "-i", "--command", "--", "wget",
+                           "-qO-", "http://web.default.svc.cluster.local/", timeout=120)
         if "Welcome to nginx" in res.stdout:
             break
         time.sleep(0.5)

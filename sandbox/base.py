@@ -376,7 +376,7 @@ class RecordedProvider(Provider):
         return out
 
     def kubectl(self, sandbox: Sandbox, *args: str, input: str | None = None,
-                 timeout: float = 30) -> subprocess.CompletedProcess:
+                timeout: float = 30) -> subprocess.CompletedProcess:
         """The toolchain's kubectl against one sandbox (never a kubectl on PATH)."""
         cmd = [str(self.toolchain.binary("kubectl")), "--kubeconfig", str(sandbox.kubeconfig),
                *args]
@@ -405,7 +405,7 @@ class RecordedProvider(Provider):
 
     def _readyz(self, sandbox: Sandbox) -> None:
         res = self.kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
-                            timeout=5)
+                           timeout=5)
         if res.returncode != 0:
             failing = [line[3:].split()[0] for line in res.stdout.splitlines()
                        if line.startswith("[-]")]

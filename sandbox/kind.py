@@ -229,14 +229,14 @@ class KindProvider(RecordedProvider):
     def _usable_state(self, sandbox: Sandbox, want: set[str]) -> str | None:
         """None when usable, else what is still missing."""
         res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                            "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
-                            "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
+                           "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
+                           "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
         ready = {line.split()[0] for line in res.stdout.splitlines()
                  if line.endswith(" True") and "node.kubernetes.io/" not in line}
         if ready != want:
             return f"ready nodes {sorted(ready)} of {sorted(want)}"
         res = self.kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
-                            "-o", "jsonpath={.status.availableReplicas}")
+                           "-o", "jsonpath={.status.availableReplicas}")
         if res.stdout.strip() in ("", "0"):
             return "CoreDNS not available"
         if self.kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:

@@ -161,7 +161,7 @@ class GvisorProvider(KwokProvider):
         box.wait_served(log)  # it booted while the control plane started
         box.give_credentials(yaml.safe_dump(kubeconfig))
         res = self.kubectl(sandbox, "apply", "-f", "-", input=addons.manifests(self.image.images()),
-                            timeout=60)
+                           timeout=60)
         if res.returncode != 0:
             with log.open("a") as fh:
                 fh.write(res.stdout + res.stderr)
@@ -173,8 +173,8 @@ class GvisorProvider(KwokProvider):
         deadline = time.monotonic() + 60
         while True:
             res = self.kubectl(sandbox, "-n", "kube-system", "get", "pods", "-l",
-                                "k8s-app=kube-dns", "-o",
-                                "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}")
+                               "k8s-app=kube-dns", "-o",
+                               "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}")
             if res.returncode == 0 and "True" in res.stdout.split():
                 return
             if time.monotonic() > deadline:

@@ -412,13 +412,13 @@ class KwokProvider(RecordedProvider):
                 # Ready, and no longer tainted not-ready/unreachable by the
                 # node lifecycle controller (it adds those to every new node).
                 res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                                    "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
-                                    "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
+                                   "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
+                                   "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
                 ready = {line.split()[0] for line in res.stdout.splitlines()
                          if line.endswith(" True") and "node.kubernetes.io/" not in line}
             if ready == want:
                 has_sa = self.kubectl(sandbox, "get", "serviceaccount", "default",
-                                       "-o", "name").returncode == 0
+                                      "-o", "name").returncode == 0
                 if has_sa:
                     try:  # every post-start hook done (RBAC roles, priority classes …)
                         self._readyz(sandbox)
