@@ -120,8 +120,7 @@ class Exam:
                                                 "cannot have both"])
                 why = self.clusters == 1 and image_clash(task, [t for t, _ in out])
                 if why:
-                    raise ExamError(self.path, [f"{why}; this exam puts every task on one "
-                                                f"cluster: {ONE_CLUSTER_HOW}"])
+                    raise ExamError(self.path, [f"{why}; {ONE_CLUSTER_HOW}"])
                 out.append((task, line.weight))
             return out
         rng = random.Random(f"{self.id}:{seed}")
@@ -326,8 +325,7 @@ def parse_exam(data: Any, exam_id: str, path: str | Path = "<exam>",
             task = resolve_task(known_tasks, line.id)
             why = task is not None and image_clash(task, placed)
             if why:
-                problems.append(f"tasks[{i}] ({line.id}): {why}; this exam puts every task on "
-                                f"one cluster: {ONE_CLUSTER_HOW}")
+                problems.append(f"tasks[{i}] ({line.id}): {why}; {ONE_CLUSTER_HOW}")
             if task is not None:
                 placed.append(task)
     declared_id = data.get("id", exam_id)
@@ -374,8 +372,10 @@ def image_clash(task, chosen) -> str | None:
     return None
 
 
-ONE_CLUSTER_HOW = ("give the exam `hosts: true` and `clusters: 2` (or more), so that each "
-                   "kind of task gets a cluster of its own, or choose another task")
+# what an image_clash on a paper of one cluster says to do
+ONE_CLUSTER_HOW = ("this exam puts every task on one cluster: give the exam `hosts: true` and "
+                   "`clusters: 2` (or more), so that each kind of task gets a cluster of its "
+                   "own, or choose another task")
 
 
 def load_exam(path: str | Path, known_tasks: Mapping[str, Any] | None = None) -> Exam:
