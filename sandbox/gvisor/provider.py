@@ -55,6 +55,7 @@ class GvisorProvider(KwokProvider):
     capabilities = frozenset({"api", "etcd", "containers"})
     create_timeout = CREATE_TIMEOUT
     workdir = "gvisor"
+    kubelets_register = True  # the boxes' kubelets; admission taints their nodes until Ready
 
     def __init__(self, root: Path | None = None, toolchain=None, limits=None,
                  image: BoxImage | None = None):

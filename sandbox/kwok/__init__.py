@@ -58,12 +58,13 @@ from confinement.cgroup import Cgroup, Limits
 
 from ..base import (ETCD_PKI, CreateFailed, NameTaken, RecordedProvider, Sandbox, check_name,
                     node_names, state_dir)
+from .. import kubeapi
 from ..toolchain import Toolchain
 from . import etcdpki
 from .confinement import confinement, start_egress
 from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
-from .nodes import node_manifest
+from .nodes import node_manifest, ready_nodes
 from .rewind import (Checkpoint, RewindFailed, check_owner, restore_checkpoint, save_checkpoint,
                      settle)
 
@@ -99,6 +100,8 @@ class KwokProvider(RecordedProvider):
     capabilities = frozenset({"api", "etcd"})
     create_timeout = CREATE_TIMEOUT
     workdir = ""  # a subclass keeps its clusters and records apart (sandbox.gvisor)
+    # whether kubelets register nodes (gvisor's boxes), or only Proctor (``_add_nodes``)
+    kubelets_register = False
 
     def __init__(self, root: Path | None = None, toolchain: Toolchain | None = None,
                  limits: Limits | None = None, etcd_quota: str = ETCD_QUOTA):
@@ -278,8 +281,17 @@ class KwokProvider(RecordedProvider):
         return {}
 
     def _patches(self, pki, ports: dict, selector: Path, cluster: Path) -> list[dict]:
-        """The components' flags (``flags.components_patches``)."""
-        return components_patches(pki, ports, selector)
+        """The components' flags (``flags.components_patches``), and no taint on
+        a new node: Proctor registers kwok's nodes, which kwok reports Ready
+        from the start; admission's not-ready taint would keep every Pod off
+        them until the controller-manager has started and taken it off again
+        (1-2 s of every create here)."""
+        patches = components_patches(pki, ports, selector)
+        if not self.kubelets_register:
+            next(p for p in patches if p["name"] == "kube-apiserver")["extraArgs"].append(
+                {"key": "disable-admission-plugins", "value": "TaintNodesByCondition",
+                 "override": False})
+        return patches
 
     def _egress_routes(self, name: str, nodes: list[str]) -> dict[str, str]:
         """``{cidr: box dial socket}`` for the egress proxy; kwok has no boxes."""
@@ -383,51 +395,55 @@ class KwokProvider(RecordedProvider):
                    only: list[str] | None = None) -> None:
         """Register the simulated nodes (``only`` these, if given)."""
         tainted = len(sandbox.nodes) > 1
-        docs = [node_manifest(n, self.toolchain.pins["kubernetes"], n == "controlplane", tainted)
+        todo = [("/api/v1/nodes",
+                 node_manifest(n, self.toolchain.pins["kubernetes"], n == "controlplane", tainted))
                 for n in sandbox.nodes if only is None or n in only]
         # The controller-manager would make this a few seconds later; making it
         # now lets the sandbox be usable (pods admitted) as soon as nodes are Ready.
-        docs.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                     "metadata": {"name": "default", "namespace": "default"}})
-        text = yaml.safe_dump_all(docs)
+        todo.append(("/api/v1/namespaces/default/serviceaccounts",
+                     {"apiVersion": "v1", "kind": "ServiceAccount",
+                      "metadata": {"name": "default", "namespace": "default"}}))
+        api = kubeapi.client(sandbox)
         deadline = time.monotonic() + 30
-        while True:
-            res = self.kubectl(sandbox, "apply", "-f", "-", input=text)
-            if res.returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                with log.open("a") as fh:
-                    fh.write(res.stdout + res.stderr)
-                raise CreateFailed(f"could not register nodes: {res.stderr.strip()[:200]}", log)
-            time.sleep(0.2)
+        while todo:
+            path, body = todo[0]
+            try:
+                status, answer = kubeapi.request(api, "POST", path, body)
+            except OSError as exc:
+                status, answer = 0, str(exc)
+            if status in (201, 409):  # 409: made already, by an earlier try
+                todo.pop(0)
+            elif time.monotonic() > deadline:
+                problem = answer.get("message") if isinstance(answer, dict) else answer
+                raise CreateFailed(f"could not register {body['metadata']['name']!r}: "
+                                   f"{status} {str(problem)[:200]}", log)
+            else:
+                time.sleep(0.1)
 
     def _wait_usable(self, sandbox: Sandbox, log: Path, timeout: float = 120) -> None:
-        """Nodes Ready and the default ServiceAccount present (pods need it)."""
+        """Nodes Ready and untainted, the default ServiceAccount present (pods
+        need it) and every post-start hook of the API server done."""
+        api = kubeapi.client(sandbox)
         deadline = time.monotonic() + timeout
         want = set(sandbox.nodes)
         ready: set[str] = set()
-        has_sa = False
+        has_sa, failing = False, ["not asked yet"]
         while time.monotonic() < deadline:
-            if ready != want:
-                # Ready, and no longer tainted not-ready/unreachable by the
-                # node lifecycle controller (it adds those to every new node).
-                res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                                   "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
-                                   "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
-                ready = {line.split()[0] for line in res.stdout.splitlines()
-                         if line.endswith(" True") and "node.kubernetes.io/" not in line}
-            if ready == want:
-                has_sa = self.kubectl(sandbox, "get", "serviceaccount", "default",
-                                      "-o", "name").returncode == 0
+            try:
+                if ready != want:
+                    ready = ready_nodes(kubeapi.request(api, "GET", "/api/v1/nodes")[1])
+                if ready == want and not has_sa:
+                    has_sa = kubeapi.request(
+                        api, "GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
                 if has_sa:
-                    try:  # every post-start hook done (RBAC roles, priority classes …)
-                        self._readyz(sandbox)
+                    failing = kubeapi.readyz_failing(api)
+                    if not failing:
                         return
-                    except (OSError, subprocess.TimeoutExpired):
-                        pass
-            time.sleep(0.1)
+            except OSError:
+                pass
+            time.sleep(0.05)
         last = (f"ready nodes {sorted(ready)} of {sorted(want)}, default ServiceAccount "
-                f"{'present' if has_sa else 'missing'}")
+                f"{'present' if has_sa else 'missing'}, readyz failing {', '.join(failing)}")
         with log.open("a") as fh:
             fh.write(f"not usable after {timeout}s: {last}\n")
         raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {last}", log)
