@@ -64,7 +64,8 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
     alternatives/ passes every check and each of its near-misses/ fails one.
     A task that held before on this machine, unchanged and proven by the same
     code, is not proven again (--all does). PATHS default to tasks/."""
-    from .validate import junit_xml, proven_text, validate, variant_lines
+    from .validate import validate
+    from .validate_report import junit_xml, proven_text, table, variant_lines
     paths = list(paths) or [Path("tasks")]
     started = time.monotonic()
     bar = None
@@ -120,7 +121,6 @@ def validate_cmd(paths, jobs, junit, lint_only, seeds, provider, check_timeout, 
         click.echo(f"  ({rep.path})")
         for p in rep.lint:
             click.echo(f"  lint: {p}")
-        from .validate import table
         for row in table(rep):
             click.echo(f"    {row}")
         for v in rep.violations:

@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from xml.etree import ElementTree as ET
 
 from sandbox import Provider, SandboxError, choose, get_provider
 
@@ -134,6 +133,11 @@ class TaskReport:
     @property
     def ok(self) -> bool:
         return not self.lint and not self.violations
+
+    @property
+    def blocked(self) -> bool:
+        """A lint problem keeps the task off a live sandbox (too few variants does not)."""
+        return any(p.blocking for p in self.lint)
 
     @property
     def duration(self) -> float:
@@ -417,7 +421,7 @@ def validate_task(path: str | Path, provider="auto", seeds: int = 2, say=_quiet,
     for p in rep.lint:
         say(f"  {Path(p.file).name}:{p.line or '-'}: {p.message}")
     prov = None
-    if rep.task is not None and not _blocked(rep):
+    if rep.task is not None and not rep.blocked:
         prov = _place(rep, provider)
         if prov is None:
             say(f"not run live: {rep.skipped}")
@@ -432,11 +436,6 @@ def validate_task(path: str | Path, provider="auto", seeds: int = 2, say=_quiet,
                                                          check_timeout, say))
     _record(rep, prov, via)
     return rep
-
-
-def _blocked(rep: TaskReport) -> bool:
-    """A lint problem keeps the task off a live sandbox (too few variants does not)."""
-    return any(p.blocking for p in rep.lint)
 
 
 def _variants(task: Task) -> list[tuple[str, Path]]:
@@ -476,7 +475,7 @@ def validate(paths: list[str | Path], jobs: int = 1, seeds: int = 2, lint_only: 
         return sorted(reports, key=lambda r: r.task_id)
     units, placed, with_variants, seeds_of = [], {}, {}, {}
     for rep in reports:
-        if rep.task is None or _blocked(rep):
+        if rep.task is None or rep.blocked:
             continue
         prov = placed[rep.task_id] = _place(rep, provider)
         if prov is None:
@@ -551,89 +550,3 @@ def _keep_proof(rep: TaskReport, prov: Provider | None, seeds: int, ways) -> Non
     proofs.keep(rep.task, prov.name, seeds, ways, checks=len(first.checks) if first else 0,
                 alternatives=rep.variant_counts[0], near_misses=rep.variant_counts[1],
                 duration=rep.duration)
-
-
-# -- output ---------------------------------------------------------------------------
-
-def table(rep: TaskReport) -> list[str]:
-    """Rows ``check | seed N: after setup -> after solution`` for one task."""
-    if not rep.runs:
-        return []
-    ids: list[str] = []
-    for run in rep.runs:
-        for res in (run.after_setup, run.after_solution):
-            for c in (res.checks if res else []):
-                if c.id not in ids:
-                    ids.append(c.id)
-    width = max([len(i) for i in ids] + [5])
-    head = f"{'check':<{width}}  " + "  ".join(f"{'seed ' + str(r.seed) + ': setup -> solution':<32}"
-                                                 for r in rep.runs)
-    rows = [head]
-    for cid in ids:
-        cells = []
-        for run in rep.runs:
-            def outcome(res, want):
-                c = next((c for c in (res.checks if res else []) if c.id == cid), None)
-                if c is None:
-                    return "-"
-                return c.outcome + ("" if c.outcome == want else " (!)")
-            cells.append(f"{outcome(run.after_setup, 'failed') + ' -> ' + outcome(run.after_solution, 'passed'):<32}")
-        rows.append(f"{cid:<{width}}  " + "  ".join(cells))
-    return rows + variant_lines(rep)
-
-
-def proven_text(proof: dict) -> str:
-    """How a kept proof is reported: what it proved, and when."""
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(proof.get("proven_at") or 0))
-    ways = (f", {proof.get('alternatives', 0)} other ways, {proof.get('near_misses', 0)} near misses"
-            if proof.get("variants") else "")
-    return (f"{proof.get('checks', 0)} checks, {proof.get('seeds', 0)} seeds{ways} on "
-            f"{proof.get('provider', '?')}: held on {when} with these files and this code "
-            "(--all proves it again)")
-
-
-def variant_lines(rep: TaskReport) -> list[str]:
-    """One line per other way or mistake: what it is and how the checks took it."""
-    out = []
-    variants = sorted(rep.all_variants, key=lambda v: (v.kind, v.name, v.seed))
-    seeded = len({v.seed for v in variants}) > 1
-    for v in variants:
-        if v.result is None:
-            verdict = "not graded: " + "; ".join(x.message for x in v.violations)[:200]
-        elif v.kind == ALTERNATIVES:
-            passed = sum(c.outcome == "passed" for c in v.result.checks)
-            verdict = f"{passed}/{len(v.result.checks)} checks passed" + \
-                ("" if not v.violations else " (!)")
-        else:
-            verdict = (f"caught by {', '.join(v.caught_by)}" if not v.violations
-                       else "NOT caught (!)")
-        out.append(f"{v.label}{f' (seed {v.seed})' if seeded else ''}: {verdict}"
-                   + (f"  [{v.summary}]" if v.summary else ""))
-    return out
-
-
-def junit_xml(reports: list[TaskReport]) -> str:
-    """One ``<testcase>`` per task; lint problems and broken rules are its failure."""
-    suite = ET.Element("testsuite", name="proctor validate", tests=str(len(reports)),
-                       failures=str(sum(1 for r in reports if not r.ok)),
-                       skipped=str(sum(1 for r in reports if r.ok and r.skipped)),
-                       time=f"{sum(r.duration for r in reports):.2f}")
-    for rep in reports:
-        track = rep.task.tracks[0] if rep.task else "unknown"
-        case = ET.SubElement(suite, "testcase", classname=f"tasks.{track}", name=rep.task_id,
-                             time=f"{rep.duration:.2f}", file=str(rep.path))
-        if not rep.ok:
-            # what keeps it off a sandbox, then the broken rules, then too few variants
-            lines = [str(p) for p in rep.lint if p.blocking] + \
-                [str(v) for v in rep.violations] + [str(p) for p in rep.lint if not p.blocking]
-            fail = ET.SubElement(case, "failure", message=lines[0],
-                                 type="lint" if _blocked(rep) or not rep.violations else "rule")
-            fail.text = "\n".join(lines + [""] + table(rep))
-        elif rep.skipped:
-            ET.SubElement(case, "skipped", message=rep.skipped)
-        elif rep.proven:
-            ET.SubElement(case, "system-out").text = proven_text(rep.proven)
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

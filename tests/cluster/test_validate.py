@@ -15,7 +15,8 @@ import pytest
 from grader import proofs
 from grader.task import load_task
 from grader.validate import (ALTERNATIVE_FAILS, FAILS_AFTER_SOLUTION, FREE_POINTS,
-                             NEAR_MISS_PASSES, junit_xml, table, validate)
+                             NEAR_MISS_PASSES, validate)
+from grader.validate_report import junit_xml, table
 
 pytestmark = pytest.mark.cluster
 

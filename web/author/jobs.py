@@ -74,7 +74,8 @@ def _held(report) -> bool:
 def validate_task(path: Path, provider, say) -> dict:
     """Lint, then prove the task live with two seeds (``grader.validate``, the
     same algorithm as ``proctor validate``); returns ``result_table``."""
-    from grader.validate import table, validate_task as validate
+    from grader.validate import validate_task as validate
+    from grader.validate_report import table
     report = validate(path, provider=provider, seeds=SEEDS, say=say, via="Validate now")
     if report.runs:
         for line in table(report):
