@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from tests.portal.helpers import attempt, events
+from tests.waiting import wait_for
 from web import create_app
 from web.db import get_db
 from web.models import User
@@ -90,7 +91,12 @@ def test_whole_attempt_on_kwok(kwok_app):
     assert f"<code>{ns}</code>" in page
     kubectl(sb, "-n", ns, "patch", "service", "web", "--type=merge",
             "-p", '{"spec":{"selector":{"app":"web","tier":"frontend"}}}')
-    time.sleep(2)  # let the EndpointSlice controller catch up
+    # the EndpointSlice controller lists the Pods of web: what the checks read
+    pod_ips = set(kubectl(sb, "-n", ns, "get", "pods", "-l", "app=web,tier=frontend", "-o",
+                          "jsonpath={.items[*].status.podIP}").split())
+    wait_for("web's EndpointSlice to list the Pods of web", lambda: pod_ips and set(kubectl(
+        sb, "-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o",
+        "jsonpath={.items[*].endpoints[*].addresses[*]}").split()) == pod_ips)
 
     t1 = time.monotonic()
     assert auth.post(f"/attempts/{aid}/submit").status_code == 302
