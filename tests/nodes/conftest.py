@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.kind import KindProvider
+from sandbox.kind import KIND_LABEL, NETWORK_PREFIX, KindProvider
 
 from ..support import freed_after_last_use
 
@@ -25,17 +25,24 @@ pytestmark = pytest.mark.nodes
 
 @pytest.fixture
 def docker_objects():
-    """A function listing Docker's containers, networks and volumes by id."""
+    """A function listing one kind sandbox's Docker objects by id: its node
+    containers (kind's cluster label), their volumes and its own network. Only
+    its own: another test run on the machine makes and removes clusters of its
+    own meanwhile (`make test` runs two side by side)."""
     return _docker_objects
 
 
-def _docker_objects() -> dict[str, set[str]]:
-    out = {}
-    for kind, cmd in {"containers": ["ps", "-aq"], "networks": ["network", "ls", "-q"],
-                      "volumes": ["volume", "ls", "-q"]}.items():
-        res = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=True)
-        out[kind] = set(res.stdout.split())
-    return out
+def _docker(*args: str) -> list[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def _docker_objects(sandbox: str) -> dict[str, set[str]]:
+    containers = set(_docker("ps", "-aq", "--filter", f"label={KIND_LABEL}={sandbox}"))
+    volumes = {v for c in containers for v in _docker(
+        "inspect", "-f", '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', c)}
+    networks = set(_docker("network", "ls", "-q", "--filter", f"name=^{NETWORK_PREFIX}{sandbox}$"))
+    return {"containers": containers, "volumes": volumes, "networks": networks}
 
 
 @pytest.fixture(scope="session")

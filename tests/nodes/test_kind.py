@@ -158,32 +158,37 @@ def test_unjoined_worker_and_clean_destroy(kind, kind_root, kubectl, docker_obje
     """A 2-node sandbox whose node01 has kubeadm and a kubelet but is not in the
     cluster, made by `proctor sandbox up --unjoined`; destroying it leaves no
     container, network or volume."""
-    before = docker_objects()
-    res = proctor(kind_root, "sandbox", "up", "-p", "kind", "--name", "unjoined", "--nodes", "2",
+    name = f"unjoined-{os.getpid()}"
+    assert not any(docker_objects(name).values())
+    res = proctor(kind_root, "sandbox", "up", "-p", "kind", "--name", name, "--nodes", "2",
                   "--unjoined", "node01", timeout=300)
     try:
         assert res.returncode == 0, res.stderr
-        assert "unjoined:   node01 (machines, not yet nodes: proctor sandbox ssh unjoined node01)" \
-            in res.stdout, res.stdout
-        sb = kind.get("unjoined")
+        assert "unjoined:   node01 (machines, not yet nodes: proctor sandbox ssh " \
+            f"{name} node01)" in res.stdout, res.stdout
+        sb = kind.get(name)
         assert sb.nodes == ["controlplane", "node01"] and sb.unjoined == ["node01"]
         names = kubectl(sb, "get", "nodes", "-o", "name").stdout.split()
         assert names == ["node/controlplane"]
         host = kind.node_host(sb, "node01")
         assert host.exists("kubeadm") and host.exists("kubelet")
         assert not host.file("/etc/kubernetes/kubelet.conf").exists
-        during = docker_objects()
-        assert len(during["containers"] - before["containers"]) == 2
-        assert len(during["volumes"] - before["volumes"]) == 2  # each node's /var
+        during = docker_objects(name)
+        assert len(during["containers"]) == 2 and len(during["networks"]) == 1, during
+        assert len(during["volumes"]) == 2, during  # each node's /var
     finally:
-        kind.destroy("unjoined")
-    after = docker_objects()
-    # what this sandbox made and destroy left (others' objects may come and go
-    # meanwhile: a shared cluster freed after its last test, on a busy machine)
-    left = {kind_: after[kind_] - before[kind_] for kind_ in after}
-    assert not any(left.values()), f"destroy left Docker objects behind: {left}"
-    assert kind.get("unjoined") is None
-    kind.destroy("unjoined")  # idempotent
+        kind.destroy(name)
+    after = docker_objects(name)
+    left = {**after, "volumes": during["volumes"] & set(_all_volumes())}
+    left = {kind_: ids for kind_, ids in left.items() if ids}
+    assert not left, f"destroy left Docker objects behind: {left}"
+    assert kind.get(name) is None
+    kind.destroy(name)  # idempotent
+
+
+def _all_volumes() -> list[str]:
+    return subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
+                          check=True).stdout.split()
 
 
 def test_bad_options_are_refused_before_anything_starts(kind):
