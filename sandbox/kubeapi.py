@@ -18,7 +18,11 @@ for (``bootID`` …).
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
+
+import yaml
 
 from .base import Sandbox
 
@@ -26,12 +30,39 @@ TIMEOUT = 3.0
 
 
 def client(sandbox: Sandbox):
-    """An ``ApiClient`` with the sandbox's admin kubeconfig (imported on first
-    use: ``proctor sandbox`` commands that never wait do not pay for it)."""
-    from kubernetes import config
+    """An ``ApiClient`` with the sandbox's admin credentials (the kubernetes
+    client is imported on first use: ``proctor sandbox`` commands that never
+    wait do not pay for it). Its certificates and key are written beside the
+    kubeconfig (``client/``, 0600, root's), so they go with the sandbox; the
+    client's own kubeconfig loader leaves a temporary copy of each key in
+    /tmp until the process ends, three more files for every create of a
+    long-running worker."""
+    from kubernetes.client import ApiClient, Configuration
 
-    return config.new_client_from_config(config_file=str(sandbox.kubeconfig),
-                                         persist_config=False)
+    config = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
+    context = _named(config, "contexts", config.get("current-context"))
+    cluster = _named(config, "clusters", context.get("cluster"))
+    user = _named(config, "users", context.get("user"))
+    folder = Path(sandbox.kubeconfig).parent / "client"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    conf = Configuration()
+    conf.host = cluster["server"]
+    for attr, data, name in (("ssl_ca_cert", cluster.get("certificate-authority-data"), "ca.crt"),
+                             ("cert_file", user.get("client-certificate-data"), "client.crt"),
+                             ("key_file", user.get("client-key-data"), "client.key")):
+        if data:
+            path = folder / name
+            path.touch(mode=0o600)
+            path.write_bytes(base64.b64decode(data))
+            setattr(conf, attr, str(path))
+    return ApiClient(conf)
+
+
+def _named(config: dict, section: str, name) -> dict:
+    """The entry ``name`` of a kubeconfig's ``section`` (its only one, unnamed)."""
+    entries = config.get(section) or []
+    entry = next((e for e in entries if e.get("name") == name), entries[0] if entries else {})
+    return entry.get(section[:-1]) or {}
 
 
 def request(api, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
