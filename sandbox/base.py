@@ -407,8 +407,8 @@ class RecordedProvider(Provider):
         res = self.kubectl(sandbox, "get", "--raw=/readyz?verbose", "--request-timeout=3s",
                            timeout=5)
         if res.returncode != 0:
-            failing = [line[3:].split()[0] for line in res.stdout.splitlines()
-                       if line.startswith("[-]")]
+            from .kubeapi import failing_checks
+            failing = failing_checks(res.stdout)
             raise OSError("readyz failing: " + ", ".join(failing) if failing
                           else (res.stderr.strip().splitlines() or ["no answer"])[-1])
 

@@ -30,6 +30,7 @@ Layout under the state directory::
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -39,6 +40,7 @@ import yaml
 
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                    check_name, state_dir)
+from .kubeapi import ready_nodes
 from .toolchain import Toolchain, ToolchainError
 
 CREATE_TIMEOUT = 300.0
@@ -228,11 +230,11 @@ class KindProvider(RecordedProvider):
 
     def _usable_state(self, sandbox: Sandbox, want: set[str]) -> str | None:
         """None when usable, else what is still missing."""
-        res = self.kubectl(sandbox, "get", "nodes", "-o", "jsonpath={range .items[*]}"
-                           "{.metadata.name} {.spec.taints[*].key} {.status.conditions"
-                           "[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
-        ready = {line.split()[0] for line in res.stdout.splitlines()
-                 if line.endswith(" True") and "node.kubernetes.io/" not in line}
+        res = self.kubectl(sandbox, "get", "nodes", "-o", "json")
+        try:
+            ready = ready_nodes(json.loads(res.stdout))
+        except ValueError:  # no answer yet
+            ready = set()
         if ready != want:
             return f"ready nodes {sorted(ready)} of {sorted(want)}"
         res = self.kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",

@@ -64,7 +64,7 @@ from . import etcdpki
 from .confinement import confinement, start_egress
 from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
-from .nodes import node_manifest, ready_nodes
+from .nodes import node_manifest
 from .rewind import (Checkpoint, RewindFailed, check_owner, restore_checkpoint, save_checkpoint,
                      settle)
 
@@ -431,7 +431,7 @@ class KwokProvider(RecordedProvider):
         while time.monotonic() < deadline:
             try:
                 if ready != want:
-                    ready = ready_nodes(kubeapi.request(api, "GET", "/api/v1/nodes")[1])
+                    ready = kubeapi.ready_nodes(kubeapi.request(api, "GET", "/api/v1/nodes")[1])
                 if ready == want and not has_sa:
                     has_sa = kubeapi.request(
                         api, "GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200

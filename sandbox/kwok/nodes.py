@@ -53,17 +53,3 @@ def node_manifest(name: str, kube_version: str, control_plane: bool, tainted: bo
         },
     }
 
-
-def ready_nodes(node_list) -> set[str]:
-    """The names of the nodes of a NodeList (as JSON) that are Ready and carry
-    no ``node.kubernetes.io/`` taint (not-ready, unreachable …: admission puts
-    one on a node a kubelet registers, the node lifecycle controller takes it off)."""
-    items = node_list.get("items") if isinstance(node_list, dict) else None
-    ready = set()
-    for node in items if isinstance(items, list) else []:
-        conditions = (node.get("status") or {}).get("conditions") or []
-        taints = (node.get("spec") or {}).get("taints") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions) \
-                and not any(str(t.get("key", "")).startswith("node.kubernetes.io/") for t in taints):
-            ready.add(node["metadata"]["name"])
-    return ready

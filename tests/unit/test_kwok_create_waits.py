@@ -1,7 +1,9 @@
 """What a kwok create waits on: which nodes count as usable
-(``sandbox.kwok.nodes.ready_nodes``) and what the API answers (``sandbox.kubeapi``)."""
+(``sandbox.kubeapi.ready_nodes``, which kind shares) and what the API answers
+(``sandbox.kubeapi``)."""
 
-from sandbox.kwok.nodes import node_manifest, ready_nodes
+from sandbox.kubeapi import ready_nodes
+from sandbox.kwok.nodes import node_manifest
 
 
 def _node(name, ready="True", taints=()):
