@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -165,11 +166,17 @@ class NodeImage:
             return self._build(progress, force)
 
     def _build(self, progress, force: bool) -> str:
-        self._build_tools(progress)
         if self.exists() and not force:
+            self._build_tools(progress)
             return self.tag
         started = time.monotonic()
-        self._build_rootfs(progress, force)
+        # debootstrap mostly waits on the Debian mirror and the disk, the Go
+        # tools on the cores: side by side (a cold build saves debootstrap's
+        # minute and more)
+        with ThreadPoolExecutor(1) as pool:
+            rootfs = pool.submit(self._build_rootfs, progress, force)
+            self._build_tools(progress)
+            rootfs.result()
         with tempfile.TemporaryDirectory(prefix="proctor-nodeimage-") as tmp:
             work = Path(tmp)
             images_tar = self._build_component_images(work, progress)
