@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""N candidates at once through the one-machine portal, driven by Locust.
+
+Runs the portal as `proctor serve` runs it (werkzeug, threaded) and one
+`proctor worker` on a throw-away instance with real kwok sandboxes, makes N
+candidate accounts, and lets Locust (bench/load_candidates.py, in its own
+virtual environment .venv-load, pinned by bench/load-requirements.txt) walk
+each candidate through one practice attempt of a two-task paper: login,
+start, the task pages, the terminal (a command typed key by key), check my
+work, submit, results. Then it reads the attempts from the database.
+
+Prints JSON:
+  attempts_per_minute   graded attempts / the run's minutes
+  lost_attempts         started but not graded (an error, or never finished)
+  page_p95_ms           p95 over every page and API request
+  keystroke_p95_ms      p95 of a key sent -> its echo on the terminal
+  steps                 each request and event: n, failures, median/p95/max ms
+  errors                what failed, by step
+
+    .venv/bin/python bench/load.py --users 30 [--pool 0] [--workers 4]
+
+Targets (issue 21): 30 candidates, 0 lost attempts, keystroke p95 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+LOAD_VENV = REPO / ".venv-load"
+REQUIREMENTS = REPO / "bench" / "load-requirements.txt"
+PAPER = """\
+title: Load test paper
+track: ckad
+duration: 60
+pass_mark: 66
+nodes: 2
+description: Two tasks on one kwok cluster, for bench/load.py.
+tasks:
+  - {id: ckad/svc-selector-fix, weight: 5}
+  - {id: ckad/deployment-scale, weight: 5}
+"""
+
+
+def load_python() -> Path:
+    """.venv-load's python, made or brought up to bench/load-requirements.txt."""
+    stamp = LOAD_VENV / f".installed-{hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]}"
+    if not stamp.is_file():
+        print(f"==> installing Locust into {LOAD_VENV} (pinned by {REQUIREMENTS.name})",
+              file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(LOAD_VENV)], check=True)
+        subprocess.run([str(LOAD_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                        "-r", str(REQUIREMENTS)], check=True)
+        for old in LOAD_VENV.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
+    return LOAD_VENV / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=30)
+    ap.add_argument("--spawn-rate", type=float, default=1.0, help="candidates started per second")
+    ap.add_argument("--pool", type=int, default=0, help="warm sandboxes of the paper (PROCTOR_POOL_SIZE)")
+    ap.add_argument("--workers", type=int, default=4, help="the worker's threads (PROCTOR_WORKERS)")
+    ap.add_argument("--keep", action="store_true", help="keep the instance folder (logs)")
+    args = ap.parse_args()
+    python = load_python()
+
+    from werkzeug.security import generate_password_hash
+
+    from web import create_app
+    from web.db import get_db
+    from web.models import Attempt, User
+
+    tmp = Path(tempfile.mkdtemp(prefix="proctor-load-"))
+    exams = tmp / "exams"
+    exams.mkdir()
+    (exams / "load.yaml").write_text(PAPER)
+    port = free_port()
+    env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(tmp / "instance"), PROCTOR_EXAMS_DIR=str(exams),
+               PROCTOR_POOL_SIZE=str(args.pool), PROCTOR_POOL_EXAMS="load",
+               PROCTOR_WORKERS=str(args.workers), PROCTOR_LOGIN_LIMIT="10000 per minute",
+               PROCTOR_CONTAINER_SANDBOXES="0", PROCTOR_PORT=str(port))
+    os.environ.update({k: v for k, v in env.items() if k.startswith("PROCTOR_")})
+    app = create_app()
+    password = secrets.token_urlsafe(12)
+    hashed = generate_password_hash(password)
+    with app.app_context(), get_db().session() as s:
+        for i in range(args.users):
+            s.add(User(username=f"load{i}", role="candidate", password_hash=hashed))
+    proctor = str(REPO / ".venv" / "bin" / "proctor")
+    procs = [subprocess.Popen([proctor, what], env=env, stdout=open(tmp / f"{what}.log", "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+             for what in ("serve", "worker")]
+    base = f"http://127.0.0.1:{port}"
+    out: dict = {}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or procs[0].poll() is not None:
+                    raise SystemExit(f"the portal did not start; see {tmp / 'serve.log'}")
+                time.sleep(0.3)
+        stats = tmp / "stats.json"
+        load0 = os.getloadavg()[0]
+        subprocess.run([str(python), str(REPO / "bench" / "load_candidates.py"), "--host", base,
+                        "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
+                        "--password", password, "--exam", "load", "--out", str(stats)],
+                       check=True, cwd=REPO)
+        out = json.loads(stats.read_text())
+        with app.app_context(), get_db().session() as s:
+            states: dict[str, int] = {}
+            for a in s.query(Attempt).all():
+                states[a.state] = states.get(a.state, 0) + 1
+        steps = out["steps"]
+        graded = states.get("graded", 0)
+        out = {
+            "users": args.users, "pool": args.pool, "worker_threads": args.workers,
+            "cpus": os.cpu_count(), "load_avg_1m_before": round(load0, 1),
+            "seconds": out["seconds"],
+            "attempts": states,
+            "attempts_per_minute": round(graded / (out["seconds"] / 60), 2),
+            "lost_attempts": sum(states.values()) - graded,
+            "page_p95_ms": out["page_p95_ms"],
+            "keystroke_p95_ms": steps.get("event keystroke", {}).get("p95_ms"),
+            "steps": steps, "errors": out["errors"],
+        }
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        lc = app.extensions["proctor.lifecycle"]
+        for name, _ in lc.services.list_sandboxes():
+            if name.startswith(lc.prefix):
+                lc.services.destroy_sandbox(name)
+        if args.keep:
+            out["instance"] = str(tmp)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
