@@ -13,7 +13,8 @@ Prints JSON:
   attempts_per_minute   graded attempts / the run's minutes
   lost_attempts         started but not graded (an error, or never finished)
   page_p95_ms           p95 over every page and API request
-  keystroke_p95_ms      p95 of a key sent -> its echo on the terminal
+  keystroke_p95_ms      p95 of a key sent -> its echo on the terminal (Locust's)
+  probe_keystroke_ms    the same, timed by one more candidate outside Locust
   steps                 each request and event: n, failures, median/p95/max ms
   errors                what failed, by step
 
@@ -35,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -77,6 +79,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pct(values: list[float], p: float) -> float | None:
+    values = sorted(values)
+    return round(values[int(p / 100 * (len(values) - 1))], 1) if values else None
+
+
+class Probe(threading.Thread):
+    """One more candidate, outside Locust: a terminal opened before the others
+    start, typing a key every 0.1 s while they work, each echo timed in a
+    process of its own (Locust times its keys in one gevent loop that also
+    runs every candidate's polls). Its attempt is submitted at the end."""
+
+    def __init__(self, base: str, password: str):
+        super().__init__(daemon=True)
+        from tests.portal_client import PortalClient
+        self.portal = PortalClient(base).login("probe", password)
+        url, _ = self.portal.post("/exams/load/start", {"mode": "practice"}, csrf_from="/exams/load")
+        self.aid = int(url.split("/attempts/")[1].split("/")[0])
+        self.portal.wait_state(self.aid, ("running",), 300)
+        self.term = self.portal.terminal(self.aid)
+        self.term.read_until("candidate@exam", timeout=60)
+        self.ms: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.done.is_set():
+            ch = "abcdefghij"[i % 10]
+            t = time.perf_counter()
+            self.term.type(ch)
+            self.term.read_until(ch, timeout=30)
+            self.ms.append((time.perf_counter() - t) * 1000)
+            i += 1
+            if i % 50 == 0:
+                self.term.type("\x15")  # Ctrl-U: a fresh line now and then
+            self.done.wait(0.1)
+
+    def finish(self) -> list[float]:
+        self.done.set()
+        self.join(timeout=60)
+        self.term.close()
+        self.portal.post(f"/attempts/{self.aid}/submit", {}, csrf_from=f"/attempts/{self.aid}/tasks/1")
+        self.portal.wait_state(self.aid, ("graded",), 600)
+        return self.ms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=30)
@@ -109,6 +156,7 @@ def main() -> None:
     with app.app_context(), get_db().session() as s:
         for i in range(args.users):
             s.add(User(username=f"load{i}", role="candidate", password_hash=hashed))
+        s.add(User(username="probe", role="candidate", password_hash=hashed))
     proctor = str(REPO / ".venv" / "bin" / "proctor")
     procs = [subprocess.Popen([proctor, what], env=env, stdout=open(tmp / f"{what}.log", "w"),
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -126,11 +174,16 @@ def main() -> None:
                     raise SystemExit(f"the portal did not start; see {tmp / 'serve.log'}")
                 time.sleep(0.3)
         stats = tmp / "stats.json"
+        probe = Probe(base, password)  # its terminal is open before the candidates come
         load0 = os.getloadavg()[0]
-        subprocess.run([str(python), str(REPO / "bench" / "load_candidates.py"), "--host", base,
-                        "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
-                        "--password", password, "--exam", "load", "--out", str(stats)],
-                       check=True, cwd=REPO)
+        probe.start()
+        try:
+            subprocess.run([str(python), str(REPO / "bench" / "load_candidates.py"), "--host", base,
+                            "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
+                            "--password", password, "--exam", "load", "--out", str(stats)],
+                           check=True, cwd=REPO)
+        finally:
+            probe_ms = probe.finish()
         out = json.loads(stats.read_text())
         with app.app_context(), get_db().session() as s:
             states: dict[str, int] = {}
@@ -147,6 +200,8 @@ def main() -> None:
             "lost_attempts": sum(states.values()) - graded,
             "page_p95_ms": out["page_p95_ms"],
             "keystroke_p95_ms": steps.get("event keystroke", {}).get("p95_ms"),
+            "probe_keystroke_ms": {"n": len(probe_ms), "p50": pct(probe_ms, 50),
+                                   "p95": pct(probe_ms, 95), "max": pct(probe_ms, 100)},
             "steps": steps, "errors": out["errors"],
         }
     finally:
