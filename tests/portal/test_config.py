@@ -40,13 +40,32 @@ def test_instance_file_then_environment(tmp_path, monkeypatch):
 
 
 def test_queue_storage_follows_the_url(tmp_path):
-    from huey import MemoryHuey, RedisHuey, SqliteHuey
+    from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
     assert isinstance(make(tmp_path).extensions["proctor.queue"].huey, MemoryHuey)
     app = make(tmp_path, QUEUE_IMMEDIATE=False)
     assert isinstance(app.extensions["proctor.queue"].huey, SqliteHuey)
     assert os.path.exists(tmp_path / "inst" / "queue.db")
     app = make(tmp_path, QUEUE_IMMEDIATE=False, QUEUE_URL="redis://127.0.0.1:1/0")
-    assert isinstance(app.extensions["proctor.queue"].huey, RedisHuey)
+    # the storage that keeps priorities (web.queue.PRIORITY); plain RedisHuey refuses them
+    assert isinstance(app.extensions["proctor.queue"].huey, PriorityRedisHuey)
+
+
+def test_a_free_worker_takes_the_job_a_candidate_waits_on_first(tmp_path):
+    """A cohort's provisions queued before a practice check and a submit: the
+    check comes out first, then the grading, then the provisions in the order
+    they came, housekeeping last (web.queue.PRIORITY)."""
+    app = make(tmp_path, QUEUE_IMMEDIATE=False)
+    queue = app.extensions["proctor.queue"]
+    queue.maintain()
+    for aid in (1, 2, 3):
+        queue.provision(aid)
+    queue.grade(4)
+    queue.check_task(5, 2)
+    order = []
+    while (job := queue.huey.dequeue()) is not None:
+        order.append((job.name, job.args))
+    assert order == [("check_task", (5, 2)), ("grade", (4,)), ("provision", (1,)),
+                     ("provision", (2,)), ("provision", (3,)), ("maintain", ())]
 
 
 def test_migrations_run_on_start_to_head(app):
