@@ -148,7 +148,9 @@ def main() -> None:
     env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(tmp / "instance"), PROCTOR_EXAMS_DIR=str(exams),
                PROCTOR_POOL_SIZE=str(args.pool), PROCTOR_POOL_EXAMS="load",
                PROCTOR_WORKERS=str(args.workers), PROCTOR_LOGIN_LIMIT="10000 per minute",
-               PROCTOR_CONTAINER_SANDBOXES="0", PROCTOR_PORT=str(port))
+               PROCTOR_CONTAINER_SANDBOXES="0", PROCTOR_PORT=str(port),
+               # this checkout's code, not the one .venv was installed from (a worktree)
+               PYTHONPATH=str(REPO))
     os.environ.update({k: v for k, v in env.items() if k.startswith("PROCTOR_")})
     app = create_app()
     password = secrets.token_urlsafe(12)

@@ -70,7 +70,12 @@ class Candidate(User):
     """One candidate, one attempt."""
 
     def on_start(self):
-        self.username = f"{settings['prefix']}{next(_numbers)}"
+        number = next(_numbers)
+        if number >= settings["users"]:
+            # Locust tops the count up while it spawns when a candidate has
+            # already finished; there is no account for more
+            raise StopUser()
+        self.username = f"{settings['prefix']}{number}"
         self.portal = PortalClient(self.host, timeout=120)
         with Step("POST", "/login"):
             self.portal.login(self.username, settings["password"])
@@ -192,7 +197,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    settings.update(password=args.password, prefix=args.prefix, exam=args.exam,
+    settings.update(password=args.password, prefix=args.prefix, exam=args.exam, users=args.users,
                     key_interval=args.key_interval, started=[], graded=[])
 
     env = Environment(user_classes=[Candidate], host=args.host, events=events)
