@@ -38,6 +38,7 @@ from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from load import pct  # noqa: E402  (bench/load.py, beside this file)
 from tests.portal_client import CSRF, PortalClient  # noqa: E402
 
 COMMAND = "kubectl get pods -A"
@@ -178,8 +179,7 @@ def figures(env: Environment, seconds: float) -> dict:
             "n": s.num_requests, "failures": s.num_failures,
             "median_ms": round(s.median_response_time or 0), "p95_ms": round(s.get_response_time_percentile(0.95) or 0),
             "max_ms": round(s.max_response_time or 0)}
-    ms = sorted(page_ms)
-    out["page_p95_ms"] = round(ms[int(0.95 * (len(ms) - 1))]) if ms else None
+    out["page_p95_ms"] = pct(page_ms, 95)
     out["errors"] = [{"step": f"{e.method} {e.name}", "error": str(e.error)[:300], "n": e.occurrences}
                      for e in env.stats.errors.values()]
     return out
