@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,8 +377,13 @@ class Toolchain:
         stamps = self._stamps(go)
         env = dict(os.environ, CGO_ENABLED="0", GOWORK="off", GOFLAGS="-mod=readonly")
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=".build-", dir=self.bin_dir) as tmp:
-            cmd = [go, "build", "-trimpath", "-o", tmp + "/", "-ldflags=-s -w"]
+        # one fixed folder (under the build lock): what a killed build left
+        # there is replaced, not kept beside a new one
+        tmp = self.bin_dir / ".build"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            cmd = [go, "build", "-trimpath", "-o", f"{tmp}/", "-ldflags=-s -w"]
             cmd += [f"-ldflags={b.package}=-s -w {stamps[b.stamp]}" for b in todo if b.stamp]
             cmd += [b.package for b in todo]
             with self.log.open("a") as log:
@@ -392,8 +396,10 @@ class Toolchain:
                 names = ", ".join(b.name for b in todo)
                 raise ToolchainError(f"building {names} failed", self.log)
             for b in todo:
-                Path(tmp, _exec_name(b.package)).replace(self.bin_dir / b.name)
+                (tmp / _exec_name(b.package)).replace(self.bin_dir / b.name)
                 self._record(b)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         progress(f"{len(todo)} binaries built in {time.monotonic() - started:.0f}s")
 
     def _record(self, b: Binary) -> None:
