@@ -89,11 +89,13 @@ class Queue:
         """Make ``fn`` a job of this queue, called ``name`` in huey (every process
         that serves the app registers it, so any worker runs it); returns the
         function that queues it, as the methods above do."""
-        task = self.huey.task(name=name)(fn)
+        task = self._task(name)(fn)
         return lambda *args: self._run(task, *args)
 
     def _task(self, name: str):
-        return self.huey.task(name=name, priority=PRIORITY[name])
+        """huey's decorator for the job ``name``, at its ``PRIORITY`` (0 for
+        jobs added with ``add``)."""
+        return self.huey.task(name=name, priority=PRIORITY.get(name, 0))
 
     def _run(self, task, *args):
         try:
