@@ -43,7 +43,7 @@ def _serve(app, host: str, port: int) -> None:
     # screen) that wait for the interpreter behind threads serving pages and
     # polls; CPython hands it over every 5 ms by default. 1 ms: with 30
     # candidates starting at once on 2 cores, a keystroke's echo p95 went
-    # from 68-72 ms to 46-55 ms (bench/load.py).
+    # from 68-72 ms to 46-59 ms (bench/load.py: Locust's and its probe's).
     sys.setswitchinterval(0.001)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
