@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """N candidates at once through the one-machine portal, driven by Locust.
 
-Runs the portal as `proctor serve` runs it (werkzeug, threaded) and one
-`proctor worker` on a throw-away instance with real kwok sandboxes, makes N
+Runs the portal and its worker as `make run` does (`proctor run`: werkzeug,
+threaded, and one `proctor worker`) on a throw-away instance and sandbox
+state with real kwok sandboxes (tests/e2e/e2e_portal.run_portal), makes N
 candidate accounts, and lets Locust (bench/load_candidates.py, in its own
 virtual environment .venv-load, pinned by bench/load-requirements.txt) walk
 each candidate through one practice attempt of a two-task paper: login,
@@ -26,19 +27,16 @@ Targets (issue 21): 30 candidates, 0 lost attempts, keystroke p95 <= 50 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import secrets
-import signal
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,12 +69,6 @@ def load_python() -> Path:
             old.unlink()
         stamp.touch()
     return LOAD_VENV / "bin" / "python"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -130,7 +122,8 @@ def main() -> None:
     ap.add_argument("--spawn-rate", type=float, default=1.0, help="candidates started per second")
     ap.add_argument("--pool", type=int, default=0, help="warm sandboxes of the paper (PROCTOR_POOL_SIZE)")
     ap.add_argument("--workers", type=int, default=4, help="the worker's threads (PROCTOR_WORKERS)")
-    ap.add_argument("--keep", action="store_true", help="keep the instance folder (logs)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the instance folder (its database and stats)")
     args = ap.parse_args()
     python = load_python()
 
@@ -140,42 +133,29 @@ def main() -> None:
     from web.db import get_db
     from web.models import Attempt, User
 
-    tmp = Path(tempfile.mkdtemp(prefix="proctor-load-"))
-    exams = tmp / "exams"
+    from tests.e2e.e2e_portal import run_portal
+
+    root = Path(tempfile.mkdtemp(prefix="proctor-load-"))
+    exams = root / "exams"
     exams.mkdir()
     (exams / "load.yaml").write_text(PAPER)
-    port = free_port()
-    env = dict(os.environ, PROCTOR_INSTANCE_PATH=str(tmp / "instance"), PROCTOR_EXAMS_DIR=str(exams),
-               PROCTOR_POOL_SIZE=str(args.pool), PROCTOR_POOL_EXAMS="load",
-               PROCTOR_WORKERS=str(args.workers), PROCTOR_LOGIN_LIMIT="10000 per minute",
-               PROCTOR_CONTAINER_SANDBOXES="0", PROCTOR_PORT=str(port),
-               # this checkout's code, not the one .venv was installed from (a worktree)
-               PYTHONPATH=str(REPO))
-    os.environ.update({k: v for k, v in env.items() if k.startswith("PROCTOR_")})
-    app = create_app()
-    password = secrets.token_urlsafe(12)
-    hashed = generate_password_hash(password)
-    with app.app_context(), get_db().session() as s:
-        for i in range(args.users):
-            s.add(User(username=f"load{i}", role="candidate", password_hash=hashed))
-        s.add(User(username="probe", role="candidate", password_hash=hashed))
-    proctor = str(REPO / ".venv" / "bin" / "proctor")
-    procs = [subprocess.Popen([proctor, what], env=env, stdout=open(tmp / f"{what}.log", "w"),
-                              stderr=subprocess.STDOUT, start_new_session=True)
-             for what in ("serve", "worker")]
-    base = f"http://127.0.0.1:{port}"
-    out: dict = {}
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/login", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or procs[0].poll() is not None:
-                    raise SystemExit(f"the portal did not start; see {tmp / 'serve.log'}")
-                time.sleep(0.3)
-        stats = tmp / "stats.json"
+    settings = dict(PROCTOR_EXAMS_DIR=str(exams), PROCTOR_POOL_SIZE=str(args.pool),
+                    PROCTOR_POOL_EXAMS="load", PROCTOR_WORKERS=str(args.workers),
+                    PROCTOR_LOGIN_LIMIT="10000 per minute", PROCTOR_CONTAINER_SANDBOXES="0")
+    # `proctor run` (portal and worker, as `make run`) on a free port, its
+    # instance and sandbox state under root; its log lands in artifacts/e2e/.
+    # PYTHONPATH: this checkout's code, not the one .venv was installed from.
+    with run_portal(root, log_name="load-portal.log", PYTHONPATH=str(REPO), **settings) as portal:
+        base = portal["base"]
+        os.environ.update(settings, PROCTOR_INSTANCE_PATH=str(root / "instance"))
+        app = create_app()  # the portal's own database: the candidates' accounts, then the count
+        password = secrets.token_urlsafe(12)
+        hashed = generate_password_hash(password)
+        with app.app_context(), get_db().session() as s:
+            for i in range(args.users):
+                s.add(User(username=f"load{i}", role="candidate", password_hash=hashed))
+            s.add(User(username="probe", role="candidate", password_hash=hashed))
+        stats = root / "stats.json"
         probe = Probe(base, password)  # its terminal is open before the candidates come
         load0 = os.getloadavg()[0]
         probe.start()
@@ -191,36 +171,25 @@ def main() -> None:
             states: dict[str, int] = {}
             for a in s.query(Attempt).all():
                 states[a.state] = states.get(a.state, 0) + 1
-        steps = out["steps"]
-        graded = states.get("graded", 0)
-        out = {
-            "users": args.users, "pool": args.pool, "worker_threads": args.workers,
-            "cpus": os.cpu_count(), "load_avg_1m_before": round(load0, 1),
-            "seconds": out["seconds"],
-            "attempts": states,
-            "attempts_per_minute": round(graded / (out["seconds"] / 60), 2),
-            "lost_attempts": sum(states.values()) - graded,
-            "page_p95_ms": out["page_p95_ms"],
-            "keystroke_p95_ms": steps.get("event keystroke", {}).get("p95_ms"),
-            "probe_keystroke_ms": {"n": len(probe_ms), "p50": pct(probe_ms, 50),
-                                   "p95": pct(probe_ms, 95), "max": pct(probe_ms, 100)},
-            "steps": steps, "errors": out["errors"],
-        }
-    finally:
-        for p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-        lc = app.extensions["proctor.lifecycle"]
-        for name, _ in lc.services.list_sandboxes():
-            if name.startswith(lc.prefix):
-                lc.services.destroy_sandbox(name)
-        if args.keep:
-            out["instance"] = str(tmp)
+    steps = out["steps"]
+    graded = states.get("graded", 0)
+    out = {
+        "users": args.users, "pool": args.pool, "worker_threads": args.workers,
+        "cpus": os.cpu_count(), "load_avg_1m_before": round(load0, 1),
+        "seconds": out["seconds"],
+        "attempts": states,
+        "attempts_per_minute": round(graded / (out["seconds"] / 60), 2),
+        "lost_attempts": sum(states.values()) - graded,
+        "page_p95_ms": out["page_p95_ms"],
+        "keystroke_p95_ms": steps.get("event keystroke", {}).get("p95_ms"),
+        "probe_keystroke_ms": {"n": len(probe_ms), "p50": pct(probe_ms, 50),
+                               "p95": pct(probe_ms, 95), "max": pct(probe_ms, 100)},
+        "steps": steps, "errors": out["errors"],
+    }
+    if args.keep:
+        out["instance"] = str(root)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 
