@@ -105,7 +105,7 @@ def start_script(etcd_host_port: int | None, hosts: bool = False, clusters: int 
 
 
 def etcd_pki(folder: Path | None) -> dict[str, tuple[str, int]]:
-    """The sandbox's etcd credentials (``sandbox.kwok.etcdpki``) where kubeadm
+    """The sandbox's etcd credentials (``sandbox.kwok.pki``) where kubeadm
     keeps them, so that ``etcdctl --endpoints https://127.0.0.1:2379 --cacert
     /etc/kubernetes/pki/etcd/ca.crt --cert …/server.crt --key …/server.key``
     works as on the exam. Readable by the candidate, whose cluster it is; the

@@ -33,7 +33,7 @@ NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 MAX_NODES = 50
 # Where a sandbox whose etcd asks for client certificates keeps them: a folder
 # beside its kubeconfig, laid out as kubeadm's /etc/kubernetes/pki
-# (etcd/ca.crt, etcd/server.crt …; sandbox.kwok.etcdpki makes one).
+# (etcd/ca.crt, etcd/server.crt …; sandbox.kwok.pki makes one).
 ETCD_PKI = "pki"
 # In it, what a client of etcd needs: the CA, a client certificate and its key.
 ETCD_CLIENT_FILES = ("etcd/ca.crt", "etcd/healthcheck-client.crt", "etcd/healthcheck-client.key")

@@ -24,7 +24,7 @@ the cluster can be told to do is hostile input (docs/security.md):
 * Its ports on the host's loopback are open to every local process, so each
   asks for credentials of this sandbox alone or serves nothing (``flags``):
   etcd speaks TLS and wants a client certificate of the sandbox's own CA
-  (``etcdpki``), the API server wants kwokctl's per-cluster credentials, the
+  (``pki``), the API server wants kwokctl's per-cluster credentials, the
   controller-manager and scheduler open no port.
 
 Layout under the state directory (``$PROCTOR_STATE_DIR``, default
@@ -35,7 +35,7 @@ Layout under the state directory (``$PROCTOR_STATE_DIR``, default
     sandboxes/<name>/sandbox.json  Proctor's record (written before kwokctl runs)
     sandboxes/<name>/kwokctl.yaml  this cluster's kwokctl configuration (its ports)
     sandboxes/<name>/kubeconfig    admin kubeconfig for this cluster only
-    sandboxes/<name>/pki/          etcd's credentials, as kubeadm lays them out (etcdpki)
+    sandboxes/<name>/pki/          etcd's credentials, as kubeadm lays them out (pki.make_etcd)
     sandboxes/<name>/workspace/    the attempt's files, readable by the grader
 """
 
@@ -60,7 +60,7 @@ from ..base import (ETCD_PKI, CreateFailed, NameTaken, RecordedProvider, Sandbox
                     node_names, state_dir)
 from .. import kubeapi
 from ..toolchain import Toolchain
-from . import etcdpki
+from . import pki
 from .confinement import confinement, start_egress
 from .flags import components_patches, kwok_configuration
 from .host import free_ports, listening_ports, machine_lock, wait_gone
@@ -354,12 +354,14 @@ class KwokProvider(RecordedProvider):
             # One create at a time on this machine, until its API answers.
             with machine_lock():
                 ports = dict(zip(COMPONENT_PORTS, free_ports(len(COMPONENT_PORTS))))
-                pki = etcdpki.make(rec / ETCD_PKI)
+                etcd_pki = pki.make_etcd(rec / ETCD_PKI)
+                options = self._kwokctl_options()
+                pki.make_api(self._cluster_dir(name) / "pki", options.get("kubeApiserverCertSANs", []))
                 selector = egress.selector_config(self.root / "egress-selector.yaml")
                 config = self._config_file(
                     rec / "kwokctl.yaml",
-                    patches=self._patches(pki, ports, selector, self._cluster_dir(name)),
-                    **ports, **self._kwokctl_options())
+                    patches=self._patches(etcd_pki, ports, selector, self._cluster_dir(name)),
+                    **ports, **options)
                 confine = confinement(self.cgroup(name), self.limits, record)
                 self._write(name, record)
                 self._before_control_plane(name, record, ports, confine, log)

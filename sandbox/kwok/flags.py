@@ -7,7 +7,7 @@ place). The listeners a sandbox opens on the host's loopback, and who can
 use them (docs/security.md, "Who can reach a sandbox's ports"):
 
 * etcd, client and peer port: TLS only, and a client certificate signed by
-  the sandbox's own CA (``etcdpki``) is required of every client and peer.
+  the sandbox's own CA (``pki``) is required of every client and peer.
   kwokctl has no TLS for etcd in its binary runtime, so its ``http://`` URLs
   are overridden with ``https://`` ones.
 * kube-apiserver: TLS with kwokctl's per-cluster CA, and no anonymous
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .etcdpki import EtcdPki
+from .pki import EtcdPki
 
 LOOPBACK = "127.0.0.1"
 

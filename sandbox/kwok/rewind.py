@@ -7,7 +7,7 @@ again on it; rewinding one costs a few hundred milliseconds.
 
 How. ``save_checkpoint`` reads every key under ``/registry/`` through
 etcd's JSON gateway, with the sandbox's own client certificate (its etcd
-asks for one, ``etcdpki``), and copies the workspace (the answers folder)
+asks for one, ``pki``), and copies the workspace (the answers folder)
 beside the sandbox's record. ``restore_checkpoint`` writes back the
 difference: keys made since are deleted, keys changed or deleted are put
 back as they were. The API server sees ordinary watch events and revisions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import time
 
@@ -144,6 +145,26 @@ def test_two_sandboxes_reject_each_others_credentials(kwok, shared_sandbox):
         kubectl(shared_sandbox, "get", "nodes")
     finally:
         kwok.destroy("other")
+
+
+def test_api_credentials_are_made_by_proctor_and_sign_service_account_tokens(kwok, shared_sandbox):
+    """kwokctl takes the cluster's CA and admin pair Proctor made before it
+    ran (pki.make_api): the API server serves with it, and the admin key
+    signs ServiceAccount tokens that the API server then accepts."""
+    folder = kwok.root / "kwok" / "clusters" / shared_sandbox.name / "pki"
+    assert folder.stat().st_mode & 0o077 == 0, f"{folder} is open to others"
+    assert b"BEGIN EC PRIVATE KEY" in (folder / "admin.key").read_bytes(), \
+        "the admin key is not the one Proctor made (kwokctl writes RSA)"
+    served = ssl.get_server_certificate(("127.0.0.1", int(shared_sandbox.api_url.rsplit(":", 1)[1])))
+    assert served.strip() == (folder / "admin.crt").read_text().strip(), \
+        "the API server serves another certificate than the admin one Proctor made"
+    token = kubectl(shared_sandbox, "create", "token", "default", "-n", "default").stdout.strip()
+    res = subprocess.run(
+        [str(Toolchain().binary("kubectl")), "--server", shared_sandbox.api_url,
+         "--certificate-authority", str(folder / "ca.crt"), "--token", token,
+         "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+        capture_output=True, text=True, timeout=30)
+    assert res.stdout == "system:serviceaccount:default:default", res.stderr
 
 
 def test_create_twice_returns_the_same_sandbox_and_foreign_names_are_refused(kwok, shared_sandbox):
