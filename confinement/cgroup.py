@@ -59,6 +59,9 @@ class Limits:
     pids: int = PIDS_LIMIT
     file_size: int = FILE_SIZE_LIMIT
     cpu_percent: int | None = None   # of one core; None: a fair share, no quota
+    # the group's share of the CPU when the CPU is short, against 100 for any
+    # other process or group (cgroup v2's cpu.weight; v1's cpu.shares is 10.24 x)
+    cpu_weight: int | None = None
 
 
 def set_rlimits(limits: Limits) -> None:
@@ -113,6 +116,8 @@ class Cgroup:
             _set(d / "pids.max", limits.pids)
             if limits.cpu_percent is not None:
                 _set(d / "cpu.max", f"{1000 * limits.cpu_percent} 100000", optional=True)
+            if limits.cpu_weight is not None:
+                _set(d / "cpu.weight", limits.cpu_weight, optional=True)
             return
         if not any(d.parent.name == "memory" for d in self.dirs):
             raise CgroupError(0, f"no memory controller mounted under {CGROUP_ROOT}")
@@ -128,10 +133,13 @@ class Cgroup:
                     _set(f, limits.memory_bytes, optional=f is memsw)
             elif d.parent.name == "pids":
                 _set(d / "pids.max", limits.pids)
-            elif d.parent.name == "cpu" and limits.cpu_percent is not None:
-                # CPU bandwidth is a kernel option
-                _set(d / "cpu.cfs_period_us", 100000, optional=True)
-                _set(d / "cpu.cfs_quota_us", 1000 * limits.cpu_percent, optional=True)
+            elif d.parent.name == "cpu":
+                if limits.cpu_percent is not None:
+                    # CPU bandwidth is a kernel option
+                    _set(d / "cpu.cfs_period_us", 100000, optional=True)
+                    _set(d / "cpu.cfs_quota_us", 1000 * limits.cpu_percent, optional=True)
+                if limits.cpu_weight is not None:
+                    _set(d / "cpu.shares", max(2, limits.cpu_weight * 1024 // 100), optional=True)
 
     # -- joining it -------------------------------------------------------------
     def join(self, pid: int = 0) -> None:

@@ -83,6 +83,10 @@ COMPONENT_ENV = {"GOGC": "40"}
 # own cluster, which then refuses writes until compacted, defragmented and
 # disarmed, and never fills the host's disk. Snapshots of it stay small.
 ETCD_QUOTA = "256Mi"
+# A sandbox's share of the CPU when it is short, against 100 for the portal,
+# the candidates' shells and gradings: a cohort's clusters starting at once
+# must not make every candidate's typing wait.
+CPU_WEIGHT = 25
 # Every port kwokctl asks for; Proctor picks them, so that the sandbox can be
 # confined to them before kwokctl starts anything.
 COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
@@ -110,7 +114,7 @@ class KwokProvider(RecordedProvider):
         base = self.root / self.workdir if self.workdir else self.root
         self.kwok_workdir = base / "kwok"
         self.records = base / "sandboxes"
-        self.limits = limits or Limits()
+        self.limits = limits or Limits(cpu_weight=CPU_WEIGHT)
         self.etcd_quota = etcd_quota
 
     # -- paths -------------------------------------------------------------

@@ -246,3 +246,39 @@ def test_a_cgroup_left_by_a_crash_is_swept_or_emptied_and_reused(jail, sandboxes
     finally:
         stray.kill()
         busy.remove()
+
+
+def test_busy_clusters_leave_the_shells_their_share_of_the_cpu():
+    """A cohort's clusters starting at once (or a candidate's cluster kept
+    busy on purpose) saturate the CPU: a sandbox's cgroup has a quarter of the
+    weight of a shell's (sandbox.kwok.CPU_WEIGHT), so the shells' processes
+    still get most of it. Two CPU burners per core in each group, as the
+    kwok provider and the jail make them; the shell's group must get at
+    least twice the sandbox's CPU time (the weights say four times)."""
+    from sandbox.kwok import CPU_WEIGHT, KwokProvider
+    assert KwokProvider(root=Path("/nonexistent")).limits.cpu_weight == CPU_WEIGHT < 100
+    n = 2 * (os.cpu_count() or 1)
+    groups = {"sandbox": Cgroup("proctor-test-cpu-sandbox"), "shell": Cgroup("proctor-test-cpu-shell")}
+    groups["sandbox"].create(Limits(memory_bytes=64 * MiB, pids=64, cpu_weight=CPU_WEIGHT))
+    groups["shell"].create(Limits(memory_bytes=64 * MiB, pids=64))
+    burners = {name: [subprocess.Popen(["sh", "-c", "while :; do :; done"],
+                                       preexec_fn=cg.join) for _ in range(n)]
+               for name, cg in groups.items()}
+
+    def cpu(name: str) -> float:
+        return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in burners[name])
+    try:
+        deadline = time.monotonic() + 120
+        while cpu("shell") < 4.0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        shell, sandbox = cpu("shell"), cpu("sandbox")
+        assert shell >= 4.0, f"the shells' burners got {shell:.1f} s of CPU in 120 s"
+        assert shell >= 2 * sandbox, \
+            f"the shells got {shell:.1f} s of CPU and the busy sandbox {sandbox:.1f} s"
+    finally:
+        for procs in burners.values():
+            for p in procs:
+                p.kill()
+                p.wait()
+        for cg in groups.values():
+            cg.remove()
