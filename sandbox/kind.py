@@ -30,7 +30,6 @@ Layout under the state directory::
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -40,7 +39,7 @@ import yaml
 
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                    check_name, state_dir)
-from .kubeapi import ready_nodes
+from .kubeapi import wait_usable
 from .toolchain import Toolchain, ToolchainError
 
 CREATE_TIMEOUT = 300.0
@@ -213,37 +212,12 @@ class KindProvider(RecordedProvider):
     def _wait_usable(self, sandbox: Sandbox, joined: list[str], log: Path,
                      timeout: float = 180) -> None:
         """Joined nodes Ready without start-up taints, CoreDNS available, default SA."""
-        deadline = time.monotonic() + timeout
-        want = set(joined)
-        state = "nothing checked yet"
-        while time.monotonic() < deadline:
-            try:
-                state = self._usable_state(sandbox, want) or ""
-            except subprocess.TimeoutExpired as exc:  # a busy machine: ask again
-                state = f"kubectl did not answer within {exc.timeout:.0f}s"
-            if not state:
-                return
-            time.sleep(1)
-        with log.open("a") as fh:
-            fh.write(f"not usable after {timeout:.0f}s: {state}\n")
-        raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}", log)
-
-    def _usable_state(self, sandbox: Sandbox, want: set[str]) -> str | None:
-        """None when usable, else what is still missing."""
-        res = self.kubectl(sandbox, "get", "nodes", "-o", "json")
-        try:
-            ready = ready_nodes(json.loads(res.stdout))
-        except ValueError:  # no answer yet
-            ready = set()
-        if ready != want:
-            return f"ready nodes {sorted(ready)} of {sorted(want)}"
-        res = self.kubectl(sandbox, "-n", "kube-system", "get", "deployment", "coredns",
-                           "-o", "jsonpath={.status.availableReplicas}")
-        if res.stdout.strip() in ("", "0"):
-            return "CoreDNS not available"
-        if self.kubectl(sandbox, "get", "serviceaccount", "default").returncode != 0:
-            return "no default ServiceAccount"
-        return None
+        state = wait_usable(lambda *a: self.kubectl(sandbox, *a), set(joined), timeout, 1)
+        if state:
+            with log.open("a") as fh:
+                fh.write(f"not usable after {timeout:.0f}s: {state}\n")
+            raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
+                               log)
 
     def _parts_down(self, rec: dict) -> str | None:
         res = subprocess.run(["docker", "inspect", "--format", "{{.Name}} {{.State.Status}}",

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -113,3 +115,43 @@ def ready_nodes(node_list) -> set[str]:
                 and not any(str(t.get("key", "")).startswith("node.kubernetes.io/") for t in taints):
             ready.add(node["metadata"]["name"])
     return ready
+
+
+def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
+    """What a cluster of real nodes still lacks, asked through ``kubectl(*args)``
+    (a CompletedProcess): an empty string once the nodes ``want`` are Ready
+    (``ready_nodes``) and, with ``pods``, CoreDNS is available and the default
+    ServiceAccount is there."""
+    res = kubectl("get", "nodes", "-o", "json", "--request-timeout=20s")
+    try:
+        ready = ready_nodes(json.loads(res.stdout))
+    except ValueError:  # no answer yet
+        ready = set()
+    if ready != want:
+        said = f" (kubectl: {res.stderr.strip()[-200:]})" if res.returncode != 0 else ""
+        return f"ready nodes {sorted(ready)} of {sorted(want)}{said}"
+    if pods:
+        res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
+                      "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
+        if res.stdout.strip() in ("", "0"):
+            return "CoreDNS not available"
+        if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
+            return "no default ServiceAccount"
+    return ""
+
+
+def wait_usable(kubectl, want: set[str], timeout: float, interval: float) -> str:
+    """Ask ``usable_state`` until it is empty or ``timeout`` passes; returns
+    the last answer (empty: usable). A kubectl that does not answer in time
+    (a busy machine) is asked again."""
+    deadline = time.monotonic() + timeout
+    state = "nothing checked yet"
+    while time.monotonic() < deadline:
+        try:
+            state = usable_state(kubectl, want)
+        except subprocess.TimeoutExpired as exc:
+            state = f"kubectl did not answer within {exc.timeout:.0f}s"
+        if not state:
+            break
+        time.sleep(interval)
+    return state

@@ -5,10 +5,10 @@ which provides ``sh``, ``log``, ``step``, ``nodes``, ``vms`` and ``work``."""
 from __future__ import annotations
 
 import subprocess
-import time
 
+from ..kubeapi import wait_usable
 from ..toolchain import ToolchainError
-from .recipe import join_config, kubeadm_config, kubeadm_patches, node_ip, usable_state
+from .recipe import join_config, kubeadm_config, kubeadm_patches, node_ip
 from .ssh import Node
 
 
@@ -75,16 +75,8 @@ class KubeadmSteps:
 
     def wait_usable(self, nodes: list[str], timeout: float = 1800) -> None:
         self.step(f"waiting for {', '.join(nodes)} Ready, CoreDNS, default ServiceAccount")
-        deadline = time.monotonic() + timeout
-        state = ""
-        while time.monotonic() < deadline:
-            try:
-                state = usable_state(self.kubectl, set(nodes), pods=True)
-            except subprocess.TimeoutExpired:
-                state = "kubectl timed out"
-            if not state:
-                return
-            time.sleep(2)
-        raise ToolchainError(f"golden cluster not usable after {timeout:.0f}s: {state}",
-                             self.work / "build.log")
+        state = wait_usable(self.kubectl, set(nodes), timeout, 2)
+        if state:
+            raise ToolchainError(f"golden cluster not usable after {timeout:.0f}s: {state}",
+                                 self.work / "build.log")
 

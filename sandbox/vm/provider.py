@@ -42,9 +42,10 @@ from pathlib import Path
 
 from ..base import (CreateFailed, InvalidOption, RecordedProvider, Sandbox,
                     check_name, state_dir)
+from ..kubeapi import wait_usable
 from ..toolchain import Toolchain, ToolchainError
 from .golden import Golden
-from .recipe import VARIANTS, node_ip, usable_state
+from .recipe import VARIANTS, node_ip
 from .image import VMImage
 from .qemu import Machine, Qemu, QemuError, free_port, kill_pid
 from .ssh import Node, backend_class
@@ -231,21 +232,13 @@ cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub
 
     def _wait_usable(self, sandbox: Sandbox, joined: list[str], log: Path,
                      timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        state = "nothing checked yet"
-        while time.monotonic() < deadline:
-            try:
-                state = usable_state(lambda *a: self.kubectl(sandbox, *a, timeout=30),
-                                     set(joined))
-            except subprocess.TimeoutExpired:
-                state = "kubectl did not answer within 30s"
-            if not state:
-                return
-            time.sleep(0.5)
-        with log.open("a") as fh:
-            fh.write(f"not usable after {timeout:.0f}s: {state}\n")
-        raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
-                           log)
+        state = wait_usable(lambda *a: self.kubectl(sandbox, *a, timeout=30), set(joined),
+                            timeout, 0.5)
+        if state:
+            with log.open("a") as fh:
+                fh.write(f"not usable after {timeout:.0f}s: {state}\n")
+            raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
+                               log)
 
     def _processes(self, name: str) -> list[int]:
         """Every process whose command line names this sandbox's folder: its

@@ -75,29 +75,6 @@ def daemon_dropins(accel: str) -> dict[str, str]:
             for d in TCG_DAEMONS}
 
 
-def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
-    """An empty string when the cluster is usable (``want`` Ready without start-up taints,
-    CoreDNS available, the default ServiceAccount there), else what is not
-    yet. ``kubectl(*args)`` runs kubectl against the cluster."""
-    res = kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
-                  "{.spec.taints[*].key} {.status.conditions[?(@.type==\"Ready\")].status}"
-                  "{\"\\n\"}{end}", "--request-timeout=20s")
-    if res.returncode != 0:
-        return f"kubectl get nodes: {res.stderr.strip()[-200:]}"
-    ready = {line.split()[0] for line in res.stdout.splitlines()
-             if line.endswith(" True") and "node.kubernetes.io/" not in line}
-    if ready != want:
-        return f"ready nodes {sorted(ready)} of {sorted(want)}"
-    if pods:
-        res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
-                      "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
-        if res.stdout.strip() in ("", "0"):
-            return "CoreDNS not available"
-        if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
-            return "no default ServiceAccount"
-    return ""
-
-
 def node_ip(index: int) -> str:
     return f"{PRIVATE_NET}.{10 + index}"
 

@@ -1,8 +1,11 @@
 """What a kwok create waits on: which nodes count as usable
-(``sandbox.kubeapi.ready_nodes``, which kind shares) and what the API answers
-(``sandbox.kubeapi``)."""
+(``sandbox.kubeapi.ready_nodes``, which kind and vm share through
+``usable_state``) and what the API answers (``sandbox.kubeapi``)."""
 
-from sandbox.kubeapi import ready_nodes
+import json
+import subprocess
+
+from sandbox.kubeapi import ready_nodes, usable_state, wait_usable
 from sandbox.kwok.nodes import node_manifest
 
 
@@ -83,3 +86,46 @@ def test_a_request_sends_json_and_decodes_json_answers():
     status, answer = kubeapi.request(api, "POST", "/api/v1/nodes", {"metadata": {"name": "x"}})
     assert status == 409 and answer["reason"] == "AlreadyExists"
     assert api.asked == [("POST", "https://127.0.0.1:6443/api/v1/nodes", {"metadata": {"name": "x"}})]
+
+
+class _Cluster:
+    """What kubectl answers, one question at a time (a kind or vm cluster coming up)."""
+
+    def __init__(self, nodes, coredns="1", default_sa=True, nodes_error=""):
+        self.nodes, self.coredns, self.default_sa, self.nodes_error = \
+            nodes, coredns, default_sa, nodes_error
+        self.asked = []
+
+    def __call__(self, *args):
+        self.asked.append(args)
+        if args[:2] == ("get", "nodes"):
+            if self.nodes_error:
+                return subprocess.CompletedProcess(args, 1, "", self.nodes_error)
+            return subprocess.CompletedProcess(args, 0, json.dumps({"items": self.nodes}), "")
+        if "coredns" in args:
+            return subprocess.CompletedProcess(args, 0, self.coredns, "")
+        if "serviceaccount" in args:
+            return subprocess.CompletedProcess(args, 0 if self.default_sa else 1, "", "")
+        raise AssertionError(f"unexpected kubectl {args}")
+
+
+def test_a_cluster_of_real_nodes_is_usable_with_its_nodes_coredns_and_default_serviceaccount():
+    want = {"controlplane", "node01"}
+    assert usable_state(_Cluster([_node("controlplane"), _node("node01")]), want) == ""
+    assert usable_state(_Cluster([_node("controlplane"),
+                                  _node("node01", taints=["node.kubernetes.io/not-ready"])]),
+                        want) == "ready nodes ['controlplane'] of ['controlplane', 'node01']"
+    both = [_node("controlplane"), _node("node01")]
+    assert usable_state(_Cluster(both, coredns="0"), want) == "CoreDNS not available"
+    assert usable_state(_Cluster(both, default_sa=False), want) == "no default ServiceAccount"
+    pods_not_asked = _Cluster(both, coredns="")
+    assert usable_state(pods_not_asked, want, pods=False) == ""
+    assert len(pods_not_asked.asked) == 1
+
+
+def test_an_api_server_that_refuses_is_named_and_a_wait_gives_the_last_answer():
+    down = _Cluster([], nodes_error="The connection to the server 127.0.0.1:6443 was refused")
+    state = wait_usable(down, {"controlplane"}, timeout=0.3, interval=0.1)
+    assert state == ("ready nodes [] of ['controlplane'] (kubectl: The connection to the "
+                     "server 127.0.0.1:6443 was refused)")
+    assert len(down.asked) >= 2, "the wait asked once and gave up"
