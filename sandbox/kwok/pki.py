@@ -50,6 +50,7 @@ import ipaddress
 import os
 import shutil
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def make_etcd(folder: Path) -> EtcdPki:
     was there), readable by its owner only. Returns their paths. The CA's
     key is not written."""
     pki = EtcdPki(folder)
-    ca = _Ca(folder, "etcd-ca", "etcd")
+    _fresh(folder, "etcd")
+    ca = _Ca("etcd-ca")
     _write(pki.ca, ca.cert_pem)
     ca.issue(pki.server_cert, pki.server_key, "controlplane", BOTH, SERVER_NAMES)
     ca.issue(pki.client_cert, pki.client_key, "kube-etcd-healthcheck-client", CLIENT)
@@ -130,12 +132,13 @@ def make_etcd(folder: Path) -> EtcdPki:
     return pki
 
 
-def make_api(folder: Path, extra_names: list[str] = ()) -> None:
+def make_api(folder: Path, extra_names: Iterable[str] = ()) -> None:
     """Make the cluster's CA and admin pair in kwokctl's layout in ``folder``
     (replacing what was there), readable by its owner only. The admin
     certificate serves the API for ``API_NAMES``, loopback, this host's
     addresses and ``extra_names`` (addresses or DNS names)."""
-    ca = _Ca(folder, "kwok-ca")
+    _fresh(folder)
+    ca = _Ca("kwok-ca")
     _write(folder / "ca.crt", ca.cert_pem)
     _write(folder / "ca.key", _key_pem(ca.key))
     names = [*SERVER_NAMES, *(_san(n) for n in (*API_NAMES, *_host_addresses(), *extra_names))]
@@ -146,10 +149,7 @@ def make_api(folder: Path, extra_names: list[str] = ()) -> None:
 class _Ca:
     """A fresh CA whose key lives in memory; ``issue`` writes a pair it signs."""
 
-    def __init__(self, folder: Path, common_name: str, subfolder: str = ""):
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder / subfolder, mode=0o700)
-        os.chmod(folder, 0o700)
+    def __init__(self, common_name: str):
         self.now = datetime.datetime.now(datetime.timezone.utc)
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = _name(common_name)
@@ -176,6 +176,15 @@ class _Ca:
         _write(cert, builder.sign(self.key, hashes.SHA256()).public_bytes(
             serialization.Encoding.PEM))
         _write(key, _key_pem(own))
+
+
+def _fresh(folder: Path, *subfolders: str) -> None:
+    """``folder`` (and its ``subfolders``) new and empty, its owner's only."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, mode=0o700)
+    os.chmod(folder, 0o700)  # whatever the umask
+    for sub in subfolders:
+        os.makedirs(folder / sub, mode=0o700)
 
 
 def _key_pem(key) -> bytes:
