@@ -47,6 +47,11 @@ PIDS_LIMIT = 512
 # Bounds every file a component writes (its log, etcd's db and WAL files):
 # above etcd's quota (sandbox.kwok.ETCD_QUOTA) with room for bbolt's growth.
 FILE_SIZE_LIMIT = 1024 * MiB
+# A sandbox's share of the CPU when it is short, against 100 for the portal,
+# the candidates' shells and gradings: a cohort's clusters starting at once
+# must not make everyone's typing wait (bench/load.py, 30 candidates: a
+# keystroke's echo p95 71-73 ms at 100, 21-29 ms at 25).
+SANDBOX_CPU_WEIGHT = 25
 
 
 class CgroupError(OSError):
@@ -62,6 +67,12 @@ class Limits:
     # the group's share of the CPU when the CPU is short, against 100 for any
     # other process or group (cgroup v2's cpu.weight; v1's cpu.shares is 10.24 x)
     cpu_weight: int | None = None
+
+
+def cpu_shares(weight: int) -> int:
+    """cgroup v1's ``cpu.shares`` (and Docker's ``--cpu-shares``) for a v2
+    ``cpu.weight``: 100 is 1024."""
+    return max(2, weight * 1024 // 100)
 
 
 def set_rlimits(limits: Limits) -> None:
@@ -139,7 +150,7 @@ class Cgroup:
                     _set(d / "cpu.cfs_period_us", 100000, optional=True)
                     _set(d / "cpu.cfs_quota_us", 1000 * limits.cpu_percent, optional=True)
                 if limits.cpu_weight is not None:
-                    _set(d / "cpu.shares", max(2, limits.cpu_weight * 1024 // 100), optional=True)
+                    _set(d / "cpu.shares", cpu_shares(limits.cpu_weight), optional=True)
 
     # -- joining it -------------------------------------------------------------
     def join(self, pid: int = 0) -> None:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import yaml
 
+from confinement.cgroup import SANDBOX_CPU_WEIGHT, cpu_shares
+
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                    check_name, state_dir)
 from .kubeapi import wait_usable
@@ -170,6 +172,7 @@ class KindProvider(RecordedProvider):
                 raise CreateFailed(f"kind create cluster {name} failed (exit {res.returncode})",
                                    log)
             (rec / "kubeconfig").chmod(0o600)
+            self._weigh(name, log)
             kubeconfig = yaml.safe_load((rec / "kubeconfig").read_text())
             record["api_url"] = kubeconfig["clusters"][0]["cluster"]["server"]
             sandbox = Sandbox.from_dict(record)
@@ -190,6 +193,17 @@ class KindProvider(RecordedProvider):
         record["state"] = "ready"
         self._write(name, record)
         return Sandbox.from_dict(record)
+
+    def _weigh(self, name: str, log: Path) -> None:
+        """The node containers' share of the CPU when it is short, as a kwok
+        sandbox's (``SANDBOX_CPU_WEIGHT`` against 100 for the portal and the shells).
+        kind sets no CPU options when it makes them, so from here on: their
+        ``kubeadm init`` has the default weight."""
+        res = subprocess.run(["docker", "update", f"--cpu-shares={cpu_shares(SANDBOX_CPU_WEIGHT)}",
+                              *self._containers(name)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise CreateFailed(f"docker update --cpu-shares of {name}'s nodes failed: "
+                               f"{res.stderr.strip()}", log)
 
     def _unjoin(self, sandbox: Sandbox, node: str, log: Path) -> None:
         """Make a joined worker a machine that has yet to join."""

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import yaml
 
-from confinement.cgroup import Limits
+from confinement.cgroup import SANDBOX_CPU_WEIGHT, Limits
 
 from ..base import CreateFailed, Sandbox, remove_tree
-from ..kwok import CPU_WEIGHT, KwokProvider
+from ..kwok import KwokProvider
 from ..kwok.confinement import start_relay
 from ..kwok.nodes import NODE_ANNOTATION
 from . import addons
@@ -59,7 +59,8 @@ class GvisorProvider(KwokProvider):
 
     def __init__(self, root: Path | None = None, toolchain=None, limits=None,
                  image: BoxImage | None = None):
-        super().__init__(root=root, toolchain=toolchain, limits=limits or Limits(pids=BOX_PIDS, cpu_weight=CPU_WEIGHT))
+        super().__init__(root=root, toolchain=toolchain,
+                         limits=limits or Limits(pids=BOX_PIDS, cpu_weight=SANDBOX_CPU_WEIGHT))
         self.image = image or BoxImage(self.toolchain)
         tag = hashlib.sha256(str(self.records.resolve()).encode()).hexdigest()[:8]
         self.box_run = BOX_RUN / tag

@@ -54,7 +54,7 @@ import psutil
 import yaml
 
 from confinement import egress
-from confinement.cgroup import Cgroup, Limits
+from confinement.cgroup import SANDBOX_CPU_WEIGHT, Cgroup, Limits
 
 from ..base import (ETCD_PKI, CreateFailed, NameTaken, RecordedProvider, Sandbox, check_name,
                     node_names, state_dir)
@@ -83,10 +83,6 @@ COMPONENT_ENV = {"GOGC": "40"}
 # own cluster, which then refuses writes until compacted, defragmented and
 # disarmed, and never fills the host's disk. Snapshots of it stay small.
 ETCD_QUOTA = "256Mi"
-# A sandbox's share of the CPU when it is short, against 100 for the portal,
-# the candidates' shells and gradings: a cohort's clusters starting at once
-# must not make every candidate's typing wait.
-CPU_WEIGHT = 25
 # Every port kwokctl asks for; Proctor picks them, so that the sandbox can be
 # confined to them before kwokctl starts anything.
 COMPONENT_PORTS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort",
@@ -114,7 +110,7 @@ class KwokProvider(RecordedProvider):
         base = self.root / self.workdir if self.workdir else self.root
         self.kwok_workdir = base / "kwok"
         self.records = base / "sandboxes"
-        self.limits = limits or Limits(cpu_weight=CPU_WEIGHT)
+        self.limits = limits or Limits(cpu_weight=SANDBOX_CPU_WEIGHT)
         self.etcd_quota = etcd_quota
 
     # -- paths -------------------------------------------------------------

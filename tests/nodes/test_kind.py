@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from confinement.cgroup import SANDBOX_CPU_WEIGHT, cpu_shares
 from sandbox.base import InvalidOption
 from sandbox.kind import NETWORK_PREFIX, container_name
 from sandbox.nodeimage import WORKLOAD_IMAGES
@@ -66,6 +67,17 @@ def test_nothing_was_pulled_and_the_network_is_the_sandboxs_own(kind, kind_clust
             ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}",
              container_name(kind_cluster.name, node)], capture_output=True, text=True).stdout
         assert list(json.loads(nets)) == [NETWORK_PREFIX + kind_cluster.name]
+
+
+def test_the_nodes_have_a_sandboxs_share_of_the_cpu(kind_cluster):
+    """A kind sandbox's node containers weigh as a kwok sandbox's cgroup does
+    (confinement.cgroup.SANDBOX_CPU_WEIGHT), not as much as a shell."""
+    for node in kind_cluster.nodes:
+        res = subprocess.run(["docker", "inspect", "--format", "{{.HostConfig.CpuShares}}",
+                              container_name(kind_cluster.name, node)],
+                             capture_output=True, text=True)
+        assert res.stdout.strip() == str(cpu_shares(SANDBOX_CPU_WEIGHT)), \
+            f"{node}: cpu shares {res.stdout.strip() or res.stderr.strip()}"
 
 
 def test_pods_answer_through_a_service_and_dns(kind, kind_cluster, kubectl):

@@ -18,7 +18,7 @@ import pytest
 
 from confinement.identity import grader_uid
 from sandbox.base import unmount_under
-from confinement.cgroup import MiB, Cgroup, Limits, cgroup_v2
+from confinement.cgroup import SANDBOX_CPU_WEIGHT, MiB, Cgroup, Limits, cgroup_v2
 from confinement.disk import mounts
 from confinement.jail import Jail, JailError
 from web.terminal import jail_spec
@@ -251,15 +251,15 @@ def test_a_cgroup_left_by_a_crash_is_swept_or_emptied_and_reused(jail, sandboxes
 def test_busy_clusters_leave_the_shells_their_share_of_the_cpu():
     """A cohort's clusters starting at once (or a candidate's cluster kept
     busy on purpose) saturate the CPU: a sandbox's cgroup has a quarter of the
-    weight of a shell's (sandbox.kwok.CPU_WEIGHT), so the shells' processes
+    weight of a shell's (confinement.cgroup.SANDBOX_CPU_WEIGHT), so the shells' processes
     still get most of it. Two CPU burners per core in each group, as the
     kwok provider and the jail make them; the shell's group must get at
     least twice the sandbox's CPU time (the weights say four times)."""
-    from sandbox.kwok import CPU_WEIGHT, KwokProvider
-    assert KwokProvider(root=Path("/nonexistent")).limits.cpu_weight == CPU_WEIGHT < 100
+    from sandbox.kwok import KwokProvider
+    assert KwokProvider(root=Path("/nonexistent")).limits.cpu_weight == SANDBOX_CPU_WEIGHT < 100
     n = 2 * (os.cpu_count() or 1)
     groups = {"sandbox": Cgroup("proctor-test-cpu-sandbox"), "shell": Cgroup("proctor-test-cpu-shell")}
-    groups["sandbox"].create(Limits(memory_bytes=64 * MiB, pids=64, cpu_weight=CPU_WEIGHT))
+    groups["sandbox"].create(Limits(memory_bytes=64 * MiB, pids=64, cpu_weight=SANDBOX_CPU_WEIGHT))
     groups["shell"].create(Limits(memory_bytes=64 * MiB, pids=64))
     burners = {name: [subprocess.Popen(["sh", "-c", "while :; do :; done"],
                                        preexec_fn=cg.join) for _ in range(n)]
