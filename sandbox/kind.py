@@ -198,12 +198,14 @@ class KindProvider(RecordedProvider):
         """The node containers' share of the CPU when it is short, as a kwok
         sandbox's (``SANDBOX_CPU_WEIGHT`` against 100 for the portal and the shells).
         kind sets no CPU options when it makes them, so from here on: their
-        ``kubeadm init`` has the default weight."""
+        ``kubeadm init`` has the default weight. Like the cpu cgroup of a kwok
+        sandbox, nice to have: a Docker that cannot is noted in the log."""
         res = subprocess.run(["docker", "update", f"--cpu-shares={cpu_shares(SANDBOX_CPU_WEIGHT)}",
                               *self._containers(name)], capture_output=True, text=True)
         if res.returncode != 0:
-            raise CreateFailed(f"docker update --cpu-shares of {name}'s nodes failed: "
-                               f"{res.stderr.strip()}", log)
+            with log.open("a") as fh:
+                fh.write(f"the nodes keep Docker's default CPU weight: docker update "
+                         f"--cpu-shares failed: {res.stderr.strip()}\n")
 
     def _unjoin(self, sandbox: Sandbox, node: str, log: Path) -> None:
         """Make a joined worker a machine that has yet to join."""
