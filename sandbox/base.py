@@ -412,6 +412,20 @@ class RecordedProvider(Provider):
             raise OSError("readyz failing: " + ", ".join(failing) if failing
                           else (res.stderr.strip().splitlines() or ["no answer"])[-1])
 
+    def _wait_nodes_usable(self, sandbox: Sandbox, joined: list[str], log: Path,
+                           timeout: float, interval: float) -> None:
+        """For clusters of real nodes: the ``joined`` nodes Ready without
+        start-up taints, CoreDNS available, the default ServiceAccount there
+        (``kubeapi.wait_usable``); else CreateFailed with what is still
+        missing, also written to ``log``."""
+        from .kubeapi import wait_usable
+        state = wait_usable(lambda *a: self.kubectl(sandbox, *a), set(joined), timeout, interval)
+        if state:
+            with log.open("a") as fh:
+                fh.write(f"not usable after {timeout:.0f}s: {state}\n")
+            raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
+                               log)
+
     def destroy_all(self) -> list[str]:
         """Destroy every sandbox of this provider, ready or half-made; returns
         their names (for tear-downs of a whole state root)."""

@@ -41,7 +41,6 @@ from confinement.cgroup import SANDBOX_CPU_WEIGHT, cpu_shares
 
 from .base import (CreateFailed, InvalidOption, NameTaken, RecordedProvider, Sandbox,
                    check_name, state_dir)
-from .kubeapi import wait_usable
 from .toolchain import Toolchain, ToolchainError
 
 CREATE_TIMEOUT = 300.0
@@ -178,7 +177,8 @@ class KindProvider(RecordedProvider):
             sandbox = Sandbox.from_dict(record)
             for node in unjoined:
                 self._unjoin(sandbox, node, log)
-            self._wait_usable(sandbox, [n for n in names if n not in unjoined], log)
+            self._wait_nodes_usable(sandbox, [n for n in names if n not in unjoined], log,
+                                    timeout=180, interval=1)
         except BaseException as exc:
             kept = self._keep_failure(name, [
                 ("", log.read_text() if log.exists() else ""),
@@ -224,16 +224,6 @@ class KindProvider(RecordedProvider):
         res = self.kubectl(sandbox, "delete", "node", node, "--ignore-not-found")
         if res.returncode != 0:
             raise CreateFailed(f"could not delete node {node}: {res.stderr.strip()}", log)
-
-    def _wait_usable(self, sandbox: Sandbox, joined: list[str], log: Path,
-                     timeout: float = 180) -> None:
-        """Joined nodes Ready without start-up taints, CoreDNS available, default SA."""
-        state = wait_usable(lambda *a: self.kubectl(sandbox, *a), set(joined), timeout, 1)
-        if state:
-            with log.open("a") as fh:
-                fh.write(f"not usable after {timeout:.0f}s: {state}\n")
-            raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
-                               log)
 
     def _parts_down(self, rec: dict) -> str | None:
         res = subprocess.run(["docker", "inspect", "--format", "{{.Name}} {{.State.Status}}",

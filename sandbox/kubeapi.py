@@ -117,11 +117,11 @@ def ready_nodes(node_list) -> set[str]:
     return ready
 
 
-def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
+def usable_state(kubectl, want: set[str]) -> str:
     """What a cluster of real nodes still lacks, asked through ``kubectl(*args)``
     (a CompletedProcess): an empty string once the nodes ``want`` are Ready
-    (``ready_nodes``) and, with ``pods``, CoreDNS is available and the default
-    ServiceAccount is there."""
+    (``ready_nodes``), CoreDNS is available and the default ServiceAccount is
+    there."""
     res = kubectl("get", "nodes", "-o", "json", "--request-timeout=20s")
     try:
         ready = ready_nodes(json.loads(res.stdout))
@@ -130,13 +130,12 @@ def usable_state(kubectl, want: set[str], pods: bool = True) -> str:
     if ready != want:
         said = f" (kubectl: {res.stderr.strip()[-200:]})" if res.returncode != 0 else ""
         return f"ready nodes {sorted(ready)} of {sorted(want)}{said}"
-    if pods:
-        res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
-                      "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
-        if res.stdout.strip() in ("", "0"):
-            return "CoreDNS not available"
-        if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
-            return "no default ServiceAccount"
+    res = kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
+                  "jsonpath={.status.availableReplicas}", "--request-timeout=20s")
+    if res.stdout.strip() in ("", "0"):
+        return "CoreDNS not available"
+    if kubectl("get", "serviceaccount", "default", "--request-timeout=20s").returncode != 0:
+        return "no default ServiceAccount"
     return ""
 
 

@@ -42,7 +42,6 @@ from pathlib import Path
 
 from ..base import (CreateFailed, InvalidOption, RecordedProvider, Sandbox,
                     check_name, state_dir)
-from ..kubeapi import wait_usable
 from ..toolchain import Toolchain, ToolchainError
 from .golden import Golden
 from .recipe import VARIANTS, node_ip
@@ -152,7 +151,8 @@ class VMProvider(RecordedProvider):
             (rec / "kubeconfig").chmod(0o600)
             record["api_url"] = api
             sandbox = Sandbox.from_dict(record)
-            self._wait_usable(sandbox, [n for n in names if n not in unjoined], log)
+            self._wait_nodes_usable(sandbox, [n for n in names if n not in unjoined], log,
+                                    timeout=240, interval=0.5)
             with log.open("a") as fh:
                 fh.write(f"restored in {restored:.1f}s, usable in "
                          f"{time.monotonic() - started:.1f}s\n")
@@ -229,16 +229,6 @@ cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub
         check.close()
         mine.unlink()
         return line
-
-    def _wait_usable(self, sandbox: Sandbox, joined: list[str], log: Path,
-                     timeout: float = 240) -> None:
-        state = wait_usable(lambda *a: self.kubectl(sandbox, *a, timeout=30), set(joined),
-                            timeout, 0.5)
-        if state:
-            with log.open("a") as fh:
-                fh.write(f"not usable after {timeout:.0f}s: {state}\n")
-            raise CreateFailed(f"sandbox {sandbox.name!r} not usable after {timeout:.0f}s: {state}",
-                               log)
 
     def _processes(self, name: str) -> list[int]:
         """Every process whose command line names this sandbox's folder: its

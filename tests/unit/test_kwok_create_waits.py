@@ -118,9 +118,6 @@ def test_a_cluster_of_real_nodes_is_usable_with_its_nodes_coredns_and_default_se
     both = [_node("controlplane"), _node("node01")]
     assert usable_state(_Cluster(both, coredns="0"), want) == "CoreDNS not available"
     assert usable_state(_Cluster(both, default_sa=False), want) == "no default ServiceAccount"
-    pods_not_asked = _Cluster(both, coredns="")
-    assert usable_state(pods_not_asked, want, pods=False) == ""
-    assert len(pods_not_asked.asked) == 1
 
 
 def test_an_api_server_that_refuses_is_named_and_a_wait_gives_the_last_answer():
